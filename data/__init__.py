@@ -1,0 +1,1 @@
+"""Listing and label schema, taxonomy, loaders, validation, fingerprints, splits, demo data."""

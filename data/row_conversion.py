@@ -1,0 +1,175 @@
+"""Turn one source record into a :class:`LabeledListing` as a column mapping says, or problems.
+
+A row is either fully valid or dropped with every problem found in it; nothing is silently
+repaired. Labels the mapping does not list stay ``None`` (unknown).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from data.cell_values import (
+    MISSING,
+    CellValueError,
+    MapTarget,
+    apply_value_map,
+    as_binary_label,
+    as_price,
+    as_text,
+)
+from data.mapping import ColumnKey, ColumnMapping, ColumnRef
+from data.schema import LabeledListing, Labels, Listing
+from data.taxonomy import LABELS
+
+RawCells = dict[ColumnKey, object]
+"""The raw value of every mapped column in one record (:data:`MISSING` when absent)."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row was dropped: where (file, row, line, column), which field, and what."""
+
+    file: str
+    row: int
+    line: int | None
+    reason: str
+    message: str
+    field: str | None = None
+    column: ColumnKey | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else f"{self.file}:row {self.row}"
+        subject = self.field or ""
+        if self.column is not None and self.column != self.field:
+            subject += f" (column {self.column!r})"
+        return f"{where}: {subject.strip()}: {self.message}" if subject else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """Where a record came from, to locate its problems."""
+
+    file: str
+    row: int
+    line: int | None
+
+    def problem(
+        self, reason: str, message: str, *, field: str | None = None, column: ColumnKey | None = None
+    ) -> RowProblem:
+        return RowProblem(self.file, self.row, self.line, reason, message, field, column)
+
+
+@dataclass(frozen=True)
+class _CellPlan:
+    """How to fill one target: from which column, through which value map and conversion."""
+
+    target: str
+    column: ColumnKey
+    values: dict[str, MapTarget] | None
+    convert: Callable[[object], Any]
+
+
+class RowConverter:
+    """Converts records with one mapping; the per-column plan is worked out once per load."""
+
+    def __init__(self, mapping: ColumnMapping) -> None:
+        self.mapping = mapping
+        self.generated_ids = "listing_id" not in mapping.listing
+        self.listing_plan = [
+            _plan(target, ref, as_price if target == "price" else as_text)
+            for target, ref in mapping.listing.items()
+        ]
+        self.attribute_plan = [_plan(name, ref, as_text) for name, ref in mapping.attributes.items()]
+        self.label_plan = [
+            _plan(target, ref, as_binary_label if target in LABELS else as_text)
+            for target, ref in mapping.labels.items()
+        ]
+        self.slice_plan = [_plan(name, ref, as_text) for name, ref in mapping.slices.items()]
+        self.listing_constants = _constants_of(mapping, Listing)
+        self.label_constants = _constants_of(mapping, Labels)
+
+    def convert(self, cells: RawCells, context: RecordContext) -> LabeledListing | list[RowProblem]:
+        """The labeled listing of one record, or the problems that make it unusable."""
+        problems: list[RowProblem] = []
+        listing = self._fill(self.listing_plan, "", cells, context, problems)
+        if self.generated_ids:
+            listing["listing_id"] = f"{self.mapping.name}-{context.row}"
+        listing.update(self.listing_constants)
+        attributes = self._fill(self.attribute_plan, "attributes.", cells, context, problems)
+        if attributes:
+            listing["attributes"] = attributes
+        labels = self._fill(self.label_plan, "", cells, context, problems, keep_none=True)
+        labels.update(self.label_constants)
+        slices = self._fill(self.slice_plan, "slices.", cells, context, problems)
+        try:
+            row = LabeledListing.model_validate(
+                {"listing": listing, "labels": labels, "slices": slices}
+            )
+        except ValidationError as error:
+            return problems + self._validation_problems(error, context, problems)
+        return problems or row
+
+    def _fill(
+        self,
+        plan: list[_CellPlan],
+        prefix: str,
+        cells: RawCells,
+        context: RecordContext,
+        problems: list[RowProblem],
+        *,
+        keep_none: bool = False,
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for step in plan:
+            raw = cells[step.column]
+            try:
+                mapped = apply_value_map(raw, step.values) if step.values is not None else raw
+                value = step.convert(None if mapped is MISSING else mapped)
+            except CellValueError as error:
+                field = prefix + step.target
+                reason = f"{field}: {error.reason}"
+                problems.append(context.problem(reason, error.detail, field=field, column=step.column))
+                continue
+            if value is not None or keep_none:
+                values[step.target] = value
+        return values
+
+    def _validation_problems(
+        self, error: ValidationError, context: RecordContext, earlier: list[RowProblem]
+    ) -> list[RowProblem]:
+        """Problems pydantic found, except for cells already reported as not converting."""
+        reported = {problem.field for problem in earlier}
+        problems = []
+        for detail in error.errors():
+            problem = self._validation_problem(detail, context)
+            if problem.field not in reported:
+                problems.append(problem)
+        return problems
+
+    def _validation_problem(self, detail: Any, context: RecordContext) -> RowProblem:
+        location = [str(part) for part in detail["loc"]]
+        field = ".".join(location[1:]) or location[0]
+        message = detail["msg"].removeprefix("Value error, ")
+        value = detail.get("input")
+        shown = "" if isinstance(value, dict) else f" (value {_preview(value)})"
+        return context.problem(
+            f"{field}: {message}",
+            f"{message}{shown}",
+            field=field,
+            column=self.mapping.source_column(field),
+        )
+
+
+def _plan(target: str, ref: ColumnRef, convert: Callable[[object], Any]) -> _CellPlan:
+    return _CellPlan(target, ref.column, ref.values, convert)
+
+
+def _constants_of(mapping: ColumnMapping, model: type[Listing] | type[Labels]) -> dict[str, Any]:
+    return {key: value for key, value in mapping.constants.items() if key in model.model_fields}
+
+
+def _preview(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,37 @@
+"""Calibration maps: turn a label's raw logit into a calibrated probability (pure numpy)."""
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+
+class PlattMap(BaseModel):
+    """Platt scaling: ``p = sigmoid(slope * logit + intercept)``, fitted on held-out data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: str = "platt"
+    slope: float
+    intercept: float
+
+    def apply(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities, same shape as ``logits`` (any shape), float64."""
+        return sigmoid(self.slope * np.asarray(logits, dtype=np.float64) + self.intercept)
+
+
+def sigmoid(values: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function, elementwise."""
+    values = np.asarray(values, dtype=np.float64)
+    result = np.empty_like(values)
+    positive = values >= 0
+    result[positive] = 1.0 / (1.0 + np.exp(-values[positive]))
+    exp_values = np.exp(values[~positive])
+    result[~positive] = exp_values / (1.0 + exp_values)
+    return result
+
+
+def calibrate_logits(logits: np.ndarray, maps: list[PlattMap]) -> np.ndarray:
+    """Apply one map per column: ``logits`` (n, L) -> probabilities (n, L)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 2 or logits.shape[1] != len(maps):
+        raise ValueError(f"logits of shape {logits.shape} do not match {len(maps)} maps")
+    return np.column_stack([m.apply(logits[:, j]) for j, m in enumerate(maps)]) if maps else logits

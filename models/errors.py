@@ -1,0 +1,9 @@
+"""Domain exceptions of the run-time model layer. This module imports nothing."""
+
+
+class BundleError(Exception):
+    """A model bundle cannot be used: unknown format, missing file, or outputs unlike its card."""
+
+
+class PolicyError(Exception):
+    """A policy document is malformed or names something the taxonomy does not know."""

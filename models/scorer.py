@@ -1,0 +1,131 @@
+"""ONNX inference over a model bundle: calibrated scores, regulated category and reasons.
+
+Imports only numpy, onnxruntime and our own run-time modules, so the serving process stays light.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from data.schema import Listing
+from models.bundle import MODEL_FILE, ModelCard, read_card
+from models.calibration import calibrate_logits
+from models.errors import BundleError
+from models.text_features import FeatureHasher, ListingFeatures, pad_batch
+
+TOP_REASONS = 3
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A phrase of the listing and how much it pushed one label's logit up."""
+
+    phrase: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class ListingScore:
+    """The model's view of one listing: calibrated probability per label, category, reasons."""
+
+    probabilities: dict[str, float]
+    regulated_category: str | None
+    category_probabilities: dict[str, float]
+    reasons: dict[str, list[Reason]]
+
+
+class BundleScorer:
+    """Loads a bundle once; :meth:`score` is a pure function of the listings."""
+
+    def __init__(self, bundle_dir: Path, *, threads: int | None = None) -> None:
+        self.bundle_dir = Path(bundle_dir)
+        self.card: ModelCard = read_card(self.bundle_dir)
+        self.hasher = FeatureHasher(self.card.feature_spec)
+        self._session = _open_session(self.bundle_dir / MODEL_FILE, threads)
+        self._check_outputs()
+
+    @property
+    def labels(self) -> list[str]:
+        return self.card.labels
+
+    def _run(self, features: list[ListingFeatures]) -> tuple[np.ndarray, ...]:
+        outputs = self._session.run(list(self.card.output_names), pad_batch(features))
+        return tuple(np.asarray(output) for output in outputs)
+
+    def _check_outputs(self) -> None:
+        names = [output.name for output in self._session.get_outputs()]
+        if names != list(self.card.output_names):
+            raise BundleError(f"{self.bundle_dir}: ONNX outputs {names} differ from the card's")
+        probe = Listing(listing_id="probe", title="probe listing")
+        logits, categories, contributions = self._run([self.hasher.transform_one(probe)])
+        expected = {
+            "risk_logits": (1, len(self.card.labels)),
+            "category_probabilities": (1, len(self.card.regulated_categories)),
+        }
+        for (name, shape), actual in zip(expected.items(), (logits, categories), strict=True):
+            if actual.shape != shape:
+                raise BundleError(
+                    f"{self.bundle_dir}: ONNX output {name} has shape {actual.shape}, "
+                    f"the card implies {shape}"
+                )
+        if contributions.shape[2] != len(self.card.labels):
+            raise BundleError(f"{self.bundle_dir}: ONNX contributions do not match card labels")
+
+    def predict_logits(self, listings: list[Listing]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw logits (n, L) and category probabilities (n, C) for a batch of listings."""
+        logits, categories, _ = self._run(self.hasher.transform(listings))
+        return logits, categories
+
+    def score(self, listings: list[Listing]) -> list[ListingScore]:
+        """Score a batch: calibrated probabilities, category and top reasons per label."""
+        features = self.hasher.transform(listings)
+        logits, categories, contributions = self._run(features)
+        maps = [self.card.calibration[label] for label in self.card.labels]
+        probabilities = calibrate_logits(logits, maps)
+        return [
+            self._listing_score(probabilities[row], categories[row], contributions[row], item)
+            for row, item in enumerate(features)
+        ]
+
+    def _listing_score(
+        self,
+        probabilities: np.ndarray,
+        categories: np.ndarray,
+        contributions: np.ndarray,
+        features: ListingFeatures,
+    ) -> ListingScore:
+        names = self.card.regulated_categories
+        category = names[int(np.argmax(categories))] if len(names) else None
+        return ListingScore(
+            probabilities=dict(zip(self.labels, probabilities.tolist(), strict=True)),
+            regulated_category=category,
+            category_probabilities=dict(zip(names, categories.tolist(), strict=True)),
+            reasons={
+                label: top_reasons(contributions[: len(features.ids), column], features.sources)
+                for column, label in enumerate(self.labels)
+            },
+        )
+
+
+def top_reasons(
+    contributions: np.ndarray, sources: list[str], *, limit: int = TOP_REASONS
+) -> list[Reason]:
+    """Phrases with the largest positive summed contribution; ``contributions`` (k,)."""
+    totals: dict[str, float] = {}
+    for phrase, weight in zip(sources, contributions.tolist(), strict=True):
+        totals[phrase] = totals.get(phrase, 0.0) + weight
+    ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
+    return [Reason(phrase, round(weight, 4)) for phrase, weight in ranked[:limit] if weight > 0]
+
+
+def _open_session(path: Path, threads: int | None) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own untyped errors for bad graphs
+        raise BundleError(f"{path}: onnxruntime cannot load the model: {error}") from error

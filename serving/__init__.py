@@ -1,0 +1,1 @@
+"""Serving: the FastAPI scoring service, review queue persistence and console."""

@@ -1,0 +1,66 @@
+"""Scoring and decision endpoints."""
+
+from fastapi import APIRouter
+
+from data.schema import Listing
+from serving.api_errors import ApiError, ErrorResponse
+from serving.decision_store import get_decision
+from serving.deps import RequestIdDep, StateDep
+from serving.schemas import BatchScoreRequest, BatchScoreResponse, DecisionOut, StoredDecisionOut
+from serving.scoring import decision_out, score_and_record
+
+router = APIRouter(prefix="/v1", tags=["scoring"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (404, 413, 422)
+}
+
+
+@router.post("/score", response_model=DecisionOut, responses=ERRORS)
+def score_listing(listing: Listing, state: StateDep, request_id: RequestIdDep) -> DecisionOut:
+    """Score one listing: calibrated probability and band per label, action, reasons."""
+    return score_and_record(
+        [listing],
+        scorer=state.scorer,
+        policy=state.policy,
+        session_factory=state.session_factory,
+        request_id=request_id,
+    )[0]
+
+
+@router.post("/score/batch", response_model=BatchScoreResponse, responses=ERRORS)
+def score_batch(
+    body: BatchScoreRequest, state: StateDep, request_id: RequestIdDep
+) -> BatchScoreResponse:
+    """Score up to ``LISTINGGUARD_MAX_BATCH_SIZE`` listings in one call; results keep order."""
+    limit = state.settings.max_batch_size
+    if len(body.listings) > limit:
+        raise ApiError(
+            422,
+            "batch_too_large",
+            f"listings: {len(body.listings)} listings exceed the batch limit of {limit}",
+            field="listings",
+            limit=limit,
+        )
+    results = score_and_record(
+        body.listings,
+        scorer=state.scorer,
+        policy=state.policy,
+        session_factory=state.session_factory,
+        request_id=request_id,
+    )
+    return BatchScoreResponse(results=results)
+
+
+@router.get("/decisions/{decision_id}", response_model=StoredDecisionOut, responses=ERRORS)
+def read_decision(decision_id: str, state: StateDep) -> StoredDecisionOut:
+    """A stored decision with the listing as scored and everything used to decide it."""
+    stored = get_decision(state.session_factory, decision_id)
+    if stored is None:
+        raise ApiError(404, "not_found", f"decision {decision_id!r} does not exist")
+    base = decision_out(stored, replayed=False).model_dump()
+    return StoredDecisionOut(
+        **base,
+        listing=stored.listing,
+        request_id=stored.request_id,
+        content_hash=stored.content_hash,
+    )

@@ -1,0 +1,129 @@
+"""Database engines, sessions and programmatic Alembic migrations for SQLite and PostgreSQL.
+
+The Alembic configuration ships inside the ``serving`` package and is located relative to this
+file, so migrations run the same from a source checkout, an installed wheel or any working
+directory. The database URL is always the caller's; nothing is read from the ini file.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+PACKAGE_DIR: Final = Path(__file__).resolve().parent
+ALEMBIC_INI: Final = PACKAGE_DIR / "alembic.ini"
+MIGRATIONS_DIR: Final = PACKAGE_DIR / "migrations"
+
+SQLITE_BUSY_TIMEOUT_S: Final = 30.0
+POSTGRES_POOL_SIZE: Final = 5
+POSTGRES_MAX_OVERFLOW: Final = 10
+POSTGRES_POOL_RECYCLE_S: Final = 1800
+
+
+def create_db_engine(url: str | URL, *, echo: bool = False) -> Engine:
+    """An engine for ``url``: SQLite (file created with its folder) or PostgreSQL via psycopg 3.
+
+    SQLite connections get foreign keys switched on, WAL journaling and a busy timeout so that
+    concurrent writers wait instead of failing. Other databases get a bounded pool that checks
+    connections before use, since a server restart otherwise surfaces as a failed request.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(parsed, echo=echo)
+    return create_engine(
+        parsed,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_MAX_OVERFLOW,
+        pool_recycle=POSTGRES_POOL_RECYCLE_S,
+    )
+
+
+def _create_sqlite_engine(url: URL, *, echo: bool) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; objects stay readable after commit (no expiry)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def database_reachable(engine: Engine) -> bool:
+    """Whether a connection can be opened and answers ``SELECT 1``."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
+
+
+def alembic_config(url: str | URL) -> Config:
+    """The packaged Alembic configuration, pointed at ``url``."""
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    rendered = make_url(url).render_as_string(hide_password=False)
+    # ConfigParser interpolates '%', which URL-encoded passwords contain.
+    config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(url: str | URL, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
+    _run_with_connection(url, command.upgrade, revision)
+
+
+def downgrade_database(url: str | URL, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (``"base"`` drops every table)."""
+    _run_with_connection(url, command.downgrade, revision)
+
+
+def _run_with_connection(
+    url: str | URL, action: Callable[[Config, str], None], revision: str
+) -> None:
+    # Sharing our engine's connection makes migrations see the same SQLite pragmas as the app.
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            action(config, revision)
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this package."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration revisions found in {MIGRATIONS_DIR}")
+    return str(head)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is migrated to, or ``None`` if it was never migrated."""
+    with engine.connect() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision()
+    return None if revision is None else str(revision)

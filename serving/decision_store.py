@@ -1,0 +1,238 @@
+"""Recording scoring decisions, idempotently, and queueing the ones that need a human.
+
+One call to :func:`record_decision` is one transaction: the decision row and, for a ``review``
+action, the listing's single open-or-claimed queue item (created, or repointed at the newer
+decision). Retried requests carrying the same idempotency key get the stored decision back and
+write nothing, including when two identical requests race.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.errors import InvalidDecisionError
+from serving.tables import (
+    ACTIONS,
+    ACTIVE_REVIEW_STATUSES,
+    BANDS,
+    IDEMPOTENCY_KEY_LENGTH,
+    LISTING_ID_LENGTH,
+    DecisionRecord,
+    ReviewItem,
+    utc_now,
+)
+
+MAX_RECORD_ATTEMPTS: Final = 3
+"""Two different decisions for one listing can race to open its queue item; the loser retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewDecision:
+    """A decision the scoring endpoint wants stored; ``priority`` orders it in the review queue."""
+
+    idempotency_key: str
+    listing_id: str
+    content_hash: str
+    request_id: str
+    market: str
+    listing: dict[str, Any]
+    scores: dict[str, float]
+    bands: dict[str, str]
+    regulated_category: str | None
+    category_scores: dict[str, float]
+    action: str
+    explanation: dict[str, Any]
+    model_version: str
+    threshold_set_id: str
+    policy_version: str
+    priority: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_length("idempotency_key", self.idempotency_key, IDEMPOTENCY_KEY_LENGTH)
+        _check_length("listing_id", self.listing_id, LISTING_ID_LENGTH)
+        _check_choice("action", self.action, ACTIONS)
+        for label, band in self.bands.items():
+            _check_choice(f"bands[{label!r}]", band, BANDS)
+        _check_probabilities("scores", self.scores)
+        _check_probabilities("category_scores", self.category_scores)
+        if not math.isfinite(self.priority):
+            raise InvalidDecisionError(f"priority = {self.priority!r} is not a finite number")
+
+
+def _check_length(name: str, value: str, limit: int) -> None:
+    if not value or len(value) > limit:
+        raise InvalidDecisionError(
+            f"{name} must be 1 to {limit} characters, got {len(value)}: {value[:80]!r}"
+        )
+
+
+def _check_probabilities(name: str, probabilities: dict[str, float]) -> None:
+    for label, probability in probabilities.items():
+        if not 0.0 <= probability <= 1.0:
+            raise InvalidDecisionError(
+                f"{name}[{label!r}] = {probability!r} is not a probability in [0, 1]"
+            )
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidDecisionError(f"{name} = {value!r}; expected one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A recorded decision, detached from any session; ``review_item_id`` is its queue item."""
+
+    id: str
+    idempotency_key: str
+    listing_id: str
+    content_hash: str
+    request_id: str
+    market: str
+    listing: dict[str, Any]
+    scores: dict[str, float]
+    bands: dict[str, str]
+    regulated_category: str | None
+    category_scores: dict[str, float]
+    action: str
+    explanation: dict[str, Any]
+    model_version: str
+    threshold_set_id: str
+    policy_version: str
+    created_at: datetime
+    review_item_id: str | None = None
+
+
+def record_decision(
+    session_factory: sessionmaker[Session], new: NewDecision
+) -> tuple[StoredDecision, bool]:
+    """Store ``new`` (and queue it when its action is ``review``); ``True`` if newly created.
+
+    A decision already stored under ``new.idempotency_key`` is returned unchanged with ``False``.
+    """
+    for _ in range(MAX_RECORD_ATTEMPTS - 1):
+        try:
+            return _record_once(session_factory, new)
+        except IntegrityError:
+            # Either an identical request won the race (found by key on the next pass) or another
+            # decision for this listing opened its queue item first (the next pass repoints it).
+            continue
+    return _record_once(session_factory, new)
+
+
+def _record_once(
+    session_factory: sessionmaker[Session], new: NewDecision
+) -> tuple[StoredDecision, bool]:
+    existing = _find_by_key(session_factory, new.idempotency_key)
+    if existing is not None:
+        return existing, False
+    return _insert(session_factory, new), True
+
+
+def get_decision(session_factory: sessionmaker[Session], decision_id: str) -> StoredDecision | None:
+    """The decision with ``decision_id``, or ``None`` if there is none."""
+    with session_factory() as session:
+        record = session.get(DecisionRecord, decision_id)
+        return None if record is None else _to_stored(session, record)
+
+
+def _find_by_key(session_factory: sessionmaker[Session], key: str) -> StoredDecision | None:
+    with session_factory() as session:
+        record = session.scalars(
+            select(DecisionRecord).where(DecisionRecord.idempotency_key == key)
+        ).first()
+        return None if record is None else _to_stored(session, record)
+
+
+def _insert(session_factory: sessionmaker[Session], new: NewDecision) -> StoredDecision:
+    with session_factory.begin() as session:
+        record = _new_record(new)
+        session.add(record)
+        session.flush()
+        item_id = _enqueue(session, record, new.priority) if new.action == "review" else None
+        return _to_stored(session, record, review_item_id=item_id)
+
+
+def _new_record(new: NewDecision) -> DecisionRecord:
+    return DecisionRecord(
+        idempotency_key=new.idempotency_key,
+        listing_id=new.listing_id,
+        content_hash=new.content_hash,
+        request_id=new.request_id,
+        market=new.market,
+        listing=dict(new.listing),
+        scores=dict(new.scores),
+        bands=dict(new.bands),
+        regulated_category=new.regulated_category,
+        category_scores=dict(new.category_scores),
+        action=new.action,
+        explanation=dict(new.explanation),
+        model_version=new.model_version,
+        threshold_set_id=new.threshold_set_id,
+        policy_version=new.policy_version,
+        created_at=utc_now(),
+    )
+
+
+def _enqueue(session: Session, record: DecisionRecord, priority: float) -> str:
+    """Point the listing's active queue item at ``record``, creating the item if there is none."""
+    active = session.scalars(
+        select(ReviewItem)
+        .where(
+            ReviewItem.listing_id == record.listing_id,
+            ReviewItem.status.in_(ACTIVE_REVIEW_STATUSES),
+        )
+        .with_for_update()
+    ).first()
+    if active is not None:
+        active.decision_id = record.id
+        active.priority = priority
+        active.updated_at = record.created_at
+    else:
+        active = ReviewItem(
+            decision_id=record.id,
+            listing_id=record.listing_id,
+            status="open",
+            priority=priority,
+            created_at=record.created_at,
+            updated_at=record.created_at,
+        )
+        session.add(active)
+    session.flush()
+    return active.id
+
+
+def _to_stored(
+    session: Session, record: DecisionRecord, *, review_item_id: str | None = None
+) -> StoredDecision:
+    if review_item_id is None:
+        review_item_id = session.scalars(
+            select(ReviewItem.id)
+            .where(ReviewItem.decision_id == record.id)
+            .order_by(ReviewItem.created_at.desc())
+        ).first()
+    return StoredDecision(
+        id=record.id,
+        idempotency_key=record.idempotency_key,
+        listing_id=record.listing_id,
+        content_hash=record.content_hash,
+        request_id=record.request_id,
+        market=record.market,
+        listing=dict(record.listing),
+        scores=dict(record.scores),
+        bands=dict(record.bands),
+        regulated_category=record.regulated_category,
+        category_scores=dict(record.category_scores),
+        action=record.action,
+        explanation=dict(record.explanation),
+        model_version=record.model_version,
+        threshold_set_id=record.threshold_set_id,
+        policy_version=record.policy_version,
+        created_at=record.created_at,
+        review_item_id=review_item_id,
+    )

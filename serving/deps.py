@@ -1,0 +1,36 @@
+"""Named FastAPI dependencies over the objects the lifespan loads once."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.policy import Policy
+from models.scorer import BundleScorer
+from serving.settings import Settings
+
+
+@dataclass
+class ServiceState:
+    """What the service loads at startup and shares across requests (all thread-safe)."""
+
+    settings: Settings
+    scorer: BundleScorer
+    policy: Policy
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+def get_request_id(request: Request) -> str:
+    return str(request.state.request_id)
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+RequestIdDep = Annotated[str, Depends(get_request_id)]

@@ -1,0 +1,51 @@
+"""Domain exceptions of the serving persistence layer. This module imports nothing."""
+
+
+class ServingError(Exception):
+    """Base class of every error the serving persistence layer raises on purpose."""
+
+
+class InvalidDecisionError(ServingError, ValueError):
+    """A decision to record carries a field outside what the store accepts."""
+
+
+class InvalidReviewError(ServingError, ValueError):
+    """A review-queue argument (reviewer, action, reason, status, paging) is out of bounds."""
+
+
+class ItemNotFoundError(ServingError, LookupError):
+    """No review item has the given id."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"review item {item_id!r} does not exist")
+        self.item_id = item_id
+
+
+class ItemNotClaimedError(ServingError):
+    """A reviewer acted on an item that they do not hold a claim on."""
+
+    def __init__(self, item_id: str, reviewer: str, holder: str | None) -> None:
+        held = f"it is claimed by {holder!r}" if holder else "it is not claimed by anyone"
+        super().__init__(
+            f"review item {item_id!r} is not claimed by {reviewer!r}: {held}; claim it first"
+        )
+        self.item_id = item_id
+        self.reviewer = reviewer
+        self.holder = holder
+
+
+class ItemAlreadyDecidedError(ServingError):
+    """A reviewer acted on an item that already carries a reviewer decision."""
+
+    def __init__(self, item_id: str, decided_by: str | None) -> None:
+        super().__init__(f"review item {item_id!r} was already decided by {decided_by!r}")
+        self.item_id = item_id
+        self.decided_by = decided_by
+
+
+class QueueContentionError(ServingError):
+    """Claiming kept losing races to other reviewers; the caller may simply try again."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"could not claim a review item after {attempts} lost races")
+        self.attempts = attempts

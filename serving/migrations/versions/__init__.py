@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the serving database, one per schema change."""

@@ -1,0 +1,108 @@
+"""Request and response bodies of the HTTP API."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from data.schema import Listing
+
+
+class BatchScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    listings: list[Listing] = Field(min_length=1)
+
+
+class ReasonOut(BaseModel):
+    phrase: str
+    weight: float
+
+
+class LabelScoreOut(BaseModel):
+    probability: float
+    band: Literal["allow", "review", "enforce"]
+    allow_below: float
+    enforce_at: float | None
+    reasons: list[ReasonOut]
+
+
+class CategoryOut(BaseModel):
+    name: str | None
+    probabilities: dict[str, float]
+
+
+class DecisionOut(BaseModel):
+    """A scoring decision: everything needed to act on it, explain it and replay it."""
+
+    decision_id: str
+    listing_id: str
+    action: Literal["allow", "review", "block"]
+    labels: dict[str, LabelScoreOut]
+    regulated_category: CategoryOut
+    rules: list[str]
+    market: str
+    model_version: str
+    threshold_set_id: str
+    policy_version: str
+    review_item_id: str | None
+    created_at: datetime
+    replayed: bool = Field(
+        description="true when an identical request was already decided: the stored decision"
+    )
+
+
+class StoredDecisionOut(DecisionOut):
+    listing: dict[str, object]
+    request_id: str
+    content_hash: str
+
+
+class BatchScoreResponse(BaseModel):
+    results: list[DecisionOut]
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: str = Field(min_length=1, max_length=100)
+
+
+class ReviewDecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: str = Field(min_length=1, max_length=100)
+    action: Literal["allow", "block", "escalate"]
+    reason: str = Field(default="", max_length=2000)
+
+
+class QueueItemOut(BaseModel):
+    id: str
+    decision_id: str
+    listing_id: str
+    title: str
+    status: str
+    priority: float
+    model_action: str
+    scores: dict[str, float]
+    created_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+    decided_by: str | None
+    reviewer_action: str | None
+    reviewer_reason: str | None
+    decided_at: datetime | None
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItemOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ReadinessOut(BaseModel):
+    ready: bool
+    bundle_loaded: bool
+    database_reachable: bool
+    model_version: str | None

@@ -1,0 +1,133 @@
+"""Score listings, route them through thresholds and policy, and record each decision."""
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.schema import Listing
+from models.policy import Policy
+from models.routing import RoutedListing, route_listing
+from models.scorer import BundleScorer, ListingScore
+from serving.decision_store import NewDecision, StoredDecision, record_decision
+from serving.schemas import CategoryOut, DecisionOut, LabelScoreOut, ReasonOut
+
+SCORED_FIELDS = ("title", "description", "price", "currency", "market")
+
+
+def content_hash(listing: Listing) -> str:
+    """SHA-256 of the fields that scoring and policy read; an edit to any of them re-scores."""
+    scored = {name: getattr(listing, name) for name in SCORED_FIELDS}
+    return hashlib.sha256(json.dumps(scored, sort_keys=True).encode()).hexdigest()
+
+
+def idempotency_key(
+    listing: Listing, *, model_version: str, threshold_set: str, policy: str
+) -> str:
+    parts = (listing.listing_id, content_hash(listing), model_version, threshold_set, policy)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def score_and_record(
+    listings: list[Listing],
+    *,
+    scorer: BundleScorer,
+    policy: Policy,
+    session_factory: sessionmaker[Session],
+    request_id: str,
+) -> list[DecisionOut]:
+    """One decision per listing, in order; an identical earlier request returns its decision."""
+    results = []
+    for listing, score in zip(listings, scorer.score(listings), strict=True):
+        routed = route_listing(
+            score.probabilities,
+            score.regulated_category,
+            thresholds=scorer.card.thresholds,
+            policy=policy,
+        )
+        new = _new_decision(listing, score, routed, scorer, policy, request_id)
+        stored, created = record_decision(session_factory, new)
+        results.append(decision_out(stored, replayed=not created))
+    return results
+
+
+def _new_decision(
+    listing: Listing,
+    score: ListingScore,
+    routed: RoutedListing,
+    scorer: BundleScorer,
+    policy: Policy,
+    request_id: str,
+) -> NewDecision:
+    card = scorer.card
+    return NewDecision(
+        idempotency_key=idempotency_key(
+            listing,
+            model_version=card.model_id,
+            threshold_set=card.threshold_set_id,
+            policy=policy.version,
+        ),
+        listing_id=listing.listing_id,
+        content_hash=content_hash(listing),
+        request_id=request_id,
+        market=listing.market,
+        listing=listing.model_dump(mode="json"),
+        scores=score.probabilities,
+        bands=routed.bands,
+        regulated_category=score.regulated_category,
+        category_scores=score.category_probabilities,
+        action=routed.action,
+        explanation=_explanation(score, routed, scorer),
+        model_version=card.model_id,
+        threshold_set_id=card.threshold_set_id,
+        policy_version=policy.version,
+        priority=routed.review_priority,
+    )
+
+
+def _explanation(
+    score: ListingScore, routed: RoutedListing, scorer: BundleScorer
+) -> dict[str, Any]:
+    """What a reviewer or auditor needs to see why: reasons, band edges and policy rules."""
+    return {
+        "reasons": {
+            label: [{"phrase": r.phrase, "weight": r.weight} for r in reasons]
+            for label, reasons in score.reasons.items()
+        },
+        "thresholds": {
+            label: {"allow": edges.allow, "enforce": edges.enforce}
+            for label, edges in scorer.card.thresholds.items()
+        },
+        "rules": routed.rules,
+    }
+
+
+def decision_out(stored: StoredDecision, *, replayed: bool) -> DecisionOut:
+    explanation = stored.explanation
+    return DecisionOut(
+        decision_id=stored.id,
+        listing_id=stored.listing_id,
+        action=stored.action,
+        labels={
+            label: LabelScoreOut(
+                probability=probability,
+                band=stored.bands[label],
+                allow_below=explanation["thresholds"][label]["allow"],
+                enforce_at=explanation["thresholds"][label]["enforce"],
+                reasons=[ReasonOut(**reason) for reason in explanation["reasons"][label]],
+            )
+            for label, probability in stored.scores.items()
+        },
+        regulated_category=CategoryOut(
+            name=stored.regulated_category, probabilities=stored.category_scores
+        ),
+        rules=explanation["rules"],
+        market=stored.market,
+        model_version=stored.model_version,
+        threshold_set_id=stored.threshold_set_id,
+        policy_version=stored.policy_version,
+        review_item_id=stored.review_item_id,
+        created_at=stored.created_at,
+        replayed=replayed,
+    )

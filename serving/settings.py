@@ -1,0 +1,39 @@
+"""Serving settings, read from ``LISTINGGUARD_*`` environment variables."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/listingguard.db"
+
+
+class Settings(BaseSettings):
+    """One settings object for the whole service; see the README for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="LISTINGGUARD_", extra="ignore")
+
+    bundle: Path | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    environment: Literal["development", "production"] = "development"
+    auto_migrate: bool = True
+    max_batch_size: int = Field(default=256, ge=1, le=10_000)
+    max_body_bytes: int = Field(default=4_000_000, ge=1_000)
+    review_lease_seconds: int = Field(default=900, ge=10)
+    inference_threads: int | None = Field(default=None, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _production_is_explicit(self) -> "Settings":
+        if self.environment == "production" and self.database_url == DEFAULT_DATABASE_URL:
+            raise ValueError(
+                "LISTINGGUARD_DATABASE_URL must name a real database in production "
+                "(the SQLite default is for development)"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,89 @@
+"""Fixtures shared by the whole suite: shared data location and real databases."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def shared_dir() -> Path:
+    """Where ../shared lives: ``LISTINGGUARD_SHARED_DIR`` or the repository's sibling."""
+    configured = os.environ.get("LISTINGGUARD_SHARED_DIR")
+    return Path(configured) if configured else REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def marketplace_dir() -> Path:
+    path = shared_dir() / "data" / "marketplace-risk-v1"
+    if not (path / "train.jsonl").is_file():
+        pytest.skip(f"shared data absent: {path} (set LISTINGGUARD_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sms_spam_file() -> Path:
+    path = shared_dir() / "data" / "sms-spam-collection" / "SMSSpamCollection"
+    if not path.is_file():
+        pytest.skip(f"shared data absent: {path} (set LISTINGGUARD_SHARED_DIR)")
+    return path
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("LISTINGGUARD_TEST_POSTGRES_URL", DEFAULT_POSTGRES_ADMIN_URL)
+
+
+def _postgres_unavailable(reason: str) -> None:
+    if os.environ.get("LISTINGGUARD_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL is required (LISTINGGUARD_REQUIRE_POSTGRES=1): {reason}")
+    pytest.skip(f"no PostgreSQL server answers: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_engine() -> Iterator[object]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        engine.dispose()
+        _postgres_unavailable(str(error).splitlines()[0])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_engine: object) -> Iterator[str]:
+    """A freshly created, uniquely named PostgreSQL database, dropped afterwards."""
+    from sqlalchemy import Engine, text
+    from sqlalchemy.engine import make_url
+
+    assert isinstance(postgres_admin_engine, Engine)
+    name = f"lg_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin_engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(_postgres_admin_url()).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with postgres_admin_engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'listingguard.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs on SQLite and on PostgreSQL."""
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        return str(request.getfixturevalue("postgres_url"))
+    return str(request.getfixturevalue("sqlite_url"))

@@ -1,0 +1,56 @@
+"""Factories for test objects: valid defaults, any field overridable by keyword."""
+
+import dataclasses
+import uuid
+from typing import Any
+
+from serving.decision_store import NewDecision
+
+
+def make_new_decision(**overrides: Any) -> NewDecision:
+    """A valid ``allow`` decision for a fresh listing; keywords replace any field.
+
+    ``listing_id`` and ``title`` also flow into the stored listing document unless ``listing``
+    itself is given.
+    """
+    listing_id = overrides.pop("listing_id", f"listing-{uuid.uuid4().hex[:12]}")
+    title = overrides.pop("title", "Hand-stitched leather wallet")
+    listing = {
+        "listing_id": listing_id,
+        "title": title,
+        "description": "Brown full-grain leather, six card slots.",
+        "price": 39.0,
+        "currency": "USD",
+        "market": "US",
+    }
+    defaults = NewDecision(
+        idempotency_key=uuid.uuid4().hex,
+        listing_id=listing_id,
+        content_hash=uuid.uuid4().hex,
+        request_id=f"req-{uuid.uuid4().hex[:16]}",
+        market="US",
+        listing=listing,
+        scores={"fraud": 0.02, "counterfeit": 0.05, "regulated": 0.01},
+        bands={"fraud": "allow", "counterfeit": "allow", "regulated": "allow"},
+        regulated_category=None,
+        category_scores={"weapons": 0.01, "alcohol": 0.02},
+        action="allow",
+        explanation={"reasons": {}, "thresholds": {}, "rules": []},
+        model_version="baseline-tfidf@3",
+        threshold_set_id="thresholds-2026-01",
+        policy_version="policy-v1",
+        priority=0.0,
+    )
+    return dataclasses.replace(defaults, **overrides)
+
+
+def make_review_decision(**overrides: Any) -> NewDecision:
+    """A ``review`` decision: counterfeit probability between its allow and enforce thresholds."""
+    review: dict[str, Any] = {
+        "action": "review",
+        "scores": {"fraud": 0.02, "counterfeit": 0.55, "regulated": 0.01},
+        "bands": {"fraud": "allow", "counterfeit": "review", "regulated": "allow"},
+        "explanation": {"rules": ["counterfeit review -> review"]},
+        "priority": 0.55,
+    }
+    return make_new_decision(**(review | overrides))

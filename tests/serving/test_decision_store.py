@@ -1,0 +1,196 @@
+"""Recording decisions: idempotency, one transaction with the queue, detached read models."""
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.db import create_db_engine, make_session_factory, upgrade_database
+from serving.decision_store import NewDecision, get_decision, record_decision
+from serving.errors import InvalidDecisionError
+from serving.review_queue import claim_next, count_items, decide, get_item, list_items
+from serving.tables import DecisionRecord
+from tests.factories import make_new_decision, make_review_decision
+
+
+@pytest.fixture
+def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def _decision_rows(session_factory: sessionmaker[Session]) -> int:
+    with session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(DecisionRecord)) or 0)
+
+
+def test_allow_decision_is_stored_without_a_queue_item(
+    session_factory: sessionmaker[Session],
+) -> None:
+    new = make_new_decision(explanation={"rules": [], "reasons": {"fraud": []}})
+    stored, created = record_decision(session_factory, new)
+    assert created
+    assert len(stored.id) == 32
+    assert stored.review_item_id is None
+    assert stored.created_at.tzinfo is not None
+    assert stored.created_at.utcoffset() == UTC.utcoffset(None)
+    assert (stored.listing, stored.scores, stored.explanation) == (
+        new.listing,
+        new.scores,
+        new.explanation,
+    )
+    assert get_decision(session_factory, stored.id) == stored
+    assert count_items(session_factory) == 0
+
+
+def test_same_idempotency_key_returns_the_stored_decision_and_writes_nothing(
+    session_factory: sessionmaker[Session],
+) -> None:
+    first, first_created = record_decision(session_factory, make_review_decision())
+    retry = make_review_decision(
+        idempotency_key=first.idempotency_key, listing_id=first.listing_id, action="block"
+    )
+    again, again_created = record_decision(session_factory, retry)
+    assert (first_created, again_created) == (True, False)
+    assert again == first
+    assert _decision_rows(session_factory) == 1
+    assert count_items(session_factory) == 1
+
+
+def test_concurrent_identical_requests_store_one_decision(
+    session_factory: sessionmaker[Session],
+) -> None:
+    new = make_review_decision()
+    barrier = threading.Barrier(4)
+    outcomes: list[tuple[str, bool]] = []
+
+    def submit() -> None:
+        barrier.wait()
+        stored, created = record_decision(session_factory, new)
+        outcomes.append((stored.id, created))
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 4
+    assert len({decision_id for decision_id, _ in outcomes}) == 1
+    assert sorted(created for _, created in outcomes) == [False, False, False, True]
+    assert _decision_rows(session_factory) == 1
+    assert count_items(session_factory, status="open") == 1
+
+
+def test_concurrent_reviews_of_one_listing_share_one_open_item(
+    session_factory: sessionmaker[Session],
+) -> None:
+    barrier = threading.Barrier(4)
+    stored: list[str] = []
+
+    def submit() -> None:
+        barrier.wait()
+        decision, _ = record_decision(session_factory, make_review_decision(listing_id="hot-1"))
+        stored.append(decision.id)
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(set(stored)) == 4
+    assert _decision_rows(session_factory) == 4
+    items = list_items(session_factory)
+    assert len(items) == 1
+    assert items[0].decision_id in stored
+
+
+def test_review_decision_opens_exactly_one_item(session_factory: sessionmaker[Session]) -> None:
+    stored, _ = record_decision(session_factory, make_review_decision(title="Rolex Submariner"))
+    items = list_items(session_factory)
+    assert [item.id for item in items] == [stored.review_item_id]
+    item = items[0]
+    assert (item.status, item.decision_id, item.listing_id) == (
+        "open",
+        stored.id,
+        stored.listing_id,
+    )
+    assert (item.title, item.action, item.priority) == ("Rolex Submariner", "review", 0.55)
+    assert item.scores == stored.scores
+    assert item.explanation == stored.explanation
+
+
+def test_second_review_for_a_listing_repoints_its_open_item(
+    session_factory: sessionmaker[Session],
+) -> None:
+    first, _ = record_decision(session_factory, make_review_decision(listing_id="listing-7"))
+    second, _ = record_decision(
+        session_factory, make_review_decision(listing_id="listing-7", priority=0.9)
+    )
+    assert second.review_item_id == first.review_item_id
+    assert count_items(session_factory) == 1
+    item = list_items(session_factory)[0]
+    assert (item.status, item.decision_id, item.priority) == ("open", second.id, 0.9)
+    refreshed_first = get_decision(session_factory, first.id)
+    assert refreshed_first is not None
+    assert refreshed_first.review_item_id is None
+
+
+def test_repointing_keeps_a_claimed_item_with_its_reviewer(
+    session_factory: sessionmaker[Session],
+) -> None:
+    record_decision(session_factory, make_review_decision(listing_id="listing-8"))
+    claimed = claim_next(session_factory, "ana")
+    assert claimed is not None
+    second, _ = record_decision(session_factory, make_review_decision(listing_id="listing-8"))
+    item = get_item(session_factory, claimed.id)
+    assert item is not None
+    assert (item.status, item.claimed_by, item.decision_id) == ("claimed", "ana", second.id)
+
+
+def test_review_after_a_decided_item_opens_a_new_one(
+    session_factory: sessionmaker[Session],
+) -> None:
+    record_decision(session_factory, make_review_decision(listing_id="listing-9"))
+    claimed = claim_next(session_factory, "ana")
+    assert claimed is not None
+    decide(session_factory, claimed.id, "ana", "allow", "genuine, receipt attached")
+    later, _ = record_decision(session_factory, make_review_decision(listing_id="listing-9"))
+    assert later.review_item_id not in (None, claimed.id)
+    assert count_items(session_factory) == 2
+    assert count_items(session_factory, status="open") == 1
+
+
+def test_get_decision_of_an_unknown_id_is_none(session_factory: sessionmaker[Session]) -> None:
+    assert get_decision(session_factory, "f" * 32) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"action": "maybe"}, "action = 'maybe'"),
+        ({"idempotency_key": "k" * 65}, "idempotency_key must be 1 to 64"),
+        ({"idempotency_key": ""}, "idempotency_key must be 1 to 64"),
+        ({"listing_id": ""}, "listing_id must be 1 to 200"),
+        ({"bands": {"fraud": "maybe"}}, "bands['fraud'] = 'maybe'"),
+        ({"scores": {"fraud": 1.5}}, "scores['fraud'] = 1.5"),
+        ({"category_scores": {"weapons": float("nan")}}, "category_scores['weapons'] = nan"),
+        ({"priority": float("inf")}, "priority = inf"),
+    ],
+)
+def test_invalid_decisions_are_refused_naming_the_field(
+    overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidDecisionError) as raised:
+        make_new_decision(**overrides)
+    assert message in str(raised.value)
+
+
+def test_new_decision_is_immutable() -> None:
+    new: NewDecision = make_new_decision()
+    with pytest.raises(AttributeError):
+        new.action = "block"  # type: ignore[misc]

@@ -1,0 +1,1 @@
+"""Training: fitting, calibration, thresholds, ONNX export, MLflow tracking and the CLI."""

@@ -1,0 +1,127 @@
+"""The baseline: one linear classifier per label over hashed n-grams, plus a category head."""
+
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from data.schema import LabeledListing
+from data.taxonomy import LABELS, REGULATED_CATEGORIES
+from models.text_features import FeatureHasher, FeatureSpec
+from training.errors import TrainingError
+from training.feature_matrix import count_matrix, fit_idf, tfidf_matrix
+
+
+class NotFittedError(TrainingError):
+    """A method that needs a fitted model was called before :meth:`HashedLinearModel.fit`."""
+
+
+class HashedLinearModel:
+    """Per-label logistic regression (class-balanced) and a multinomial regulated-category head.
+
+    Labels unknown for every row are not modelled; rows with an unknown label are left out of
+    that label's fit only.
+    """
+
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        *,
+        c: float = 4.0,
+        category_c: float = 4.0,
+        class_weight: str | None = "balanced",
+        seed: int = 0,
+    ) -> None:
+        self.spec = spec
+        self.c = c
+        self.category_c = category_c
+        self.class_weight = class_weight
+        self.seed = seed
+
+    def matrix(self, rows: list[LabeledListing]) -> sp.csr_matrix:
+        """TF-IDF features (n, D) of rows with the fitted IDF."""
+        self._check_fitted()
+        hasher = FeatureHasher(self.spec)
+        counts = count_matrix(hasher.transform([row.listing for row in rows]), self.spec)
+        return tfidf_matrix(counts, self.idf_, self.spec)
+
+    def fit(self, rows: list[LabeledListing]) -> Self:
+        if not rows:
+            raise TrainingError("no training rows")
+        hasher = FeatureHasher(self.spec)
+        counts = count_matrix(hasher.transform([row.listing for row in rows]), self.spec)
+        self.idf_ = fit_idf(counts)
+        features = tfidf_matrix(counts, self.idf_, self.spec)
+        self.labels_ = [label for label in LABELS if _known(rows, label).any()]
+        if not self.labels_:
+            raise TrainingError("every label is unknown in the training data")
+        fitted = [self._fit_label(features, rows, label) for label in self.labels_]
+        self.coef_ = np.column_stack([coef for coef, _ in fitted])
+        self.intercept_ = np.array([intercept for _, intercept in fitted])
+        self._fit_category_head(features, rows)
+        return self
+
+    def _fit_label(
+        self, features: sp.csr_matrix, rows: list[LabeledListing], label: str
+    ) -> tuple[np.ndarray, float]:
+        known = _known(rows, label)
+        y = np.array([row.labels.value(label) or 0 for row in rows])[known]
+        if len(np.unique(y)) < 2:
+            raise TrainingError(f"label {label!r} has a single class in the training data")
+        classifier = LogisticRegression(
+            C=self.c, class_weight=self.class_weight, solver="liblinear", random_state=self.seed
+        )
+        classifier.fit(features[known], y)
+        return classifier.coef_[0].astype(np.float64), float(classifier.intercept_[0])
+
+    def _fit_category_head(self, features: sp.csr_matrix, rows: list[LabeledListing]) -> None:
+        picked = [i for i, row in enumerate(rows) if row.labels.regulated_category is not None]
+        targets = [rows[i].labels.regulated_category for i in picked]
+        seen = [name for name in REGULATED_CATEGORIES if name in set(targets)]
+        self.categories_: list[str] = seen if "regulated" in self.labels_ and len(seen) > 1 else []
+        if not self.categories_:
+            self.category_coef_ = np.zeros((self.spec.n_features, 0))
+            self.category_intercept_ = np.zeros(0)
+            return
+        head = LogisticRegression(
+            C=self.category_c,
+            class_weight=self.class_weight,
+            max_iter=2000,
+            random_state=self.seed,
+        )
+        head.fit(features[picked], np.array([seen.index(str(t)) for t in targets]))
+        self.category_coef_, self.category_intercept_ = _expand_head(head, len(seen))
+
+    def decision_function(self, features: sp.csr_matrix) -> np.ndarray:
+        """Raw logits (n, L) for TF-IDF features (n, D)."""
+        self._check_fitted()
+        logits: np.ndarray = np.asarray(features @ self.coef_) + self.intercept_
+        return logits
+
+    def category_probabilities(self, features: sp.csr_matrix) -> np.ndarray:
+        """Softmax of the category head (n, C); (n, 0) when there is no head."""
+        self._check_fitted()
+        logits = np.asarray(features @ self.category_coef_) + self.category_intercept_
+        if logits.shape[1] == 0:
+            return logits
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        result: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+        return result
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("HashedLinearModel is not fitted: call fit(rows) first")
+
+
+def _known(rows: list[LabeledListing], label: str) -> np.ndarray:
+    return np.array([row.labels.value(label) is not None for row in rows], dtype=bool)
+
+
+def _expand_head(head: LogisticRegression, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (D, C) and intercepts (C,) of a fitted multinomial head, in softmax form."""
+    if n_classes == 2:
+        # scikit-learn stores one row for two classes; softmax([0, z]) equals sigmoid(z).
+        coef = np.column_stack([np.zeros(head.coef_.shape[1]), head.coef_[0]])
+        return coef, np.array([0.0, float(head.intercept_[0])])
+    return head.coef_.T.astype(np.float64), head.intercept_.astype(np.float64)

@@ -1,0 +1,44 @@
+"""Fit calibration maps and thresholds on the held-out calibration split."""
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from models.calibration import PlattMap
+from models.thresholds import LabelThresholds, ThresholdTargets, fit_label_thresholds
+from training.errors import TrainingError
+
+
+def fit_platt(logits: np.ndarray, y_true: np.ndarray) -> PlattMap:
+    """Platt scaling of one label: ``logits`` (n,), ``y_true`` (n,) in {0, 1}."""
+    if len(np.unique(y_true)) < 2:
+        raise TrainingError(
+            "the calibration split holds a single class for a label: "
+            "add data or raise calibration_fraction"
+        )
+    # A very weak penalty: two parameters need no regularization, only numerical safety.
+    fitted = LogisticRegression(C=1e6, max_iter=1000).fit(logits.reshape(-1, 1), y_true)
+    return PlattMap(slope=float(fitted.coef_[0, 0]), intercept=float(fitted.intercept_[0]))
+
+
+def fit_calibration_and_thresholds(
+    logits: np.ndarray,
+    y_true: np.ndarray,
+    known: np.ndarray,
+    *,
+    labels: list[str],
+    targets: dict[str, ThresholdTargets],
+) -> tuple[dict[str, PlattMap], dict[str, LabelThresholds]]:
+    """Per label, on rows where it is known: a Platt map, then thresholds on calibrated scores.
+
+    ``logits``, ``y_true`` and ``known`` are (n, L), columns in ``labels`` order.
+    """
+    maps: dict[str, PlattMap] = {}
+    thresholds: dict[str, LabelThresholds] = {}
+    for column, label in enumerate(labels):
+        mask = known[:, column]
+        maps[label] = fit_platt(logits[mask, column], y_true[mask, column])
+        calibrated = maps[label].apply(logits[mask, column])
+        thresholds[label] = fit_label_thresholds(
+            y_true[mask, column], calibrated, targets=targets[label]
+        )
+    return maps, thresholds

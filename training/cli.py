@@ -1,0 +1,127 @@
+"""``listingguard``: offline work — data checks, training, the model registry, the quickstart.
+
+A thin layer over the library: library errors become one-line CLI errors here, at the edge.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+
+from data.errors import DataError
+from models.errors import BundleError
+from training import tracking
+from training.cli_data import data_group
+from training.config import load_config
+from training.errors import TrainingError
+from training.quickstart import run_quickstart
+from training.runner import run_training
+from training.summary import summary_lines
+
+P = ParamSpec("P")
+R = TypeVar("R")
+USER_ERRORS = (DataError, TrainingError, BundleError)
+
+
+def user_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn the library's domain errors into a one-line error and exit status 1."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except USER_ERRORS as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="listingguard")
+def main() -> None:
+    """ListingGuard: train, evaluate and register marketplace risk classifiers."""
+
+
+main.add_command(data_group)
+
+
+@main.command()
+@click.option("--data", "data_path", required=True, help="Labeled training data (file or HF dir).")
+@click.option("--mapping", required=True, help="Column mapping YAML (or a built-in name).")
+@click.option("--validation", help="Labeled validation data, same mapping: metrics only.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Training YAML.")
+@click.option("--no-register", is_flag=True, help="Track the run but do not register it.")
+@user_errors
+def train(
+    data_path: str,
+    mapping: str,
+    validation: str | None,
+    config_path: Path | None,
+    no_register: bool,
+) -> None:
+    """Train a baseline, export ONNX, check parity, log to MLflow and register it."""
+    config = load_config(config_path)
+    run = run_training(
+        data_path,
+        mapping,
+        config=config,
+        validation=validation,
+        register=not no_register,
+        echo=click.echo,
+    )
+    click.echo("")
+    for line in summary_lines(run.card):
+        click.echo(line)
+    click.echo(f"\nbundle: {run.bundle_dir}")
+
+
+@main.group()
+def models() -> None:
+    """The MLflow model registry: list, promote, pull."""
+
+
+@models.command("list")
+@click.option("--name", help="Only this registered model.")
+@user_errors
+def list_models(name: str | None) -> None:
+    """Registered versions with their aliases."""
+    versions = tracking.list_versions(name)
+    if not versions:
+        click.echo(f"no registered models in {tracking.tracking_uri()}")
+    for item in versions:
+        aliases = ", ".join(item.aliases) or "-"
+        click.echo(f"{item.name:<28} v{item.version:<4} {aliases:<22} run {item.run_id}")
+
+
+@models.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--alias", default="champion", show_default=True, type=click.Choice(tracking.ALIASES))
+@user_errors
+def promote(name: str, version: str, alias: str) -> None:
+    """Point ALIAS (champion or challenger) of model NAME at VERSION."""
+    item = tracking.set_alias(name, alias, version)
+    click.echo(f"{item.name} v{item.version} is now {alias}")
+
+
+@models.command()
+@click.argument("reference")
+@click.argument("destination", type=click.Path(path_type=Path))
+@user_errors
+def pull(reference: str, destination: Path) -> None:
+    """Materialize NAME@ALIAS (or NAME/VERSION) as a bundle directory DESTINATION."""
+    version = tracking.resolve(reference)
+    path = tracking.download_version(version, destination)
+    click.echo(f"{version.name} v{version.version} -> {path}")
+
+
+@main.command()
+@click.option("--smoke", is_flag=True, help="Exit after scoring instead of serving on.")
+@click.option("--rows", default=3000, show_default=True, type=click.IntRange(200, 200_000))
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@user_errors
+def quickstart(smoke: bool, rows: int, port: int) -> None:
+    """Demo data -> train -> register -> serve -> score, all on embedded defaults."""
+    run_quickstart(rows=rows, port=port, smoke=smoke, echo=click.echo)

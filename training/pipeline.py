@@ -1,0 +1,200 @@
+"""One training run, from labeled rows to a checked model bundle directory.
+
+split by seller -> fit -> calibrate + thresholds on the held-out split -> export ONNX ->
+parity check -> validation metrics -> card. MLflow bookkeeping lives in :mod:`training.runner`.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from data.schema import LabeledListing
+from data.splits import split_by_seller
+from models.bundle import (
+    BUNDLE_FORMAT_VERSION,
+    INPUT_NAMES,
+    MODEL_FILE,
+    OUTPUT_NAMES,
+    ModelCard,
+    threshold_set_id,
+    write_card,
+)
+from models.calibration import PlattMap, calibrate_logits
+from models.scorer import BundleScorer
+from models.thresholds import LabelThresholds, estimate_bands
+from training.baseline import HashedLinearModel
+from training.calibration_fit import fit_calibration_and_thresholds
+from training.config import TrainConfig
+from training.label_arrays import label_arrays
+from training.onnx_export import build_onnx_model, check_parity, save_onnx
+from training.validation_metrics import split_metrics
+
+MODEL_FAMILY = "hashed-ngram-linear"
+THRESHOLD_NOTE = (
+    "Thresholds are point estimates on the seller-grouped calibration split; each estimate "
+    "carries a 95% Wilson upper bound. They are not guarantees on new sellers."
+)
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainedBundle:
+    bundle_dir: Path
+    card: ModelCard
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    model: HashedLinearModel
+    calibration: dict[str, PlattMap]
+    thresholds: dict[str, LabelThresholds]
+    calibration_metrics: dict[str, Any]
+
+
+def train_bundle(
+    rows: list[LabeledListing],
+    *,
+    config: TrainConfig,
+    data_fingerprint: str,
+    bundle_dir: Path,
+    validation_rows: list[LabeledListing] | None = None,
+    mlflow_run_id: str | None = None,
+    progress: Progress = lambda message: None,
+) -> TrainedBundle:
+    """Train, calibrate, export and check one model; write ``model.onnx`` + ``card.json``."""
+    splits = split_by_seller(
+        rows,
+        fractions={
+            "fit": 1.0 - config.calibration_fraction,
+            "calibration": config.calibration_fraction,
+        },
+        seed=config.seed,
+    )
+    progress(
+        f"split by seller: {len(splits['fit'])} fit rows, "
+        f"{len(splits['calibration'])} calibration rows"
+    )
+    fitted = _fit(splits["fit"], splits["calibration"], config, progress)
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    save_onnx(build_onnx_model(fitted.model), bundle_dir / MODEL_FILE)
+    progress(f"exported ONNX graph ({(bundle_dir / MODEL_FILE).stat().st_size / 1e6:.1f} MB)")
+    card = _card(fitted, config, data_fingerprint, splits, bundle_dir, mlflow_run_id)
+    write_card(bundle_dir, card)
+    parity_rows, parity_split = (
+        (validation_rows, "validation")
+        if validation_rows
+        else (splits["calibration"], "calibration")
+    )
+    parity = check_parity(
+        fitted.model, fitted.calibration, BundleScorer(bundle_dir), parity_rows, split=parity_split
+    )
+    progress(
+        f"parity: max |ONNX - scikit-learn| = {parity.max_abs_probability_diff:.2e} "
+        f"on {parity.rows_checked} {parity_split} rows"
+    )
+    metrics = {"calibration": fitted.calibration_metrics}
+    if validation_rows:
+        metrics["validation"] = _scored_metrics(fitted, validation_rows)
+        progress("validation metrics computed")
+    card = card.model_copy(update={"parity": parity, "metrics": metrics})
+    write_card(bundle_dir, card)
+    return TrainedBundle(bundle_dir=bundle_dir, card=card)
+
+
+def _fit(
+    fit_rows: list[LabeledListing],
+    calibration_rows: list[LabeledListing],
+    config: TrainConfig,
+    progress: Progress,
+) -> _Fitted:
+    started = time.perf_counter()
+    model = HashedLinearModel(
+        config.features,
+        c=config.model.c,
+        category_c=config.model.category_c,
+        class_weight=config.model.class_weight,
+        seed=config.seed,
+    ).fit(fit_rows)
+    progress(
+        f"fitted {', '.join(model.labels_)} and {len(model.categories_)} categories "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    logits = model.decision_function(model.matrix(calibration_rows))
+    y_true, known = label_arrays(calibration_rows, model.labels_)
+    calibration, thresholds = fit_calibration_and_thresholds(
+        logits,
+        y_true,
+        known,
+        labels=model.labels_,
+        targets={label: config.targets_for(label) for label in model.labels_},
+    )
+    probabilities = calibrate_logits(logits, [calibration[label] for label in model.labels_])
+    progress("calibrated and set thresholds on the calibration split")
+    return _Fitted(
+        model=model,
+        calibration=calibration,
+        thresholds=thresholds,
+        calibration_metrics=split_metrics(probabilities, y_true, known, model.labels_),
+    )
+
+
+def _scored_metrics(fitted: _Fitted, rows: list[LabeledListing]) -> dict[str, Any]:
+    model = fitted.model
+    logits = model.decision_function(model.matrix(rows))
+    probabilities = calibrate_logits(logits, [fitted.calibration[label] for label in model.labels_])
+    y_true, known = label_arrays(rows, model.labels_)
+    result = split_metrics(probabilities, y_true, known, model.labels_)
+    for column, label in enumerate(model.labels_):
+        mask = known[:, column]
+        edges = fitted.thresholds[label]
+        estimate = estimate_bands(
+            y_true[mask, column],
+            probabilities[mask, column],
+            allow=edges.allow,
+            enforce=edges.enforce,
+        )
+        result[label]["routing"] = estimate.model_dump()
+    return result
+
+
+def _card(
+    fitted: _Fitted,
+    config: TrainConfig,
+    data_fingerprint: str,
+    splits: dict[str, list[LabeledListing]],
+    bundle_dir: Path,
+    mlflow_run_id: str | None,
+) -> ModelCard:
+    created = datetime.now(UTC).replace(microsecond=0)
+    digest = hashlib.sha256((bundle_dir / MODEL_FILE).read_bytes()).hexdigest()[:8]
+    targets = {label: config.targets_for(label) for label in fitted.model.labels_}
+    return ModelCard(
+        format_version=BUNDLE_FORMAT_VERSION,
+        model_family=MODEL_FAMILY,
+        model_name=config.model_name,
+        model_id=f"{config.model_name}-{created:%Y%m%dT%H%M%SZ}-{digest}",
+        labels=fitted.model.labels_,
+        regulated_categories=fitted.model.categories_,
+        feature_spec=config.features,
+        input_names=list(INPUT_NAMES),
+        output_names=list(OUTPUT_NAMES),
+        calibration=fitted.calibration,
+        threshold_targets=targets,
+        thresholds=fitted.thresholds,
+        threshold_set_id=threshold_set_id(fitted.thresholds, targets),
+        threshold_note=THRESHOLD_NOTE,
+        training={
+            "data_fingerprint": data_fingerprint,
+            "rows": {name: len(part) for name, part in splits.items()},
+            "seed": config.seed,
+            "config": config.model_dump(mode="json"),
+        },
+        metrics={"calibration": fitted.calibration_metrics},
+        parity=None,
+        mlflow_run_id=mlflow_run_id,
+        created_at=created,
+    )

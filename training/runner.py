@@ -1,0 +1,104 @@
+"""``listingguard train``: load and check data, train a bundle, track and register it in MLflow."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from data.fingerprint import dataset_fingerprint
+from data.loaders import LoadResult, load_labeled
+from data.mapping import load_mapping, resolve_mapping_path
+from data.validation import validate_dataset
+from models.bundle import ModelCard
+from training import tracking
+from training.config import TrainConfig
+from training.errors import TrainingError
+from training.pipeline import train_bundle
+from training.workspace import var_dir
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    run_id: str
+    bundle_dir: Path
+    card: ModelCard
+    registered: tracking.RegisteredVersion | None
+
+
+def load_checked(data: str, mapping_spec: str, echo: Echo) -> LoadResult:
+    """Load a dataset through its mapping and run the same checks as ``data validate``."""
+    mapping = load_mapping(resolve_mapping_path(mapping_spec))
+    result = load_labeled(data, mapping)
+    report = validate_dataset(result)
+    for line in report.lines():
+        echo(f"  {line}")
+    if not result.rows:
+        raise TrainingError(f"{data}: no usable rows after validation")
+    return result
+
+
+def run_training(
+    data: str,
+    mapping: str,
+    *,
+    config: TrainConfig,
+    validation: str | None = None,
+    register: bool = True,
+    echo: Echo = print,
+) -> TrainingRun:
+    """Train on ``data`` (validation metrics on ``validation``), log it and register it."""
+    echo(f"loading {data}")
+    train_result = load_checked(data, mapping, echo)
+    validation_rows = None
+    if validation:
+        echo(f"loading {validation}")
+        validation_rows = load_checked(validation, mapping, echo).rows
+    fingerprint = dataset_fingerprint(train_result.rows, train_result.mapping)
+    mlflow = tracking.tracked_mlflow()
+    with mlflow.start_run(experiment_id=tracking.experiment_id()) as run:
+        run_id = str(run.info.run_id)
+        echo(f"MLflow run {run_id} ({tracking.tracking_uri()})")
+        mlflow.set_tags({"data_fingerprint": fingerprint, "data": str(data)})
+        mlflow.log_params(config.flat_params())
+        trained = train_bundle(
+            train_result.rows,
+            config=config,
+            data_fingerprint=fingerprint,
+            bundle_dir=var_dir() / "runs" / run_id / "bundle",
+            validation_rows=validation_rows,
+            mlflow_run_id=run_id,
+            progress=lambda message: echo(f"  {message}"),
+        )
+        mlflow.log_metrics(flatten_metrics(trained.card.metrics))
+        mlflow.log_artifacts(str(trained.bundle_dir), artifact_path=tracking.BUNDLE_ARTIFACT)
+        registered = None
+        if register:
+            registered = tracking.register_bundle(config.model_name, run_id, run.info.artifact_uri)
+            registered = _alias_new_version(registered, echo)
+    return TrainingRun(run_id, trained.bundle_dir, trained.card, registered)
+
+
+def _alias_new_version(
+    version: tracking.RegisteredVersion, echo: Echo
+) -> tracking.RegisteredVersion:
+    """A new version becomes the challenger; the first version of a model is also champion."""
+    version = tracking.set_alias(version.name, "challenger", version.version)
+    has_champion = any("champion" in item.aliases for item in tracking.list_versions(version.name))
+    if not has_champion:
+        version = tracking.set_alias(version.name, "champion", version.version)
+    echo(f"registered {version.name} version {version.version} ({', '.join(version.aliases)})")
+    return version
+
+
+def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of nested metrics as MLflow metric names (``validation.fraud.ap``)."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}".replace("@", "_at_")
+        if isinstance(value, dict):
+            flat.update(flatten_metrics(value, f"{name}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat

@@ -1,0 +1,137 @@
+"""MLflow: the tracking store, runs, the model registry and its aliases.
+
+A bundle is logged as the run artifact folder ``bundle`` and registered as a model version whose
+source is that folder, so ``models pull`` gives back the very bytes that were logged.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.errors import RegistryError
+from training.workspace import quiet_third_parties, var_dir
+
+EXPERIMENT = "listingguard"
+BUNDLE_ARTIFACT = "bundle"
+ALIASES = ("champion", "challenger")
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` or a SQLite store under ``var/mlflow``."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured:
+        return configured
+    folder = var_dir() / "mlflow"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def tracked_mlflow() -> Any:
+    """The ``mlflow`` module, imported on first use (it takes seconds) and pointed at our store."""
+    quiet_third_parties()
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def experiment_id() -> str:
+    mlflow = tracked_mlflow()
+    existing = mlflow.get_experiment_by_name(EXPERIMENT)
+    if existing is not None:
+        return str(existing.experiment_id)
+    artifacts = (var_dir() / "mlflow" / "artifacts").resolve()
+    return str(mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri()))
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    aliases: tuple[str, ...]
+    created_at_ms: int
+
+
+def register_bundle(name: str, run_id: str, artifact_uri: str) -> RegisteredVersion:
+    """Register the run's bundle folder as a new version of model ``name``."""
+    client = tracked_mlflow().MlflowClient()
+    if not client.search_registered_models(filter_string=f"name = '{name}'"):
+        client.create_registered_model(name)
+    created = client.create_model_version(
+        name, source=f"{artifact_uri}/{BUNDLE_ARTIFACT}", run_id=run_id
+    )
+    return _describe(client, name, str(created.version))
+
+
+def set_alias(name: str, alias: str, version: str) -> RegisteredVersion:
+    if alias not in ALIASES:
+        raise RegistryError(f"alias {alias!r} is not one of {', '.join(ALIASES)}")
+    client = tracked_mlflow().MlflowClient()
+    _describe(client, name, version)
+    client.set_registered_model_alias(name, alias, version)
+    return _describe(client, name, version)
+
+
+def list_versions(name: str | None = None) -> list[RegisteredVersion]:
+    client = tracked_mlflow().MlflowClient()
+    names = [name] if name else [model.name for model in client.search_registered_models()]
+    versions = []
+    for model_name in names:
+        found = client.search_model_versions(filter_string=f"name = '{model_name}'")
+        versions += [_describe(client, model_name, str(item.version)) for item in found]
+    return sorted(versions, key=lambda item: (item.name, -int(item.version)))
+
+
+def resolve(reference: str) -> RegisteredVersion:
+    """``NAME@ALIAS`` or ``NAME/VERSION`` (also with a ``models:/`` prefix) -> that version."""
+    spec = reference.removeprefix("models:/")
+    client = tracked_mlflow().MlflowClient()
+    if "@" in spec:
+        name, alias = spec.split("@", 1)
+        try:
+            version = client.get_model_version_by_alias(name, alias)
+        except Exception as error:  # MLflow raises its generic MlflowException here
+            raise RegistryError(f"no model version {name}@{alias} in {tracking_uri()}") from error
+        return _describe(client, name, str(version.version))
+    if "/" in spec:
+        name, version_text = spec.split("/", 1)
+        return _describe(client, name, version_text)
+    raise RegistryError(f"{reference!r}: expected NAME@ALIAS or NAME/VERSION")
+
+
+def download_version(version: RegisteredVersion, destination: Path) -> Path:
+    """Copy a version's bundle folder into ``destination`` (must not exist or be empty)."""
+    from mlflow.artifacts import download_artifacts
+
+    tracked_mlflow()
+    destination.mkdir(parents=True, exist_ok=True)
+    if any(destination.iterdir()):
+        raise RegistryError(f"{destination} is not empty: pull into a new folder")
+    local = Path(download_artifacts(artifact_uri=version.source, dst_path=str(destination)))
+    # download_artifacts keeps the artifact folder's own name; flatten it into destination.
+    if local != destination:
+        for item in local.iterdir():
+            item.rename(destination / item.name)
+        local.rmdir()
+    return destination
+
+
+def _describe(client: Any, name: str, version: str) -> RegisteredVersion:
+    try:
+        found = client.get_model_version(name, version)
+        aliases = client.get_registered_model(name).aliases
+    except Exception as error:  # MLflow raises its generic MlflowException here
+        raise RegistryError(
+            f"no version {version} of model {name!r} in {tracking_uri()}"
+        ) from error
+    return RegisteredVersion(
+        name=name,
+        version=str(found.version),
+        run_id=found.run_id,
+        source=str(found.source),
+        aliases=tuple(sorted(alias for alias, v in aliases.items() if str(v) == str(version))),
+        created_at_ms=int(found.creation_timestamp or 0),
+    )
