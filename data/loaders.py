@@ -42,7 +42,9 @@ def load_labeled(path: str | Path, mapping: ColumnMapping) -> LoadResult:
     """Read ``path`` (a file, or ``dir[:split]`` for a Hugging Face dataset) with ``mapping``."""
     table = read_source(path, mapping.read)
     result = LoadResult(file=table.file, mapping=mapping)
-    lookups = _PositionalLookups(table, mapping) if table.positional else _KeyedLookups(table, mapping)
+    lookups = (
+        _PositionalLookups(table, mapping) if table.positional else _KeyedLookups(table, mapping)
+    )
     first_row_of_id: dict[str, int] = {}
     dropped: Counter[str] = Counter()
     for record in table.records:

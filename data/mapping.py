@@ -11,6 +11,28 @@ A mapping YAML file holds two kinds of content:
 Labels not listed under ``labels`` or ``constants`` are unknown (``None``) for every row, never 0.
 Columns listed under ``slices`` land in :attr:`LabeledListing.slices` only and may not also feed a
 listing field, so a slice-only column can never become a model feature.
+
+Every key, with the defaults of ``read``::
+
+    name: my-shop                 # dataset name; unmapped listing ids become my-shop-<row>
+    description: free text        # for people; not part of the fingerprint
+    read:
+      format: csv                 # csv | jsonl | parquet | hf; default: from the file suffix
+      header: true                # csv: first line names the columns
+      delimiter: ","              # csv: default "," ("\\t" for .tsv/.tab)
+      quoting: minimal            # csv: minimal | none (quote characters are plain text)
+      encoding: utf-8
+      split: train                # hf: which split of a DatasetDict (or pass dir:split)
+    listing:                      # listing_id title description price currency category
+      title: name                 #   seller_id market; a column name, a dotted JSON path
+      price: 3                    #   (offer.price) or a 0-based index; title is required
+    attributes:
+      condition: item_condition
+    labels:                       # fraud counterfeit regulated regulated_category
+      fraud: {column: verdict, values: {spam: 1, ham: 0}}
+    constants: {market: US, currency: USD}
+    slices:                       # report-only columns, never model features
+      source: source
 """
 
 import codecs
@@ -133,7 +155,9 @@ class ColumnMapping(BaseModel):
 
     def _check_slices_are_slice_only(self) -> None:
         feature_columns = {
-            ref.column: key for key, ref in self.column_refs() if key.startswith(("listing.", "attributes."))
+            ref.column: key
+            for key, ref in self.column_refs()
+            if key.startswith(("listing.", "attributes."))
         }
         for name, ref in self.slices.items():
             if ref.column in feature_columns:
@@ -230,4 +254,6 @@ def _mapping_error(error: ValidationError, file: str) -> MappingError:
     if len(problems) == 1:
         key, message = problems[0]
         return MappingError(message, file=file, field=key or None)
-    return MappingError("; ".join(f"{key}: {msg}" if key else msg for key, msg in problems), file=file)
+    return MappingError(
+        "; ".join(f"{key}: {msg}" if key else msg for key, msg in problems), file=file
+    )

@@ -27,6 +27,7 @@ SUFFIX_FORMATS: dict[str, FileFormat] = {
     ".pq": "parquet",
 }
 TAB_SUFFIXES = (".tsv", ".tab")
+NOT_LOCAL = "no such local file or directory (datasets are read locally, never downloaded)"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def infer_format(spec: str) -> FileFormat:
     path = Path(spec)
     if path.is_dir() or (not path.exists() and Path(spec.rpartition(":")[0]).is_dir()):
         return "hf"
+    if not path.exists():
+        raise DataError(NOT_LOCAL, file=spec)
     file_format = SUFFIX_FORMATS.get(path.suffix.lower())
     if file_format is None:
         known = ", ".join(SUFFIX_FORMATS)
@@ -83,10 +86,10 @@ def _read_text(spec: str, encoding: str) -> str:
         data = Path(spec).read_bytes()
     except OSError as error:
         raise DataError(f"cannot read file: {error.strerror}", file=spec) from None
-    if codecs.lookup(encoding).name == "utf-8":
-        encoding = "utf-8-sig"
+    # utf-8-sig also drops a byte-order mark, which would otherwise stick to the first header.
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     try:
-        return data.decode(encoding)
+        return data.decode(codec)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
@@ -111,9 +114,7 @@ def _read_csv(spec: str, options: ReadOptions) -> SourceTable:
     return SourceTable(spec, records, positional=True, header=header, width=width)
 
 
-def _csv_rows(
-    text: str, spec: str, *, delimiter: str, quoting: str
-) -> list[tuple[int, list[str]]]:
+def _csv_rows(text: str, spec: str, *, delimiter: str, quoting: str) -> list[tuple[int, list[str]]]:
     """``(first line, cells)`` of each non-blank CSV record."""
     reader = csv.reader(
         io.StringIO(text, newline=""),
@@ -188,9 +189,7 @@ def _hf_location(spec: str, split: str | None) -> tuple[Path, str | None]:
     directory, _, named_split = spec.rpartition(":")
     if directory and Path(directory).is_dir():
         return Path(directory), named_split
-    raise DataError(
-        "no such local dataset directory (ListingGuard never downloads datasets)", file=spec
-    )
+    raise DataError(NOT_LOCAL, file=spec)
 
 
 def _saved_to_disk(directory: Path) -> bool:

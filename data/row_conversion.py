@@ -4,7 +4,7 @@ A row is either fully valid or dropped with every problem found in it; nothing i
 repaired. Labels the mapping does not list stay ``None`` (unknown).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from data.mapping import ColumnKey, ColumnMapping, ColumnRef
 from data.schema import LabeledListing, Labels, Listing
 from data.taxonomy import LABELS
 
-RawCells = dict[ColumnKey, object]
+RawCells = Mapping[ColumnKey, object]
 """The raw value of every mapped column in one record (:data:`MISSING` when absent)."""
 
 
@@ -40,11 +40,15 @@ class RowProblem:
     column: ColumnKey | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else f"{self.file}:row {self.row}"
+        where = (
+            f"{self.file}:{self.line}" if self.line is not None else f"{self.file}:row {self.row}"
+        )
         subject = self.field or ""
         if self.column is not None and self.column != self.field:
             subject += f" (column {self.column!r})"
-        return f"{where}: {subject.strip()}: {self.message}" if subject else f"{where}: {self.message}"
+        return (
+            f"{where}: {subject.strip()}: {self.message}" if subject else f"{where}: {self.message}"
+        )
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,12 @@ class RecordContext:
     line: int | None
 
     def problem(
-        self, reason: str, message: str, *, field: str | None = None, column: ColumnKey | None = None
+        self,
+        reason: str,
+        message: str,
+        *,
+        field: str | None = None,
+        column: ColumnKey | None = None,
     ) -> RowProblem:
         return RowProblem(self.file, self.row, self.line, reason, message, field, column)
 
@@ -81,7 +90,9 @@ class RowConverter:
             _plan(target, ref, as_price if target == "price" else as_text)
             for target, ref in mapping.listing.items()
         ]
-        self.attribute_plan = [_plan(name, ref, as_text) for name, ref in mapping.attributes.items()]
+        self.attribute_plan = [
+            _plan(name, ref, as_text) for name, ref in mapping.attributes.items()
+        ]
         self.label_plan = [
             _plan(target, ref, as_binary_label if target in LABELS else as_text)
             for target, ref in mapping.labels.items()
@@ -130,7 +141,9 @@ class RowConverter:
             except CellValueError as error:
                 field = prefix + step.target
                 reason = f"{field}: {error.reason}"
-                problems.append(context.problem(reason, error.detail, field=field, column=step.column))
+                problems.append(
+                    context.problem(reason, error.detail, field=field, column=step.column)
+                )
                 continue
             if value is not None or keep_none:
                 values[step.target] = value

@@ -37,9 +37,7 @@ class Listing(BaseModel):
     def _attribute_values_are_short(cls, value: dict[str, str]) -> dict[str, str]:
         for key, text in value.items():
             if len(key) > MAX_ATTRIBUTE_CHARS or len(text) > MAX_ATTRIBUTE_CHARS:
-                raise ValueError(
-                    f"attribute {key[:40]!r} exceeds {MAX_ATTRIBUTE_CHARS} characters"
-                )
+                raise ValueError(f"attribute {key[:40]!r} exceeds {MAX_ATTRIBUTE_CHARS} characters")
         return value
 
 

@@ -98,7 +98,7 @@ def _improve(
     fractions: Mapping[str, float],
     labels: Sequence[str],
 ) -> float:
-    """First-improvement local search; each accepted change strictly lowers the error, so it ends."""
+    """First-improvement local search; every accepted change lowers the error, so it ends."""
     error = share_error(placed, fractions, labels)
     improved = True
     while improved:

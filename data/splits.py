@@ -65,7 +65,9 @@ def _check_fractions(fractions: Mapping[str, float]) -> None:
         raise ValueError("fractions: name at least one split")
     for name, fraction in fractions.items():
         if not name or not 0 < fraction <= 1:
-            raise ValueError(f"fractions: {name!r} must be a named fraction in (0, 1], got {fraction}")
+            raise ValueError(
+                f"fractions: {name!r} must be a named fraction in (0, 1], got {fraction}"
+            )
     total = sum(fractions.values())
     if not math.isclose(total, 1.0, abs_tol=1e-6):
         raise ValueError(f"fractions: must sum to 1, got {total} from {dict(fractions)}")

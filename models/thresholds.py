@@ -25,7 +25,7 @@ class ThresholdTargets(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_violations_let_through: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_violations_let_through: float = Field(default=0.10, ge=0.0, le=1.0)
     max_wrong_enforcements: float = Field(default=0.05, ge=0.0, le=1.0)
     min_enforced_positives: int = Field(default=5, ge=1)
 
@@ -127,7 +127,8 @@ def _enforce_threshold(
         & (sorted_scores >= allow)
     )
     if not ok.any():
-        best = float(1.0 - wrong_share[last_of_tie].max()) if scores.size else float("nan")
+        supported = last_of_tie & (true_positives >= targets.min_enforced_positives)
+        best = float(1.0 - wrong_share[supported].min()) if supported.any() else float("nan")
         return None, (
             f"no threshold at or above allow={allow:.4f} keeps wrong enforcements at or below "
             f"{targets.max_wrong_enforcements:g} with at least "

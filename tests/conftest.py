@@ -87,3 +87,39 @@ def database_url(request: pytest.FixtureRequest) -> str:
         request.applymarker(pytest.mark.postgres)
         return str(request.getfixturevalue("postgres_url"))
     return str(request.getfixturevalue("sqlite_url"))
+
+
+@pytest.fixture(scope="session")
+def demo_rows() -> list[object]:
+    """Demo training rows (generated, never real data)."""
+    from data.demo import generate_demo_listings
+
+    return list(generate_demo_listings(n=2000, seed=101))
+
+
+@pytest.fixture(scope="session")
+def demo_validation_rows() -> list[object]:
+    from data.demo import generate_demo_listings
+
+    return list(generate_demo_listings(n=500, seed=202))
+
+
+@pytest.fixture(scope="session")
+def demo_bundle(
+    tmp_path_factory: pytest.TempPathFactory,
+    demo_rows: list[object],
+    demo_validation_rows: list[object],
+) -> Path:
+    """A real bundle (ONNX + card) trained once per test session on demo data, without MLflow."""
+    from training.config import load_config
+    from training.pipeline import train_bundle
+
+    bundle_dir = tmp_path_factory.mktemp("bundle") / "bundle"
+    train_bundle(
+        demo_rows,  # type: ignore[arg-type]
+        config=load_config(),
+        data_fingerprint="demo-test",
+        bundle_dir=bundle_dir,
+        validation_rows=demo_validation_rows,  # type: ignore[arg-type]
+    )
+    return bundle_dir

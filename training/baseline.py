@@ -90,8 +90,14 @@ class HashedLinearModel:
             max_iter=2000,
             random_state=self.seed,
         )
-        head.fit(features[picked], np.array([seen.index(str(t)) for t in targets]))
-        self.category_coef_, self.category_intercept_ = _expand_head(head, len(seen))
+        # Fit on the columns regulated rows use: the same optimum (an unused column's weight
+        # stays 0 under L2), several times faster than over every hash bucket.
+        rows_matrix = features[picked]
+        used = np.unique(rows_matrix.indices)
+        head.fit(rows_matrix[:, used], np.array([seen.index(str(t)) for t in targets]))
+        compact_coef, self.category_intercept_ = _expand_head(head, len(seen))
+        self.category_coef_ = np.zeros((features.shape[1], len(seen)))
+        self.category_coef_[used] = compact_coef
 
     def decision_function(self, features: sp.csr_matrix) -> np.ndarray:
         """Raw logits (n, L) for TF-IDF features (n, D)."""

@@ -119,7 +119,7 @@ def pull(reference: str, destination: Path) -> None:
 
 @main.command()
 @click.option("--smoke", is_flag=True, help="Exit after scoring instead of serving on.")
-@click.option("--rows", default=3000, show_default=True, type=click.IntRange(200, 200_000))
+@click.option("--rows", default=4000, show_default=True, type=click.IntRange(200, 200_000))
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @user_errors
 def quickstart(smoke: bool, rows: int, port: int) -> None:

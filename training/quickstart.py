@@ -142,7 +142,8 @@ def _score_demo(base_url: str, validation_file: Path, echo: Echo) -> None:
     missing = [action for action in ("allow", "review", "block") if not actions.get(action)]
     if missing:
         raise TrainingError(f"no demo listing was routed to {', '.join(missing)}")
-    queue = json.loads(urllib.request.urlopen(f"{base_url}/v1/queue?status=open&limit=1").read())
+    with urllib.request.urlopen(f"{base_url}/v1/queue?status=open&limit=1", timeout=30) as page:
+        queue = json.loads(page.read())
     echo(f"review queue: {queue['total']} open items")
     sample = json.dumps({"listing_id": "try-1", "title": "replica rolex watch aaa quality"})
     echo(
@@ -157,5 +158,10 @@ def _describe(decision: dict[str, Any], listings: list[dict[str, Any]]) -> str:
         f"{label} {value['probability']:.2f} ({value['band']})"
         for label, value in decision["labels"].items()
     )
-    reasons = [r["phrase"] for value in decision["labels"].values() for r in value["reasons"][:1]]
-    return f"  {decision['action']:>6}: {title[:60]!r} — {scores}; top phrases {reasons}"
+    riskiest = max(decision["labels"], key=lambda label: decision["labels"][label]["probability"])
+    phrases = [reason["phrase"] for reason in decision["labels"][riskiest]["reasons"]]
+    indent = " " * 10
+    return (
+        f"  {decision['action']:>6}: {title[:60]!r}\n{indent}{scores}\n"
+        f"{indent}{riskiest} reasons: {phrases}"
+    )

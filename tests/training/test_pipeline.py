@@ -1,0 +1,112 @@
+"""Training end to end on demo data: bundle contents, parity, determinism, slice isolation."""
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from onnx import numpy_helper
+
+from data.schema import LabeledListing, Listing
+from models.bundle import read_card
+from models.scorer import BundleScorer
+from training.baseline import HashedLinearModel
+from training.config import load_config
+from training.errors import ParityError
+from training.onnx_export import build_onnx_model, check_parity, save_onnx
+from training.pipeline import train_bundle
+
+
+def _train(rows: list[LabeledListing], path: Path, validation: list[LabeledListing]) -> Path:
+    train_bundle(
+        rows,
+        config=load_config(),
+        data_fingerprint="x",
+        bundle_dir=path,
+        validation_rows=validation,
+    )
+    return path
+
+
+def test_bundle_card_records_what_serving_and_audit_need(demo_bundle: Path) -> None:
+    card = read_card(demo_bundle)
+    assert card.labels == ["fraud", "counterfeit", "regulated"]
+    assert len(card.regulated_categories) >= 3
+    assert card.parity is not None
+    assert card.parity.max_abs_probability_diff <= 1e-5
+    assert card.parity.rows_checked == 500
+    assert card.threshold_set_id.startswith("ts-")
+    for label in card.labels:
+        edges = card.thresholds[label]
+        assert edges.estimate is not None
+        assert edges.enforce is None or edges.enforce >= edges.allow
+        assert card.metrics["validation"][label]["average_precision"] is not None
+
+
+def test_onnx_scores_match_the_in_memory_model(demo_bundle: Path, demo_rows: list) -> None:
+    scorer = BundleScorer(demo_bundle)
+    probabilities = [
+        score.probabilities for score in scorer.score([r.listing for r in demo_rows[:50]])
+    ]
+    assert all(0.0 <= p <= 1.0 for item in probabilities for p in item.values())
+
+
+def test_perturbed_onnx_initializer_fails_the_parity_check(
+    tmp_path: Path, demo_bundle: Path, demo_rows: list, demo_validation_rows: list
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(demo_bundle, bundle)
+    card = read_card(bundle)
+    model = HashedLinearModel(card.feature_spec).fit(demo_rows)
+    assert model.categories_ == card.regulated_categories
+    graph = build_onnx_model(model)
+    save_onnx(graph, bundle / "model.onnx")
+    rows = demo_validation_rows[:200]
+    check_parity(model, card.calibration, BundleScorer(bundle), rows, split="validation")
+
+    weights = next(init for init in graph.graph.initializer if init.name == "weights")
+    array = numpy_helper.to_array(weights).copy()
+    array[array != 0] *= 1.01
+    weights.CopyFrom(numpy_helper.from_array(array, "weights"))
+    save_onnx(graph, bundle / "model.onnx")
+    with pytest.raises(ParityError, match="differs from the scikit-learn model"):
+        check_parity(model, card.calibration, BundleScorer(bundle), rows, split="validation")
+
+
+def test_same_data_and_seed_give_the_same_metrics(
+    tmp_path: Path, demo_bundle: Path, demo_rows: list, demo_validation_rows: list
+) -> None:
+    again = _train(demo_rows, tmp_path / "again", demo_validation_rows)
+    first, second = read_card(demo_bundle), read_card(again)
+    assert first.metrics == second.metrics
+    assert first.thresholds == second.thresholds
+    assert (demo_bundle / "model.onnx").read_bytes() == (again / "model.onnx").read_bytes()
+
+
+def test_permuting_slice_only_columns_leaves_scores_unchanged(
+    tmp_path: Path, demo_bundle: Path, demo_rows: list, demo_validation_rows: list
+) -> None:
+    values = [dict(row.slices) for row in demo_rows]
+    assert any(values), "demo rows carry slice-only columns"
+    random.Random(7).shuffle(values)
+    permuted = [
+        LabeledListing(listing=row.listing, labels=row.labels, slices=slices)
+        for row, slices in zip(demo_rows, values, strict=True)
+    ]
+    other = _train(permuted, tmp_path / "permuted", demo_validation_rows)
+    listings = [row.listing for row in demo_validation_rows[:100]]
+    expected = BundleScorer(demo_bundle).score(listings)
+    actual = BundleScorer(other).score(listings)
+    for a, b in zip(expected, actual, strict=True):
+        assert a.probabilities == b.probabilities
+
+
+def test_removing_the_top_phrase_lowers_that_labels_score(demo_bundle: Path) -> None:
+    scorer = BundleScorer(demo_bundle)
+    listing = Listing(listing_id="r-1", title="replica rolex submariner watch aaa quality")
+    score = scorer.score([listing])[0]
+    top = score.reasons["counterfeit"][0].phrase
+    without = listing.model_copy(update={"title": listing.title.replace(top, " ").strip()})
+    assert (
+        scorer.score([without])[0].probabilities["counterfeit"] < score.probabilities["counterfeit"]
+    )
