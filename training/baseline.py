@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from data.schema import LabeledListing
+from data.schema import LabeledListing, Listing
 from data.taxonomy import LABELS, REGULATED_CATEGORIES
 from models.text_features import FeatureHasher, FeatureSpec
 from training.errors import TrainingError
@@ -40,10 +40,13 @@ class HashedLinearModel:
         self.seed = seed
 
     def matrix(self, rows: list[LabeledListing]) -> sp.csr_matrix:
-        """TF-IDF features (n, D) of rows with the fitted IDF."""
+        """TF-IDF features (n, D) of labeled rows with the fitted IDF."""
+        return self.matrix_of_listings([row.listing for row in rows])
+
+    def matrix_of_listings(self, listings: list[Listing]) -> sp.csr_matrix:
+        """TF-IDF features (n, D) of listings with the fitted IDF."""
         self._check_fitted()
-        hasher = FeatureHasher(self.spec)
-        counts = count_matrix(hasher.transform([row.listing for row in rows]), self.spec)
+        counts = count_matrix(FeatureHasher(self.spec).transform(listings), self.spec)
         return tfidf_matrix(counts, self.idf_, self.spec)
 
     def fit(self, rows: list[LabeledListing]) -> Self:
