@@ -17,6 +17,7 @@ from models.errors import BundleError
 from models.text_features import FeatureHasher, ListingFeatures, pad_batch
 
 TOP_REASONS = 3
+MAX_PADDED_SLOTS = 65_536
 
 
 @dataclass(frozen=True)
@@ -76,19 +77,24 @@ class BundleScorer:
 
     def predict_logits(self, listings: list[Listing]) -> tuple[np.ndarray, np.ndarray]:
         """Raw logits (n, L) and category probabilities (n, C) for a batch of listings."""
-        logits, categories, _ = self._run(self.hasher.transform(listings))
-        return logits, categories
+        runs = [self._run(chunk) for chunk in padded_chunks(self.hasher.transform(listings))]
+        if not runs:
+            labels, categories = len(self.card.labels), len(self.card.regulated_categories)
+            return np.zeros((0, labels), np.float32), np.zeros((0, categories), np.float32)
+        return np.vstack([run[0] for run in runs]), np.vstack([run[1] for run in runs])
 
     def score(self, listings: list[Listing]) -> list[ListingScore]:
         """Score a batch: calibrated probabilities, category and top reasons per label."""
-        features = self.hasher.transform(listings)
-        logits, categories, contributions = self._run(features)
         maps = [self.card.calibration[label] for label in self.card.labels]
-        probabilities = calibrate_logits(logits, maps)
-        return [
-            self._listing_score(probabilities[row], categories[row], contributions[row], item)
-            for row, item in enumerate(features)
-        ]
+        results: list[ListingScore] = []
+        for chunk in padded_chunks(self.hasher.transform(listings)):
+            logits, categories, contributions = self._run(chunk)
+            probabilities = calibrate_logits(logits, maps)
+            results += [
+                self._listing_score(probabilities[row], categories[row], contributions[row], item)
+                for row, item in enumerate(chunk)
+            ]
+        return results
 
     def _listing_score(
         self,
@@ -108,6 +114,29 @@ class BundleScorer:
                 for column, label in enumerate(self.labels)
             },
         )
+
+
+def padded_chunks(
+    features: list[ListingFeatures], *, max_slots: int = MAX_PADDED_SLOTS
+) -> list[list[ListingFeatures]]:
+    """Consecutive chunks whose padded size (rows x widest row) stays within ``max_slots``.
+
+    Bounds inference memory: one listing with a long description would otherwise widen the
+    padded arrays of the whole batch. A single listing always forms a chunk of its own.
+    """
+    chunks: list[list[ListingFeatures]] = []
+    current: list[ListingFeatures] = []
+    width = 0
+    for item in features:
+        new_width = max(width, len(item.ids))
+        if current and new_width * (len(current) + 1) > max_slots:
+            chunks.append(current)
+            current, new_width = [], len(item.ids)
+        current.append(item)
+        width = new_width
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def top_reasons(

@@ -101,71 +101,95 @@ class ListingFeatures:
 
 
 class _Accumulator:
-    """Counts per (block index, bucket id), remembering the first phrase behind each bucket."""
+    """Counts per bucket id, remembering the first phrase behind each bucket.
 
-    def __init__(self) -> None:
-        self.counts: dict[tuple[int, int], int] = {}
-        self.sources: dict[tuple[int, int], str] = {}
+    Bucket ranges of the blocks are disjoint, so the id alone identifies the block.
+    """
 
-    def add(self, key: tuple[int, int], source: str) -> None:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        self.sources.setdefault(key, source)
+    def __init__(self, offsets: np.ndarray) -> None:
+        self.offsets = offsets
+        self.counts: dict[int, int] = {}
+        self.sources: dict[int, str] = {}
+
+    def add_terms(self, seed: int, offset: int, size: int, terms: list[tuple[str, str]]) -> None:
+        counts, sources, crc32 = self.counts, self.sources, zlib.crc32
+        for term, source in terms:
+            # crc32(term, crc32(prefix)) == crc32(prefix + term): the block prefix is hashed once.
+            key = offset + crc32(term.encode(), seed) % size
+            if key in counts:
+                counts[key] += 1
+            else:
+                counts[key] = 1
+                sources[key] = source
 
     def to_features(self) -> ListingFeatures:
-        keys = list(self.counts)
+        ids = np.fromiter(self.counts, dtype=np.int64, count=len(self.counts))
         return ListingFeatures(
-            ids=np.array([key[1] for key in keys], dtype=np.int64),
-            counts=np.array([self.counts[key] for key in keys], dtype=np.float32),
-            blocks=np.array([key[0] for key in keys], dtype=np.int64),
-            sources=[self.sources[key] for key in keys],
+            ids=ids,
+            counts=np.fromiter(self.counts.values(), dtype=np.float32, count=len(ids)),
+            blocks=np.searchsorted(self.offsets, ids, side="right").astype(np.int64) - 1,
+            sources=list(self.sources.values()),
         )
 
 
+def _word_terms(words: list[str], low: int, high: int) -> list[tuple[str, str]]:
+    terms = []
+    for n in range(low, high + 1):
+        for start in range(len(words) - n + 1):
+            phrase = " ".join(words[start : start + n])
+            terms.append((phrase, phrase))
+    return terms
+
+
+def _char_terms(words: list[str], low: int, high: int) -> list[tuple[str, str]]:
+    terms = []
+    for word in words:
+        padded = f" {word} "
+        length = len(padded)
+        for n in range(low, high + 1):
+            terms += [(padded[start : start + n], word) for start in range(length - n + 1)]
+    return terms
+
+
 class FeatureHasher:
-    """Turns listings into hashed n-gram features as described by a :class:`FeatureSpec`."""
+    """Turns listings into hashed n-gram features as described by a :class:`FeatureSpec`.
+
+    A term ``t`` of kind ``k`` in block ``b`` goes to bucket
+    ``offset(b) + crc32("b\\x1fk:t") % n_buckets(b)``.
+    """
 
     def __init__(self, spec: FeatureSpec) -> None:
         self.spec = spec
-        self._blocks = {block.name: (index, block) for index, block in enumerate(spec.blocks())}
+        self._blocks = {block.name: block for block in spec.blocks()}
+        self._offsets = np.array([block.offset for block in spec.blocks()], dtype=np.int64)
 
-    def _bucket(self, block_name: str, term: str) -> tuple[int, int]:
-        index, block = self._blocks[block_name]
-        digest = zlib.crc32(f"{block_name}{_SEPARATOR}{term}".encode())
-        return index, block.offset + digest % block.n_buckets
+    def _add(
+        self, accumulator: _Accumulator, block_name: str, kind: str, terms: list[tuple[str, str]]
+    ) -> None:
+        block = self._blocks[block_name]
+        seed = zlib.crc32(f"{block_name}{_SEPARATOR}{kind}".encode())
+        accumulator.add_terms(seed, block.offset, block.n_buckets, terms)
 
-    def _add_words(self, accumulator: _Accumulator, block_name: str, words: list[str]) -> None:
-        low, high = self.spec.word_ngrams
-        for n in range(low, high + 1):
-            for start in range(len(words) - n + 1):
-                phrase = " ".join(words[start : start + n])
-                accumulator.add(self._bucket(block_name, "w:" + phrase), phrase)
-
-    def _add_chars(self, accumulator: _Accumulator, block_name: str, words: list[str]) -> None:
-        low, high = self.spec.char_ngrams
-        for word in words:
-            padded = f" {word} "
-            for n in range(low, high + 1):
-                for start in range(len(padded) - n + 1):
-                    gram = padded[start : start + n]
-                    accumulator.add(self._bucket(block_name, "c:" + gram), word)
+    def _add_text(
+        self, accumulator: _Accumulator, words_block: str, chars_block: str, text: str
+    ) -> None:
+        words = tokenize(text)
+        self._add(accumulator, words_block, "w:", _word_terms(words, *self.spec.word_ngrams))
+        self._add(accumulator, chars_block, "c:", _char_terms(words, *self.spec.char_ngrams))
 
     def _add_price(self, accumulator: _Accumulator, price: float | None, currency: str) -> None:
         if price is None:
-            accumulator.add(self._bucket("price", "missing"), "price missing")
+            self._add(accumulator, "price", "", [("missing", "price missing")])
             return
         band = min(int(math.log2(price + 1.0)), 40)
         label = f"price {currency} {2**band - 1:g}-{2 ** (band + 1) - 1:g}"
-        accumulator.add(self._bucket("price", f"{currency}:{band}"), label)
+        self._add(accumulator, "price", "", [(f"{currency}:{band}", label)])
 
     def transform_one(self, listing: Listing) -> ListingFeatures:
         """Features of one listing (title, description, price; never ids or slice columns)."""
-        accumulator = _Accumulator()
-        title_words = tokenize(listing.title)
-        self._add_words(accumulator, "title_words", title_words)
-        self._add_chars(accumulator, "title_chars", title_words)
-        description_words = tokenize(listing.description)
-        self._add_words(accumulator, "description", description_words)
-        self._add_chars(accumulator, "description", description_words)
+        accumulator = _Accumulator(self._offsets)
+        self._add_text(accumulator, "title_words", "title_chars", listing.title)
+        self._add_text(accumulator, "description", "description", listing.description)
         self._add_price(accumulator, listing.price, listing.currency)
         return accumulator.to_features()
 

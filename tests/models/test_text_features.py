@@ -76,3 +76,17 @@ def test_pad_batch_pads_with_zero_id_and_count() -> None:
     assert (batch["feature_ids"][1, short:] == 0).all()
     assert (batch["feature_counts"][1, short:] == 0).all()
     assert width == len(hasher.transform_one(listing("a b c d")).ids)
+
+
+def test_padded_chunks_bound_memory_and_keep_order() -> None:
+    from models.scorer import padded_chunks
+
+    hasher = FeatureHasher(SPEC)
+    long_text = " ".join(f"word{i}" for i in range(300))
+    texts = ["a", long_text, "b", "c d"]
+    items = [hasher.transform_one(listing("t", description=text)) for text in texts]
+    chunks = padded_chunks(items, max_slots=len(items[1].ids) + 10)
+    assert [item for chunk in chunks for item in chunk] == items
+    for chunk in chunks:
+        width = max(len(item.ids) for item in chunk)
+        assert len(chunk) == 1 or width * len(chunk) <= len(items[1].ids) + 10
