@@ -16,8 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 DPI = 96
-SMALL = (4.6, 3.4)
-WIDE = (9.2, 3.6)
+SMALL = (4.1, 3.1)
+WIDE = (9.6, 3.8)
 POSITIVE_COLOUR = "#c0392b"
 NEGATIVE_COLOUR = "#2e86c1"
 SERIES_COLOURS = ("#1f618d", "#d35400", "#117a65", "#7d3c98")

@@ -73,6 +73,7 @@ class SliceResult:
     dimension: str
     value: str
     n_rows: int
+    n_sellers: int
     labels: dict[str, LabelSlice]
     actions: dict[str, float]
 
@@ -177,6 +178,7 @@ def evaluate_slices(
                 spec.dimension,
                 spec.value,
                 int(spec.mask.sum()),
+                len(set(scored.groups[spec.mask].tolist())),
                 figures,
                 _action_shares(actions, spec.mask),
             )

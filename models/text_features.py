@@ -14,9 +14,10 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data.schema import Listing
+from data.taxonomy import LABELS
 
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[^\W_]+(?:['.,][^\W_]+)*")
@@ -33,6 +34,28 @@ class BlockSpec(BaseModel):
     n_buckets: int
 
 
+class TermGroup(BaseModel):
+    """A named word list from domain knowledge (e.g. words that mark a replica).
+
+    A title or description token in the list adds one count to the group's single feature, so
+    sellers who word things differently still share the signal. Only the heads of ``labels``
+    may use it: the others get a zero weight for it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    labels: tuple[str, ...] = Field(min_length=1)
+    tokens: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("labels")
+    @classmethod
+    def _known_labels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(LABELS))
+        if unknown:
+            raise ValueError(f"unknown labels {unknown}; expected some of {list(LABELS)}")
+        return value
+
+
 class FeatureSpec(BaseModel):
     """Everything needed to turn a listing into bucket ids; stored on the model card."""
 
@@ -45,6 +68,8 @@ class FeatureSpec(BaseModel):
     title_char_buckets: int = 2**18
     description_buckets: int = 2**17
     price_buckets: int = 64
+    term_group_buckets: int = 64
+    term_groups: dict[str, "TermGroup"] = Field(default_factory=dict)
 
     def blocks(self) -> tuple[BlockSpec, ...]:
         """Blocks in id order; bucket 0 of the first block is never hashed to (padding)."""
@@ -53,6 +78,7 @@ class FeatureSpec(BaseModel):
             ("title_chars", self.title_char_buckets),
             ("description", self.description_buckets),
             ("price", self.price_buckets),
+            ("term_groups", self.term_group_buckets),
         )
         offset = 1
         result = []
@@ -162,6 +188,10 @@ class FeatureHasher:
         self.spec = spec
         self._blocks = {block.name: block for block in spec.blocks()}
         self._offsets = np.array([block.offset for block in spec.blocks()], dtype=np.int64)
+        self._groups_of_token: dict[str, list[str]] = {}
+        for group, members in sorted(spec.term_groups.items()):
+            for token in members.tokens:
+                self._groups_of_token.setdefault(normalize_text(token), []).append(group)
 
     def _add(
         self, accumulator: _Accumulator, block_name: str, kind: str, terms: list[tuple[str, str]]
@@ -171,11 +201,21 @@ class FeatureHasher:
         accumulator.add_terms(seed, block.offset, block.n_buckets, terms)
 
     def _add_text(
-        self, accumulator: _Accumulator, words_block: str, chars_block: str, text: str
+        self, accumulator: _Accumulator, words_block: str, chars_block: str, words: list[str]
     ) -> None:
-        words = tokenize(text)
         self._add(accumulator, words_block, "w:", _word_terms(words, *self.spec.word_ngrams))
         self._add(accumulator, chars_block, "c:", _char_terms(words, *self.spec.char_ngrams))
+
+    def term_group_column(self, group: str) -> int:
+        """The feature id (weight-matrix row) of a term group."""
+        block = self._blocks["term_groups"]
+        seed = zlib.crc32(f"term_groups{_SEPARATOR}g:".encode())
+        return block.offset + zlib.crc32(group.encode(), seed) % block.n_buckets
+
+    def _add_term_groups(self, accumulator: _Accumulator, words: list[str]) -> None:
+        groups = self._groups_of_token
+        terms = [(group, word) for word in words for group in groups.get(word, ())]
+        self._add(accumulator, "term_groups", "g:", terms)
 
     def _add_price(self, accumulator: _Accumulator, price: float | None, currency: str) -> None:
         if price is None:
@@ -188,8 +228,11 @@ class FeatureHasher:
     def transform_one(self, listing: Listing) -> ListingFeatures:
         """Features of one listing (title, description, price; never ids or slice columns)."""
         accumulator = _Accumulator(self._offsets)
-        self._add_text(accumulator, "title_words", "title_chars", listing.title)
-        self._add_text(accumulator, "description", "description", listing.description)
+        title_words = tokenize(listing.title)
+        description_words = tokenize(listing.description)
+        self._add_text(accumulator, "title_words", "title_chars", title_words)
+        self._add_text(accumulator, "description", "description", description_words)
+        self._add_term_groups(accumulator, title_words + description_words)
         self._add_price(accumulator, listing.price, listing.currency)
         return accumulator.to_features()
 

@@ -59,11 +59,28 @@ class HashedLinearModel:
         self.labels_ = [label for label in LABELS if _known(rows, label).any()]
         if not self.labels_:
             raise TrainingError("every label is unknown in the training data")
-        fitted = [self._fit_label(features, rows, label) for label in self.labels_]
+        fitted = [
+            self._fit_label(self._visible_to(label, features), rows, label)
+            for label in self.labels_
+        ]
         self.coef_ = np.column_stack([coef for coef, _ in fitted])
         self.intercept_ = np.array([intercept for _, intercept in fitted])
         self._fit_category_head(features, rows)
         return self
+
+    def _visible_to(self, label: str, features: sp.csr_matrix) -> sp.csr_matrix:
+        """``features`` with the term groups reserved for other labels zeroed (weight stays 0)."""
+        hasher = FeatureHasher(self.spec)
+        hidden = [
+            hasher.term_group_column(name)
+            for name, group in self.spec.term_groups.items()
+            if label not in group.labels
+        ]
+        if not hidden:
+            return features
+        keep = np.ones(features.shape[1])
+        keep[hidden] = 0.0
+        return sp.csr_matrix(features @ sp.diags(keep))
 
     def _fit_label(
         self, features: sp.csr_matrix, rows: list[LabeledListing], label: str

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +91,26 @@ def test_padded_chunks_bound_memory_and_keep_order() -> None:
     for chunk in chunks:
         width = max(len(item.ids) for item in chunk)
         assert len(chunk) == 1 or width * len(chunk) <= len(items[1].ids) + 10
+
+
+def test_term_group_feature_counts_group_tokens() -> None:
+    from models.text_features import TermGroup
+
+    spec = FeatureSpec(
+        term_groups={"fakes": TermGroup(labels=("counterfeit",), tokens=("replica", "Fake"))}
+    )
+    hasher = FeatureHasher(spec)
+    column = hasher.term_group_column("fakes")
+    features = hasher.transform_one(listing("FAKE watch, replica box"))
+    counts = dict(zip(features.ids.tolist(), features.counts.tolist(), strict=True))
+    assert counts[column] == 2
+    assert column not in hasher.transform_one(listing("genuine watch")).ids.tolist()
+
+
+def test_term_group_refuses_unknown_labels() -> None:
+    from pydantic import ValidationError
+
+    from models.text_features import TermGroup
+
+    with pytest.raises(ValidationError, match="unknown labels"):
+        TermGroup(labels=("spam",), tokens=("x",))

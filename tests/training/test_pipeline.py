@@ -4,12 +4,14 @@ import random
 import shutil
 from pathlib import Path
 
+import onnx
 import pytest
 from onnx import numpy_helper
 
 from data.schema import LabeledListing, Listing
 from models.bundle import read_card
 from models.scorer import BundleScorer
+from models.text_features import FeatureHasher
 from training.baseline import HashedLinearModel
 from training.config import load_config
 from training.errors import ParityError
@@ -110,3 +112,16 @@ def test_removing_the_top_phrase_lowers_that_labels_score(demo_bundle: Path) -> 
     assert (
         scorer.score([without])[0].probabilities["counterfeit"] < score.probabilities["counterfeit"]
     )
+
+
+def test_term_groups_only_feed_the_labels_they_name(demo_bundle: Path) -> None:
+    card = read_card(demo_bundle)
+    assert card.feature_spec.term_groups["counterfeit_terms"].labels == ("counterfeit",)
+    graph = onnx.load(str(demo_bundle / "model.onnx"))
+    weights = numpy_helper.to_array(
+        next(init for init in graph.graph.initializer if init.name == "weights")
+    )
+    row = weights[FeatureHasher(card.feature_spec).term_group_column("counterfeit_terms")]
+    by_label = dict(zip(card.labels, row[: len(card.labels)].tolist(), strict=True))
+    assert by_label["fraud"] == 0.0 and by_label["regulated"] == 0.0
+    assert by_label["counterfeit"] > 0.0
