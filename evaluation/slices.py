@@ -14,6 +14,7 @@ counted as 0.
 """
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -130,8 +131,18 @@ def standard_slices(
         if len(counts) > len(kept):
             left_out[dimension] = len(counts) - len(kept)
         array = np.array(values, dtype=object)
-        slices += [SliceSpec(dimension, value, array == value) for value in sorted(kept)]
+        slices += [
+            SliceSpec(dimension, value, array == value) for value in sorted(kept, key=natural_order)
+        ]
     return SliceSet(slices, left_out)
+
+
+def natural_order(value: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key reading digit runs as numbers, so ``30-59 chars`` comes before ``120+ chars``."""
+    return tuple(
+        (0, int(chunk)) if chunk.isdigit() else (1, chunk)
+        for chunk in re.findall(r"\d+|\D+", value)
+    )
 
 
 def whole_slice(n: int) -> SliceSpec:

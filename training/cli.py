@@ -3,39 +3,18 @@
 A thin layer over the library: library errors become one-line CLI errors here, at the edge.
 """
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import click
 
-from data.errors import DataError
-from models.errors import BundleError
 from training import tracking
 from training.cli_data import data_group
+from training.cli_errors import user_errors
+from training.cli_evaluate import evaluate
 from training.config import load_config
-from training.errors import TrainingError
 from training.quickstart import run_quickstart
 from training.runner import run_training
 from training.summary import summary_lines
-
-P = ParamSpec("P")
-R = TypeVar("R")
-USER_ERRORS = (DataError, TrainingError, BundleError)
-
-
-def user_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """Turn the library's domain errors into a one-line error and exit status 1."""
-
-    @wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except USER_ERRORS as error:
-            raise click.ClickException(str(error)) from error
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +24,7 @@ def main() -> None:
 
 
 main.add_command(data_group)
+main.add_command(evaluate)
 
 
 @main.command()

@@ -8,8 +8,8 @@ jinja2) are imported when the command runs, so the rest of the CLI starts withou
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from data.demo import DEMO_FILE_NAME, DEMO_MAPPING_NAME
-from data.errors import DataError
 from data.loaders import LoadResult, load_labeled
 from data.mapping import builtin_mapping_names, load_mapping, resolve_mapping_path
 from evaluation.errors import EvaluationError
 from models.errors import BundleError
 from training import tracking
+from training.cli_errors import one_line_errors
 from training.errors import TrainingError
 from training.workspace import var_dir
 
@@ -76,7 +76,7 @@ def evaluate(
         raise click.UsageError("give either --model MODEL or --compare A B")
     references = [model_ref] if model_ref is not None else list(compare or ())
     out = out_dir or var_dir() / "evaluations" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    with _one_line_errors(), ExitStack() as stack:
+    with one_line_errors(), ExitStack() as stack:
         run = _evaluation_library()
         bundles = [_bundle_dir(reference, stack) for reference in references]
         loaded = _load(data_path, mapping or default_mapping(data_path))
@@ -173,18 +173,6 @@ def _step_printer() -> Callable[[str], None]:
         click.echo(f"  [{elapsed:5.1f}s] {message}")
 
     return step
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Domain and file-system errors as one line and exit status 1, never a traceback."""
-    try:
-        yield
-    except (DataError, BundleError, TrainingError, EvaluationError) as error:
-        raise click.ClickException(" ".join(str(error).split())) from None
-    except OSError as error:
-        where = f"{error.filename}: " if error.filename else ""
-        raise click.ClickException(f"{where}{error.strerror or error}") from None
 
 
 def evaluation_summary(report: Mapping[str, Any]) -> list[str]:

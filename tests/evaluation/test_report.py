@@ -12,7 +12,7 @@ import pytest
 
 from data.schema import LabeledListing
 from evaluation.figures import MAX_CURVE_POINTS, pr_curve_figure
-from evaluation.report import HTML_FILE, JSON_FILE, format_interval, format_share
+from evaluation.report import HTML_FILE, JSON_FILE, format_interval, format_share, render_html
 from evaluation.routing_simulation import LET_THROUGH_GRID, WRONG_ENFORCEMENT_GRID
 from evaluation.run import EvaluationOptions, compare_bundles, evaluate_bundle
 from evaluation.slices import WHOLE
@@ -87,6 +87,18 @@ def test_html_is_one_self_contained_file(evaluation_dir: Path) -> None:
     assert all(source.startswith("data:image/png;base64,") for source in sources)
     assert "<script" not in html and "<link" not in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
+
+
+def test_html_without_category_head_and_with_skipped_labels(evaluation_dir: Path) -> None:
+    report = read_report(evaluation_dir)
+    report["figures"]["category_confusion"] = None
+    report["skipped_labels"] = ["counterfeit"]
+    report["model"]["thresholds"]["fraud"]["enforce"] = None
+    html = render_html(report)
+    assert 'id="plot-category-confusion"' not in html
+    assert "No confusion matrix" in html
+    assert "counterfeit (unknown in this data, not counted as 0)" in html
+    assert "auto-enforce off" in html
 
 
 def test_interval_and_share_formats() -> None:

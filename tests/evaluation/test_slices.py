@@ -15,6 +15,7 @@ from evaluation.slices import (
     WHOLE,
     SliceSpec,
     evaluate_slices,
+    natural_order,
     negatives_at_or_above,
     price_band,
     slice_status,
@@ -172,3 +173,10 @@ def test_standard_slices_keep_the_largest_values_and_count_the_rest() -> None:
     found = standard_slices(rows, max_values=2)
     assert [spec.value for spec in found.slices if spec.dimension == "shop"] == ["big", "mid"]
     assert found.left_out == {"shop": 2}
+
+
+def test_band_values_sort_by_their_numbers() -> None:
+    values = ["USD 1000+", "120+ chars", "USD 10-99", "30-59 chars", "USD 0-9", "0-29 chars"]
+    assert sorted(values, key=natural_order) == [
+        "0-29 chars", "30-59 chars", "120+ chars", "USD 0-9", "USD 10-99", "USD 1000+",
+    ]  # fmt: skip
