@@ -4,6 +4,7 @@ A bundle is logged as the run artifact folder ``bundle`` and registered as a mod
 source is that folder, so ``models pull`` gives back the very bytes that were logged.
 """
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ def tracked_mlflow() -> Any:
     """The ``mlflow`` module, imported on first use (it takes seconds) and pointed at our store."""
     quiet_third_parties()
     import mlflow
+
+    # MLflow logs its own schema migrations at INFO on every new store: not news for our users.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow

@@ -18,6 +18,7 @@ def quiet_third_parties() -> None:
     for name, value in (
         ("MLFLOW_DISABLE_TELEMETRY", "true"),
         ("DO_NOT_TRACK", "true"),
+        ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"),
         ("ORT_DISABLE_TELEMETRY", "1"),
         ("HF_HUB_OFFLINE", "1"),
         ("HF_DATASETS_OFFLINE", "1"),
