@@ -180,8 +180,8 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> 
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise SystemExit(f"server exited with {process.returncode}:\n{tail}")
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
+            raise SystemExit(f"server exited with {process.returncode}; its log ends:\n{tail}")
         if _one_request(port, "GET", "/readyz") == 200:
             return
         time.sleep(0.1)

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/queue", tags=["review queue"])
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (404, 409, 422, 503)
 }
-Status = Literal["open", "claimed", "decided"]
+Status = Literal["open", "claimed", "decided", "superseded"]
 
 
 @router.get("", response_model=QueuePage, responses=ERRORS)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -154,8 +154,12 @@ def _insert(session_factory: sessionmaker[Session], new: NewDecision) -> StoredD
         record = _new_record(new)
         session.add(record)
         session.flush()
-        item_id = _enqueue(session, record, new.priority) if new.action == "review" else None
-        return _to_stored(session, record, review_item_id=item_id)
+        if new.action == "review":
+            return _to_stored(
+                session, record, review_item_id=_enqueue(session, record, new.priority)
+            )
+        _supersede_open_item(session, record)
+        return _to_stored(session, record, review_item_id=None)
 
 
 def _new_record(new: NewDecision) -> DecisionRecord:
@@ -205,6 +209,19 @@ def _enqueue(session: Session, record: DecisionRecord, priority: float) -> str:
         session.add(active)
     session.flush()
     return active.id
+
+
+def _supersede_open_item(session: Session, record: DecisionRecord) -> None:
+    """A listing re-scored to allow or block leaves the queue unless a reviewer already holds it.
+
+    The item keeps pointing at the decision that queued it, so the audit trail shows what was
+    waiting; a claimed item stays with its reviewer.
+    """
+    session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.listing_id == record.listing_id, ReviewItem.status == "open")
+        .values(status="superseded", updated_at=record.created_at)
+    )
 
 
 def _to_stored(

@@ -31,8 +31,9 @@ ACTIONS: Final = ("allow", "review", "block")
 BANDS: Final = ("allow", "review", "enforce")
 """Where one label's calibrated probability fell relative to its thresholds."""
 
-REVIEW_STATUSES: Final = ("open", "claimed", "decided")
-"""Life cycle of a review item: waiting, held by a reviewer, closed with a reviewer action."""
+REVIEW_STATUSES: Final = ("open", "claimed", "decided", "superseded")
+"""Life cycle of a review item: waiting, held by a reviewer, closed with a reviewer action, or
+closed because the listing was re-scored to a decision that needs no review."""
 
 ACTIVE_REVIEW_STATUSES: Final = ("open", "claimed")
 """Statuses of an item still in the queue; a listing has at most one such item."""

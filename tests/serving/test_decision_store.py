@@ -165,6 +165,31 @@ def test_review_after_a_decided_item_opens_a_new_one(
     assert count_items(session_factory, status="open") == 1
 
 
+def test_rescoring_to_allow_supersedes_the_open_item(
+    session_factory: sessionmaker[Session],
+) -> None:
+    queued, _ = record_decision(session_factory, make_review_decision(listing_id="listing-10"))
+    record_decision(session_factory, make_new_decision(listing_id="listing-10"))
+    item = get_item(session_factory, str(queued.review_item_id))
+    assert item is not None
+    assert (item.status, item.decision_id) == ("superseded", queued.id)
+    assert count_items(session_factory, status="open") == 0
+    again, _ = record_decision(session_factory, make_review_decision(listing_id="listing-10"))
+    assert again.review_item_id not in (None, queued.review_item_id)
+
+
+def test_rescoring_to_allow_leaves_a_claimed_item_with_its_reviewer(
+    session_factory: sessionmaker[Session],
+) -> None:
+    record_decision(session_factory, make_review_decision(listing_id="listing-11"))
+    claimed = claim_next(session_factory, "ana")
+    assert claimed is not None
+    record_decision(session_factory, make_new_decision(listing_id="listing-11"))
+    item = get_item(session_factory, claimed.id)
+    assert item is not None
+    assert (item.status, item.claimed_by) == ("claimed", "ana")
+
+
 def test_get_decision_of_an_unknown_id_is_none(session_factory: sessionmaker[Session]) -> None:
     assert get_decision(session_factory, "f" * 32) is None
 
