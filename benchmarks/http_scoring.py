@@ -95,7 +95,8 @@ def _load_dataset(shared: Path) -> Dataset:
         validation = load_labeled(folder / "validation.jsonl", mapping).rows
         return Dataset(DATASET, train, [row.listing for row in validation])
     demo_requests = [row.listing for row in generate_demo_listings(n=2000, seed=2)]
-    return Dataset("demo (n=4000, seed=1)", generate_demo_listings(n=4000, seed=1), demo_requests)
+    name = "demo (train: n=4000 seed=1; requests: n=2000 seed=2)"
+    return Dataset(name, generate_demo_listings(n=4000, seed=1), demo_requests)
 
 
 def _train(dataset: Dataset, scratch: Path) -> tuple[Path, float]:
