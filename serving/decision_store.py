@@ -7,6 +7,7 @@ write nothing, including when two identical requests race.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -125,6 +126,43 @@ def record_decision(
     return _record_once(session_factory, new)
 
 
+def record_decisions(
+    session_factory: sessionmaker[Session], batch: Sequence[NewDecision]
+) -> list[tuple[StoredDecision, bool]]:
+    """:func:`record_decision` for a batch, in order, in one transaction.
+
+    A repeated idempotency key — stored earlier or earlier in ``batch`` — returns the stored
+    decision with ``False``. If a concurrent writer conflicts, the batch is rolled back and
+    recorded one decision at a time.
+    """
+    try:
+        return _record_batch_once(session_factory, batch)
+    except IntegrityError:
+        return [record_decision(session_factory, new) for new in batch]
+
+
+def _record_batch_once(
+    session_factory: sessionmaker[Session], batch: Sequence[NewDecision]
+) -> list[tuple[StoredDecision, bool]]:
+    keys = {new.idempotency_key for new in batch}
+    with session_factory.begin() as session:
+        known = {
+            record.idempotency_key: record
+            for record in session.scalars(
+                select(DecisionRecord).where(DecisionRecord.idempotency_key.in_(keys))
+            )
+        }
+        results = []
+        for new in batch:
+            record = known.get(new.idempotency_key)
+            if record is not None:
+                results.append((_to_stored(session, record), False))
+                continue
+            known[new.idempotency_key] = record = _new_record(new)
+            results.append((_add(session, record, new), True))
+        return results
+
+
 def _record_once(
     session_factory: sessionmaker[Session], new: NewDecision
 ) -> tuple[StoredDecision, bool]:
@@ -151,15 +189,17 @@ def _find_by_key(session_factory: sessionmaker[Session], key: str) -> StoredDeci
 
 def _insert(session_factory: sessionmaker[Session], new: NewDecision) -> StoredDecision:
     with session_factory.begin() as session:
-        record = _new_record(new)
-        session.add(record)
-        session.flush()
-        if new.action == "review":
-            return _to_stored(
-                session, record, review_item_id=_enqueue(session, record, new.priority)
-            )
-        _supersede_open_item(session, record)
-        return _to_stored(session, record, review_item_id=None)
+        return _add(session, _new_record(new), new)
+
+
+def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
+    """Insert ``record`` and apply it to the queue: enqueue a review, supersede otherwise."""
+    session.add(record)
+    session.flush()
+    if new.action == "review":
+        return _to_stored(session, record, review_item_id=_enqueue(session, record, new.priority))
+    _supersede_open_item(session, record)
+    return _to_stored(session, record, review_item_id=None)
 
 
 def _new_record(new: NewDecision) -> DecisionRecord:

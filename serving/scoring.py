@@ -10,7 +10,7 @@ from data.schema import Listing
 from models.policy import Policy
 from models.routing import RoutedListing, route_listing
 from models.scorer import BundleScorer, ListingScore
-from serving.decision_store import NewDecision, StoredDecision, record_decision
+from serving.decision_store import NewDecision, StoredDecision, record_decisions
 from serving.schemas import CategoryOut, DecisionOut, LabelScoreOut, ReasonOut
 
 SCORED_FIELDS = ("title", "description", "price", "currency", "market")
@@ -37,8 +37,9 @@ def score_and_record(
     session_factory: sessionmaker[Session],
     request_id: str,
 ) -> list[DecisionOut]:
-    """One decision per listing, in order; an identical earlier request returns its decision."""
-    results = []
+    """One decision per listing, in order, written in one transaction; an identical earlier
+    request returns its stored decision."""
+    batch = []
     for listing, score in zip(listings, scorer.score(listings), strict=True):
         routed = route_listing(
             score.probabilities,
@@ -46,10 +47,9 @@ def score_and_record(
             thresholds=scorer.card.thresholds,
             policy=policy,
         )
-        new = _new_decision(listing, score, routed, scorer, policy, request_id)
-        stored, created = record_decision(session_factory, new)
-        results.append(decision_out(stored, replayed=not created))
-    return results
+        batch.append(_new_decision(listing, score, routed, scorer, policy, request_id))
+    recorded = record_decisions(session_factory, batch)
+    return [decision_out(stored, replayed=not created) for stored, created in recorded]
 
 
 def _new_decision(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.db import create_db_engine, make_session_factory, upgrade_database
-from serving.decision_store import NewDecision, get_decision, record_decision
+from serving.decision_store import NewDecision, get_decision, record_decision, record_decisions
 from serving.errors import InvalidDecisionError
 from serving.review_queue import claim_next, count_items, decide, get_item, list_items
 from serving.tables import DecisionRecord
@@ -188,6 +188,37 @@ def test_rescoring_to_allow_leaves_a_claimed_item_with_its_reviewer(
     item = get_item(session_factory, claimed.id)
     assert item is not None
     assert (item.status, item.claimed_by) == ("claimed", "ana")
+
+
+def test_batch_records_in_order_with_replays_and_queue_effects(
+    session_factory: sessionmaker[Session],
+) -> None:
+    earlier, _ = record_decision(session_factory, make_new_decision(listing_id="b-0"))
+    replay = make_new_decision(listing_id="b-0", idempotency_key=earlier.idempotency_key)
+    review = make_review_decision(listing_id="b-1")
+    batch = [replay, review, make_new_decision(listing_id="b-2"), review]
+    results = record_decisions(session_factory, batch)
+    assert [created for _, created in results] == [False, True, True, False]
+    assert results[0][0].id == earlier.id
+    assert results[3][0].id == results[1][0].id
+    assert [stored.listing_id for stored, _ in results] == ["b-0", "b-1", "b-2", "b-1"]
+    assert results[1][0].review_item_id is not None
+    assert _decision_rows(session_factory) == 3
+    assert count_items(session_factory, status="open") == 1
+
+
+def test_batch_repoints_and_supersedes_like_single_decisions(
+    session_factory: sessionmaker[Session],
+) -> None:
+    queued, _ = record_decision(session_factory, make_review_decision(listing_id="b-5"))
+    record_decisions(
+        session_factory,
+        [make_review_decision(listing_id="b-5", priority=0.9), make_new_decision(listing_id="b-5")],
+    )
+    item = get_item(session_factory, str(queued.review_item_id))
+    assert item is not None
+    assert item.status == "superseded"
+    assert count_items(session_factory, status="open") == 0
 
 
 def test_get_decision_of_an_unknown_id_is_none(session_factory: sessionmaker[Session]) -> None:
