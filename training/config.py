@@ -28,6 +28,8 @@ class TrainConfig(BaseModel):
     model_name: str = Field(default="listingguard-baseline", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
     seed: int = 13
     calibration_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
+    parity_tolerance: float = Field(default=1e-5, gt=0.0, le=1e-5)
+    """Largest |ONNX - scikit-learn| probability difference a run accepts (never looser)."""
     model: ModelParams = ModelParams()
     features: FeatureSpec = FeatureSpec()
     targets: ThresholdTargets = ThresholdTargets()

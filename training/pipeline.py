@@ -16,6 +16,7 @@ from data.schema import LabeledListing
 from data.splits import split_by_seller
 from models.bundle import (
     BUNDLE_FORMAT_VERSION,
+    CARD_FILE,
     INPUT_NAMES,
     MODEL_FILE,
     OUTPUT_NAMES,
@@ -29,6 +30,7 @@ from models.thresholds import LabelThresholds, estimate_bands
 from training.baseline import HashedLinearModel
 from training.calibration_fit import fit_calibration_and_thresholds
 from training.config import TrainConfig
+from training.errors import ParityError
 from training.label_arrays import label_arrays
 from training.onnx_export import build_onnx_model, check_parity, save_onnx
 from training.validation_metrics import split_metrics
@@ -89,9 +91,19 @@ def train_bundle(
         if validation_rows
         else (splits["calibration"], "calibration")
     )
-    parity = check_parity(
-        fitted.model, fitted.calibration, BundleScorer(bundle_dir), parity_rows, split=parity_split
-    )
+    try:
+        parity = check_parity(
+            fitted.model,
+            fitted.calibration,
+            BundleScorer(bundle_dir),
+            parity_rows,
+            split=parity_split,
+            tolerance=config.parity_tolerance,
+        )
+    except ParityError:
+        # An export that failed its check must not be left behind as a loadable bundle.
+        (bundle_dir / CARD_FILE).unlink()
+        raise
     progress(
         f"parity: max |ONNX - scikit-learn| = {parity.max_abs_probability_diff:.2e} "
         f"on {parity.rows_checked} {parity_split} rows"

@@ -10,6 +10,7 @@ from onnx import numpy_helper
 
 from data.schema import LabeledListing, Listing
 from models.bundle import read_card
+from models.errors import BundleError
 from models.scorer import BundleScorer
 from models.text_features import FeatureHasher
 from training.baseline import HashedLinearModel
@@ -125,3 +126,22 @@ def test_term_groups_only_feed_the_labels_they_name(demo_bundle: Path) -> None:
     by_label = dict(zip(card.labels, row[: len(card.labels)].tolist(), strict=True))
     assert by_label["fraud"] == 0.0 and by_label["regulated"] == 0.0
     assert by_label["counterfeit"] > 0.0
+
+
+def test_a_failed_parity_check_leaves_no_loadable_bundle(
+    tmp_path: Path, demo_rows: list, demo_validation_rows: list
+) -> None:
+    # float32 ONNX against float64 scikit-learn differs by ~1e-7: a 1e-12 tolerance must fail.
+    config = load_config().model_copy(update={"parity_tolerance": 1e-12})
+    bundle = tmp_path / "bundle"
+    with pytest.raises(ParityError):
+        train_bundle(
+            demo_rows[:800],
+            config=config,
+            data_fingerprint="x",
+            bundle_dir=bundle,
+            validation_rows=demo_validation_rows[:100],
+        )
+    assert (bundle / "model.onnx").is_file()
+    with pytest.raises(BundleError, match=r"missing card\.json"):
+        read_card(bundle)
