@@ -25,12 +25,19 @@ class Listing(BaseModel):
     listing_id: str = Field(min_length=1, max_length=200)
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
     description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
-    price: float | None = Field(default=None, ge=0, le=1e9)
+    price: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     category: str | None = Field(default=None, max_length=200)
     seller_id: str | None = Field(default=None, max_length=200)
     market: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     attributes: dict[str, str] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
+
+    @field_validator("listing_id", "title", "description", "category", "seller_id")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None:
+            reject_nul(value)
+        return value
 
     @field_validator("attributes")
     @classmethod
@@ -38,7 +45,16 @@ class Listing(BaseModel):
         for key, text in value.items():
             if len(key) > MAX_ATTRIBUTE_CHARS or len(text) > MAX_ATTRIBUTE_CHARS:
                 raise ValueError(f"attribute {key[:40]!r} exceeds {MAX_ATTRIBUTE_CHARS} characters")
+            reject_nul(key)
+            reject_nul(text)
         return value
+
+
+def reject_nul(text: str) -> str:
+    """NUL characters are refused: no database text column can store them."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return text
 
 
 class Labels(BaseModel):

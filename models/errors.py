@@ -3,7 +3,3 @@
 
 class BundleError(Exception):
     """A model bundle cannot be used: unknown format, missing file, or outputs unlike its card."""
-
-
-class PolicyError(Exception):
-    """A policy document is malformed or names something the taxonomy does not know."""

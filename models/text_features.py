@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from data.schema import Listing
 from data.taxonomy import LABELS
@@ -62,14 +62,21 @@ class FeatureSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = 1
-    word_ngrams: tuple[int, int] = (1, 2)
-    char_ngrams: tuple[int, int] = (3, 5)
-    title_word_buckets: int = 2**17
-    title_char_buckets: int = 2**18
-    description_buckets: int = 2**17
-    price_buckets: int = 64
-    term_group_buckets: int = 64
+    word_ngrams: tuple[PositiveInt, PositiveInt] = (1, 2)
+    char_ngrams: tuple[PositiveInt, PositiveInt] = (3, 5)
+    title_word_buckets: PositiveInt = 2**17
+    title_char_buckets: PositiveInt = 2**18
+    description_buckets: PositiveInt = 2**17
+    price_buckets: PositiveInt = 64
+    term_group_buckets: PositiveInt = 64
     term_groups: dict[str, "TermGroup"] = Field(default_factory=dict)
+
+    @field_validator("word_ngrams", "char_ngrams")
+    @classmethod
+    def _ordered_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] > value[1]:
+            raise ValueError(f"n-gram range {list(value)} must be [low, high] with low <= high")
+        return value
 
     def blocks(self) -> tuple[BlockSpec, ...]:
         """Blocks in id order; bucket 0 of the first block is never hashed to (padding)."""

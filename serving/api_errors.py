@@ -53,6 +53,8 @@ def _validation_body(error: RequestValidationError) -> ErrorBody:
     field = ".".join(location) or None
     message = str(first.get("msg", "invalid request"))
     if kind == "json_invalid":
+        # The location of a JSON syntax error is a character position, not a field.
+        field = "body"
         message = f"request body is not valid JSON: {context.get('error', message)}"
     elif field:
         message = f"{field}: {message}"

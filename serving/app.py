@@ -9,7 +9,14 @@ from models.policy import DEFAULT_POLICY
 from models.scorer import BundleScorer
 from serving import api_queue, api_score
 from serving.api_errors import install_error_handlers
-from serving.db import create_db_engine, database_reachable, make_session_factory, upgrade_database
+from serving.db import (
+    create_db_engine,
+    current_revision,
+    database_reachable,
+    head_revision,
+    make_session_factory,
+    upgrade_database,
+)
 from serving.deps import ServiceState, StateDep
 from serving.middleware import install_middleware
 from serving.schemas import ReadinessOut
@@ -33,6 +40,7 @@ def load_state(settings: Settings) -> ServiceState:
         policy=DEFAULT_POLICY,
         engine=engine,
         session_factory=make_session_factory(engine),
+        schema_revision=head_revision(),
     )
 
 
@@ -64,14 +72,16 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
 
     @app.get("/readyz", response_model=ReadinessOut, tags=["operations"])
     def readyz(state: StateDep, response: Response) -> ReadinessOut:
-        """Bundle loaded and database reachable; 503 otherwise."""
+        """Bundle loaded, database reachable and migrated to this build's schema; else 503."""
         reachable = database_reachable(state.engine)
-        if not reachable:
+        migrated = reachable and current_revision(state.engine) == state.schema_revision
+        if not migrated:
             response.status_code = 503
         return ReadinessOut(
-            ready=reachable,
+            ready=migrated,
             bundle_loaded=True,
             database_reachable=reachable,
+            schema_current=migrated,
             model_version=state.scorer.card.model_id,
         )
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from models.errors import BundleError
 from serving.app import StartupError, create_app, load_state
@@ -33,8 +35,14 @@ def main(
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         state = load_state(settings)
-    except (StartupError, BundleError, ValueError) as error:
-        raise click.ClickException(str(error)) from error
+    except ValidationError as error:
+        problems = "; ".join(
+            f"LISTINGGUARD_{'_'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise click.ClickException(problems) from None
+    except (StartupError, BundleError, SQLAlchemyError, OSError, ValueError) as error:
+        raise click.ClickException(" ".join(str(error).split())) from None
     card = state.scorer.card
     click.echo(f"serving {card.model_id} (thresholds {card.threshold_set_id}) on {host}:{port}")
     uvicorn.run(create_app(state=state), host=host, port=port, log_level=log_level)

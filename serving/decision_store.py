@@ -156,7 +156,7 @@ def _record_batch_once(
         for new in batch:
             record = known.get(new.idempotency_key)
             if record is not None:
-                results.append((_to_stored(session, record), False))
+                results.append((_replay(session, record, new), False))
                 continue
             known[new.idempotency_key] = record = _new_record(new)
             results.append((_add(session, record, new), True))
@@ -166,10 +166,13 @@ def _record_batch_once(
 def _record_once(
     session_factory: sessionmaker[Session], new: NewDecision
 ) -> tuple[StoredDecision, bool]:
-    existing = _find_by_key(session_factory, new.idempotency_key)
-    if existing is not None:
-        return existing, False
-    return _insert(session_factory, new), True
+    with session_factory.begin() as session:
+        record = session.scalars(
+            select(DecisionRecord).where(DecisionRecord.idempotency_key == new.idempotency_key)
+        ).first()
+        if record is not None:
+            return _replay(session, record, new), False
+        return _add(session, _new_record(new), new), True
 
 
 def get_decision(session_factory: sessionmaker[Session], decision_id: str) -> StoredDecision | None:
@@ -177,19 +180,6 @@ def get_decision(session_factory: sessionmaker[Session], decision_id: str) -> St
     with session_factory() as session:
         record = session.get(DecisionRecord, decision_id)
         return None if record is None else _to_stored(session, record)
-
-
-def _find_by_key(session_factory: sessionmaker[Session], key: str) -> StoredDecision | None:
-    with session_factory() as session:
-        record = session.scalars(
-            select(DecisionRecord).where(DecisionRecord.idempotency_key == key)
-        ).first()
-        return None if record is None else _to_stored(session, record)
-
-
-def _insert(session_factory: sessionmaker[Session], new: NewDecision) -> StoredDecision:
-    with session_factory.begin() as session:
-        return _add(session, _new_record(new), new)
 
 
 def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
@@ -200,6 +190,26 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
         return _to_stored(session, record, review_item_id=_enqueue(session, record, new.priority))
     _supersede_open_item(session, record)
     return _to_stored(session, record, review_item_id=None)
+
+
+def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
+    """Return a stored decision and make the queue agree with it again.
+
+    Content can come back (A, edited to B, reverted to A): A's decision is replayed, so the
+    queue must follow A again — re-queued unless a reviewer already decided A, or any open
+    item superseded when A needs no review. For a plain retry this changes nothing.
+    """
+    if record.action != "review":
+        _supersede_open_item(session, record)
+        return _to_stored(session, record)
+    decided = session.scalars(
+        select(ReviewItem.id).where(
+            ReviewItem.decision_id == record.id, ReviewItem.status == "decided"
+        )
+    ).first()
+    if decided is not None:
+        return _to_stored(session, record, review_item_id=decided)
+    return _to_stored(session, record, review_item_id=_enqueue(session, record, new.priority))
 
 
 def _new_record(new: NewDecision) -> DecisionRecord:

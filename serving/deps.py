@@ -21,6 +21,7 @@ class ServiceState:
     policy: Policy
     engine: Engine
     session_factory: sessionmaker[Session]
+    schema_revision: str
 
 
 def get_state(request: Request) -> ServiceState:

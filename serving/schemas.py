@@ -1,11 +1,11 @@
 """Request and response bodies of the HTTP API."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from data.schema import Listing
+from data.schema import Listing, reject_nul
 
 
 class BatchScoreRequest(BaseModel):
@@ -62,18 +62,21 @@ class BatchScoreResponse(BaseModel):
     results: list[DecisionOut]
 
 
+NoNulText = Annotated[str, AfterValidator(reject_nul)]
+
+
 class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: str = Field(min_length=1, max_length=100)
+    reviewer: NoNulText = Field(min_length=1, max_length=100)
 
 
 class ReviewDecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: str = Field(min_length=1, max_length=100)
+    reviewer: NoNulText = Field(min_length=1, max_length=100)
     action: Literal["allow", "block", "escalate"]
-    reason: str = Field(default="", max_length=2000)
+    reason: NoNulText = Field(default="", max_length=2000)
 
 
 class QueueItemOut(BaseModel):
@@ -105,4 +108,5 @@ class ReadinessOut(BaseModel):
     ready: bool
     bundle_loaded: bool
     database_reachable: bool
+    schema_current: bool
     model_version: str | None

@@ -75,7 +75,11 @@ def _new_decision(
         listing=listing.model_dump(mode="json"),
         scores=score.probabilities,
         bands=routed.bands,
-        regulated_category=score.regulated_category,
+        # The category head runs on every listing; name a category only where "regulated" is
+        # not auto-allowed, so a clean listing is never labelled "alcohol" in the record.
+        regulated_category=(
+            score.regulated_category if routed.bands.get("regulated", "allow") != "allow" else None
+        ),
         category_scores=score.category_probabilities,
         action=routed.action,
         explanation=_explanation(score, routed, scorer),

@@ -5,8 +5,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from data.taxonomy import LABELS
 from models.text_features import FeatureSpec
 from models.thresholds import ThresholdTargets
 from training.errors import TrainingError
@@ -34,6 +35,14 @@ class TrainConfig(BaseModel):
     features: FeatureSpec = FeatureSpec()
     targets: ThresholdTargets = ThresholdTargets()
     label_targets: dict[str, ThresholdTargets] = Field(default_factory=dict)
+
+    @field_validator("label_targets")
+    @classmethod
+    def _known_labels(cls, value: dict[str, ThresholdTargets]) -> dict[str, ThresholdTargets]:
+        unknown = sorted(set(value) - set(LABELS))
+        if unknown:
+            raise ValueError(f"unknown labels {unknown}; expected some of {list(LABELS)}")
+        return value
 
     def targets_for(self, label: str) -> ThresholdTargets:
         return self.label_targets.get(label, self.targets)

@@ -44,6 +44,15 @@ def test_score_returns_bands_action_reasons_and_versions(client: TestClient) -> 
     assert response.headers["X-Request-ID"]
 
 
+def test_category_is_named_only_when_regulated_is_not_auto_allowed(client: TestClient) -> None:
+    body = client.post("/v1/score", json=PLAIN).json()
+    assert body["labels"]["regulated"]["band"] == "allow"
+    assert body["regulated_category"]["name"] is None
+    assert body["regulated_category"]["probabilities"], "the head's probabilities are kept"
+    stored = client.get(f"/v1/decisions/{body['decision_id']}").json()
+    assert stored["regulated_category"]["name"] is None
+
+
 def test_request_id_is_echoed(client: TestClient) -> None:
     response = client.post("/v1/score", json=PLAIN, headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
@@ -158,10 +167,38 @@ def test_oversized_body_is_413(client: TestClient) -> None:
     assert error_of(response)["limit"] == 4_000_000
 
 
+def test_oversized_chunked_body_is_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(5):
+            yield b"x" * 1_000_000
+
+    response = client.post(
+        "/v1/score", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "body_too_large"
+    assert response.json()["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_nul_characters_are_422_naming_the_field(client: TestClient) -> None:
+    response = client.post("/v1/score", json={"listing_id": "n-1", "title": "a\u0000b"})
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "title"
+
+
 def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
     assert ready["ready"] and ready["bundle_loaded"] and ready["database_reachable"]
+    assert ready["schema_current"]
+
+
+def test_not_ready_on_an_unmigrated_database(demo_bundle: Path, sqlite_url: str) -> None:
+    settings = Settings(bundle=demo_bundle, database_url=sqlite_url, auto_migrate=False)
+    with TestClient(create_app(settings)) as unmigrated:
+        response = unmigrated.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["database_reachable"] and not response.json()["schema_current"]
 
 
 def test_openapi_documents_the_endpoints(client: TestClient) -> None:

@@ -221,6 +221,36 @@ def test_batch_repoints_and_supersedes_like_single_decisions(
     assert count_items(session_factory, status="open") == 0
 
 
+def test_reverted_content_replays_its_decision_and_requeues_it(
+    session_factory: sessionmaker[Session],
+) -> None:
+    review = make_review_decision(listing_id="listing-12")
+    first, _ = record_decision(session_factory, review)
+    record_decision(session_factory, make_new_decision(listing_id="listing-12"))
+    assert count_items(session_factory, status="open") == 0
+    replayed, created = record_decision(session_factory, review)
+    assert (created, replayed.id) == (False, first.id)
+    open_items = list_items(session_factory, status="open")
+    assert [(item.listing_id, item.decision_id) for item in open_items] == [
+        ("listing-12", first.id)
+    ]
+    assert replayed.review_item_id == open_items[0].id
+
+
+def test_replaying_a_reviewed_decision_does_not_requeue_it(
+    session_factory: sessionmaker[Session],
+) -> None:
+    review = make_review_decision(listing_id="listing-13")
+    record_decision(session_factory, review)
+    claimed = claim_next(session_factory, "ana")
+    assert claimed is not None
+    decide(session_factory, claimed.id, "ana", "block", "replica")
+    replayed, created = record_decision(session_factory, review)
+    assert not created
+    assert replayed.review_item_id == claimed.id
+    assert count_items(session_factory, status="open") == 0
+
+
 def test_get_decision_of_an_unknown_id_is_none(session_factory: sessionmaker[Session]) -> None:
     assert get_decision(session_factory, "f" * 32) is None
 
