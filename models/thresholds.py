@@ -4,7 +4,7 @@ Per label, the calibrated probability p falls in one of three bands: ``p < allow
 auto-allowed, ``p >= enforce`` is auto-enforced, anything between goes to human review.
 
 * ``allow`` is the largest threshold for which the share of violations (positives) scoring
-  below it is at most ``max_violations_let_through``.
+  below it is at most ``max_violations_let_through``, capped at ``max_auto_allow_probability``.
 * ``enforce`` is the smallest threshold at or above ``allow`` for which the share of non-violations
   among items at or above it — and at or above every higher threshold — is at most
   ``max_wrong_enforcements``, with at least ``min_enforced_positives`` violations above it.
@@ -28,6 +28,10 @@ class ThresholdTargets(BaseModel):
     max_violations_let_through: float = Field(default=0.10, ge=0.0, le=1.0)
     max_wrong_enforcements: float = Field(default=0.05, ge=0.0, le=1.0)
     min_enforced_positives: int = Field(default=5, ge=1)
+    max_auto_allow_probability: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Never auto-allow a listing at or above this calibrated probability, whatever the
+    let-through budget allows: on well-separated data the budget alone would put the allow edge
+    near 1 and auto-allow listings that are probably violations."""
 
 
 class ThresholdEstimate(BaseModel):
@@ -87,7 +91,10 @@ def fit_label_thresholds(
 def _compute_label_thresholds(
     y_true: np.ndarray, scores: np.ndarray, targets: ThresholdTargets
 ) -> LabelThresholds:
-    allow = _allow_threshold(scores[y_true == 1], targets.max_violations_let_through)
+    allow = min(
+        _allow_threshold(scores[y_true == 1], targets.max_violations_let_through),
+        targets.max_auto_allow_probability,
+    )
     enforce, reason = _enforce_threshold(y_true, scores, allow, targets)
     return LabelThresholds(
         allow=allow,

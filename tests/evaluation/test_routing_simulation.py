@@ -192,7 +192,8 @@ def test_tradeoff_refits_thresholds_through_fit_label_thresholds(
     monkeypatch.setattr(simulation, "fit_label_thresholds", spy)
     rows, scores = separable_fraud_rows()
     data = scored(rows, scores[:, None], labels=["fraud"])
-    base = {"fraud": ThresholdTargets(min_enforced_positives=3)}
+    # No cap on the allow edge here, so the let-through budget alone decides it.
+    base = {"fraud": ThresholdTargets(min_enforced_positives=3, max_auto_allow_probability=1.0)}
     fallback = {"fraud": LabelThresholds(allow=0.5, enforce=0.9)}
     points = tradeoff_curve(
         data, base_targets=base, fallback_thresholds=fallback,

@@ -26,6 +26,16 @@ def test_allow_lets_through_at_most_the_target_share_of_violations() -> None:
     assert fitted.estimate.violations_let_through == pytest.approx(0.1)
 
 
+def test_allow_edge_is_capped_so_likely_violations_are_never_auto_allowed() -> None:
+    # Perfectly separated: the let-through budget alone would put the edge at 0.95.
+    s = np.r_[np.linspace(0.95, 0.99, 20), np.full(80, 0.01)]
+    y = np.r_[np.ones(20), np.zeros(80)].astype(int)
+    targets = ThresholdTargets(max_violations_let_through=0.1, max_auto_allow_probability=0.5)
+    fitted = fit_label_thresholds(y, s, targets=targets)
+    assert fitted.allow == 0.5
+    assert assign_bands(np.array([0.6]), allow=fitted.allow, enforce=fitted.enforce)[0] != 0
+
+
 def test_enforce_is_lowest_edge_meeting_wrong_enforcement_target() -> None:
     # Scores high to low: P P P P P N P N N N; at most 20% wrong with >= 5 positives enforced.
     s = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93, 0.5, 0.4, 0.3])
