@@ -1,6 +1,6 @@
 """The real scoring service over HTTP on loopback: requests/s and latency of POST /v1/score.
 
-    .venv/bin/python benchmarks/http_scoring.py [--shared ../shared] [--requests 2000]
+    .venv/bin/python -m benchmarks.http_scoring [--shared ../shared] [--requests 2000]
         [--concurrency 1 4] [--database-url URL]
 
 Trains the baseline (embedded default config, no MLflow) on marketplace-risk-v1 ``train.jsonl``
@@ -28,20 +28,17 @@ import http.client
 import json
 import math
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.live_server import HOST, one_request, server
+from benchmarks.live_server import database as database_for
 from data.demo import generate_demo_listings
 from data.loaders import load_labeled
 from data.mapping import load_mapping, resolve_mapping_path
@@ -50,11 +47,9 @@ from training.config import load_config
 from training.pipeline import train_bundle
 
 DATASET = "marketplace-risk-v1"
-HOST = "127.0.0.1"
 WARMUP_REQUESTS = 50
 BATCH_SIZE = 256
 BATCH_CALLS = 20
-READY_TIMEOUT_S = 90.0
 REQUEST_TIMEOUT_S = 60.0
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,101 +103,6 @@ def _train(dataset: Dataset, scratch: Path) -> tuple[Path, float]:
         bundle_dir=scratch / "bundle",
     )
     return bundle.bundle_dir, time.perf_counter() - started
-
-
-@contextmanager
-def _database(url: str | None, scratch: Path) -> Iterator[str]:
-    """The URL the server gets; a PostgreSQL database named ``auto`` exists only inside."""
-    if url is None:
-        yield f"sqlite:///{scratch / 'bench.db'}"
-        return
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.database != "auto":
-        yield url
-        return
-    name = f"lg_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _admin_sql(url, "CREATE DATABASE {}", name)
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        _admin_sql(url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
-
-
-def _admin_sql(url: str, statement: str, database: str) -> None:
-    """Run ``statement`` (``{}`` = the quoted ``database``) on the server's ``postgres`` db."""
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    with psycopg.connect(
-        host=parsed.host or HOST,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as connection:
-        connection.execute(sql.SQL(statement).format(sql.Identifier(database)))
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _server(bundle: Path, database_url: str, scratch: Path) -> Iterator[int]:
-    """``python -m serving.cli`` on a free loopback port, ready; terminated on exit."""
-    port = _free_port()
-    command = [sys.executable, "-m", "serving.cli", "--bundle", str(bundle), "--host", HOST]
-    command += ["--port", str(port), "--database-url", database_url, "--log-level", "warning"]
-    env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "true"}
-    log_path = scratch / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-        try:
-            _wait_ready(process, port, log_path)
-            yield port
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
-            raise SystemExit(f"server exited with {process.returncode}; its log ends:\n{tail}")
-        if _one_request(port, "GET", "/readyz") == 200:
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"server not ready on port {port} after {READY_TIMEOUT_S:.0f} s")
-
-
-def _one_request(
-    port: int, method: str, path: str, body: bytes | None = None, timeout: float = 5.0
-) -> int:
-    """The status of one request on its own connection; 0 when nothing answered."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        connection.request(method, path, body, {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    except (OSError, http.client.HTTPException):
-        return 0
-    finally:
-        connection.close()
 
 
 def _post(connection: http.client.HTTPConnection, path: str, body: bytes) -> tuple[int, bytes]:
@@ -333,7 +233,7 @@ def _measure(port: int, listings: list[Listing], levels: list[int], count: int) 
     """Fresh and replay runs per concurrency level, then the batch run."""
     token = uuid.uuid4().hex[:8]  # ids stay new on a database kept between runs
     replay = _encoded(_fresh_listings(listings[:1], 1, f"{token}-replay"))[0]
-    if _one_request(port, "POST", "/v1/score", replay) != 200:
+    if one_request(port, "POST", "/v1/score", replay) != 200:
         raise SystemExit("the replay body was refused")
     runs = []
     for level in levels:
@@ -376,7 +276,7 @@ def main() -> None:
         scratch = Path(folder)
         bundle, training_s = _train(dataset, scratch)
         print(f"trained the baseline in {training_s:.1f} s", flush=True)
-        with _database(args.database_url, scratch) as url, _server(bundle, url, scratch) as port:
+        with database_for(args.database_url, scratch) as url, server(bundle, url, scratch) as port:
             figures = _measure(port, dataset.requests, args.concurrency, args.requests)
         database = _shown_url(url)
     _print_table(figures["runs"], figures["batch"])

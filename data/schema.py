@@ -3,7 +3,7 @@
 A label is ``1`` (violation), ``0`` (clean) or ``None`` (unknown: the dataset does not carry it).
 """
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,45 +16,61 @@ MAX_ATTRIBUTE_CHARS = 500
 
 BinaryLabel = Annotated[int, Field(ge=0, le=1)]
 
+# The patterns below are the whole rule, stated in the OpenAPI document exactly as enforced:
+# text is stored as sent (never stripped), and NUL is refused because no database text column
+# can hold it. Whitespace is spelled out (ASCII only) so every regex engine reads it the same.
+NO_NUL_PATTERN: Final = r"^[^\x00]*$"
+"""Any text without NUL characters (may be empty)."""
+
+NON_BLANK_PATTERN: Final = r"^[^\x00]*[^\x00\t-\r ][^\x00]*$"
+"""At least one character other than ASCII whitespace, and no NUL characters."""
+
+ASCII_WHITESPACE: Final = "\t\n\x0b\x0c\r "
+"""The characters NON_BLANK_PATTERN counts as blank."""
+
+PATTERN_MEANINGS: Final = {
+    NO_NUL_PATTERN: "must not contain NUL (\\x00) characters",
+    NON_BLANK_PATTERN: "must contain a non-whitespace character and no NUL (\\x00) characters",
+}
+"""What each pattern means, for error messages a person can read."""
+
+NonBlankText = Annotated[str, Field(pattern=NON_BLANK_PATTERN)]
+NoNulText = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
+AttributeText = Annotated[str, Field(max_length=MAX_ATTRIBUTE_CHARS, pattern=NO_NUL_PATTERN)]
+AttributeName = Annotated[str, Field(max_length=MAX_ATTRIBUTE_CHARS)]
+
 
 class Listing(BaseModel):
     """A marketplace listing as a listing pipeline sends it for scoring."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    listing_id: str = Field(min_length=1, max_length=200)
-    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
-    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
-    price: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    listing_id: NonBlankText = Field(min_length=1, max_length=200)
+    title: NonBlankText = Field(min_length=1, max_length=MAX_TITLE_CHARS)
+    description: NoNulText = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    # strict: JSON true/false is not a price (lax mode would read it as 1.0/0.0).
+    price: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False, strict=True)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    category: str | None = Field(default=None, max_length=200)
-    seller_id: str | None = Field(default=None, max_length=200)
+    category: NoNulText | None = Field(default=None, max_length=200)
+    seller_id: NoNulText | None = Field(default=None, max_length=200)
     market: str = Field(default="US", pattern=r"^[A-Z]{2}$")
-    attributes: dict[str, str] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
-
-    @field_validator("listing_id", "title", "description", "category", "seller_id")
-    @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        if value is not None:
-            reject_nul(value)
-        return value
+    attributes: dict[AttributeName, AttributeText] = Field(
+        default_factory=dict,
+        max_length=MAX_ATTRIBUTES,
+        # A pattern on the key type would be published as patternProperties, which leaves
+        # other keys unconstrained; the key rule is stated here and checked below.
+        json_schema_extra={
+            "propertyNames": {"maxLength": MAX_ATTRIBUTE_CHARS, "pattern": NO_NUL_PATTERN}
+        },
+    )
 
     @field_validator("attributes")
     @classmethod
-    def _attribute_values_are_short(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, text in value.items():
-            if len(key) > MAX_ATTRIBUTE_CHARS or len(text) > MAX_ATTRIBUTE_CHARS:
-                raise ValueError(f"attribute {key[:40]!r} exceeds {MAX_ATTRIBUTE_CHARS} characters")
-            reject_nul(key)
-            reject_nul(text)
+    def _attribute_names_have_no_nul(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if "\x00" in name:
+                raise ValueError(f"attribute name {name[:40]!r} {PATTERN_MEANINGS[NO_NUL_PATTERN]}")
         return value
-
-
-def reject_nul(text: str) -> str:
-    """NUL characters are refused: no database text column can store them."""
-    if "\x00" in text:
-        raise ValueError("must not contain NUL (\\x00) characters")
-    return text
 
 
 class Labels(BaseModel):

@@ -1,18 +1,33 @@
 """One error schema for every 4xx/5xx: ``{"error": {code, message, field, limit}, request_id}``."""
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from data.schema import PATTERN_MEANINGS
+from serving.errors import DatabaseDeadlineError
 
 logger = logging.getLogger("listingguard.serving")
 
 _LIMIT_KEYS = ("max_length", "min_length", "le", "lt", "ge", "gt", "pattern", "expected")
+RETRY_AFTER_SECONDS: Final = 5
+"""What a 503 asks the caller to wait: about the time a database restart or failover takes."""
+DATABASE_UNAVAILABLE: Final = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    DatabaseDeadlineError,
+)
+"""Failures of the database, not of the request: the caller should retry later."""
 
 
 class ErrorBody(BaseModel):
@@ -38,30 +53,53 @@ class ApiError(Exception):
         self.body = ErrorBody(code=code, message=message, field=field, limit=limit)
 
 
-def error_response(request: Request, status: int, body: ErrorBody) -> JSONResponse:
+def error_response(
+    request: Request, status: int, body: ErrorBody, headers: dict[str, str] | None = None
+) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
     content = ErrorResponse(error=body, request_id=request_id).model_dump()
-    return JSONResponse(status_code=status, content=jsonable_encoder(content))
+    return JSONResponse(status_code=status, content=jsonable_encoder(content), headers=headers)
 
 
 def _validation_body(error: RequestValidationError) -> ErrorBody:
     first = error.errors()[0]
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    location = [part for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     context = first.get("ctx") or {}
     limit = next((context[key] for key in _LIMIT_KEYS if key in context), None)
     kind = str(first.get("type", "invalid"))
-    field = ".".join(location) or None
+    field = ".".join(str(part) for part in location) or None
     message = str(first.get("msg", "invalid request"))
+    if kind == "string_pattern_mismatch" and limit in PATTERN_MEANINGS:
+        message = PATTERN_MEANINGS[limit]
     if kind == "json_invalid":
         # The location of a JSON syntax error is a character position, not a field.
         field = "body"
         message = f"request body is not valid JSON: {context.get('error', message)}"
     elif field:
-        message = f"{field}: {message}"
+        message = f"{_where(location, error.body)}: {message}"
     extra = len(error.errors()) - 1
     if extra:
         message += f" (and {extra} more problem{'s' if extra > 1 else ''})"
     return ErrorBody(code=kind, message=message, field=field, limit=limit)
+
+
+def _where(location: list[Any], body: Any) -> str:
+    """``listings[3] (listing_id 'l-9'): title`` for a batch item, else the dotted field."""
+    if len(location) >= 2 and location[0] == "listings" and isinstance(location[1], int):
+        index = location[1]
+        rest = ".".join(str(part) for part in location[2:]) or "listing"
+        listing_id = _batch_listing_id(body, index)
+        named = f" (listing_id {listing_id[:80]!r})" if listing_id else ""
+        return f"listings[{index}]{named}: {rest}"
+    return ".".join(str(part) for part in location)
+
+
+def _batch_listing_id(body: Any, index: int) -> str | None:
+    listings = body.get("listings") if isinstance(body, dict) else None
+    if isinstance(listings, list) and index < len(listings) and isinstance(listings[index], dict):
+        listing_id = listings[index].get("listing_id")
+        return listing_id if isinstance(listing_id, str) else None
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -76,12 +114,29 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = "not_found" if error.status_code == 404 else f"http_{error.status_code}"
+        # The headers carry what the status requires, e.g. Allow on a 405.
         return error_response(
-            request, error.status_code, ErrorBody(code=code, message=str(error.detail))
+            request,
+            error.status_code,
+            ErrorBody(code=code, message=str(error.detail)),
+            headers=dict(error.headers or {}),
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = ErrorBody(code="internal_error", message="internal error; see the server log")
-        return error_response(request, 500, body)
+    async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        logger.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            " ".join(str(error).split())[:300],
+        )
+        body = ErrorBody(
+            code="database_unavailable",
+            message=(
+                f"the decision database is unavailable: retry after {RETRY_AFTER_SECONDS} s "
+                "(retrying the same request is safe: it never records a second decision)"
+            ),
+        )
+        return error_response(request, 503, body, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    for failure in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(failure, _database_unavailable)

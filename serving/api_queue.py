@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session, sessionmaker
 
 from serving.api_errors import ApiError, ErrorResponse
 from serving.deps import StateDep
@@ -14,6 +15,7 @@ from serving.errors import (
     QueueContentionError,
 )
 from serving.review_queue import (
+    MAX_OFFSET,
     MAX_PAGE_SIZE,
     QueueItem,
     claim_next,
@@ -25,22 +27,30 @@ from serving.schemas import ClaimRequest, QueueItemOut, QueuePage, ReviewDecisio
 
 router = APIRouter(prefix="/v1/queue", tags=["review queue"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (404, 409, 422, 503)
+    code: {"model": ErrorResponse} for code in (404, 409, 413, 415, 422, 503)
 }
 Status = Literal["open", "claimed", "decided", "superseded"]
 
 
 @router.get("", response_model=QueuePage, responses=ERRORS)
-def list_queue(
+async def list_queue(
     state: StateDep,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> QueuePage:
     """Queue items, most urgent first (highest review priority, then oldest)."""
-    items = list_items(state.session_factory, status=status, limit=limit, offset=offset)
-    total = count_items(state.session_factory, status=status)
+    items, total = await state.database.run(
+        _page, state.session_factory, status=status, limit=limit, offset=offset
+    )
     return QueuePage(items=[_out(item) for item in items], total=total, limit=limit, offset=offset)
+
+
+def _page(
+    session_factory: sessionmaker[Session], *, status: str | None, limit: int, offset: int
+) -> tuple[list[QueueItem], int]:
+    items = list_items(session_factory, status=status, limit=limit, offset=offset)
+    return items, count_items(session_factory, status=status)
 
 
 @router.post(
@@ -48,11 +58,14 @@ def list_queue(
     response_model=QueueItemOut,
     responses={**ERRORS, 204: {"description": "nothing to claim"}},
 )
-def claim(body: ClaimRequest, state: StateDep) -> QueueItemOut | Response:
+async def claim(body: ClaimRequest, state: StateDep) -> QueueItemOut | Response:
     """Claim the most urgent open item (or one whose claim lease expired)."""
     try:
-        item = claim_next(
-            state.session_factory, body.reviewer, lease_seconds=state.settings.review_lease_seconds
+        item = await state.database.run(
+            claim_next,
+            state.session_factory,
+            body.reviewer,
+            lease_seconds=state.settings.review_lease_seconds,
         )
     except QueueContentionError as error:
         raise ApiError(503, "queue_busy", str(error)) from error
@@ -64,10 +77,12 @@ def claim(body: ClaimRequest, state: StateDep) -> QueueItemOut | Response:
 
 
 @router.post("/{item_id}/decision", response_model=QueueItemOut, responses=ERRORS)
-def record_review(item_id: str, body: ReviewDecisionRequest, state: StateDep) -> QueueItemOut:
+async def record_review(item_id: str, body: ReviewDecisionRequest, state: StateDep) -> QueueItemOut:
     """Record the reviewer's action on an item they hold; closes the item."""
     try:
-        item = decide(state.session_factory, item_id, body.reviewer, body.action, body.reason)
+        item = await state.database.run(
+            decide, state.session_factory, item_id, body.reviewer, body.action, body.reason
+        )
     except ItemNotFoundError as error:
         raise ApiError(404, "not_found", str(error)) from error
     except (ItemNotClaimedError, ItemAlreadyDecidedError) as error:

@@ -11,27 +11,33 @@ from serving.scoring import decision_out, score_and_record
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (404, 413, 422)
+    code: {"model": ErrorResponse} for code in (404, 413, 415, 422, 503)
 }
 
 
 @router.post("/score", response_model=DecisionOut, responses=ERRORS)
-def score_listing(listing: Listing, state: StateDep, request_id: RequestIdDep) -> DecisionOut:
+async def score_listing(listing: Listing, state: StateDep, request_id: RequestIdDep) -> DecisionOut:
     """Score one listing: calibrated probability and band per label, action, reasons."""
-    return score_and_record(
+    decisions = await state.database.run(
+        score_and_record,
         [listing],
         scorer=state.scorer,
         policy=state.policy,
         session_factory=state.session_factory,
         request_id=request_id,
-    )[0]
+    )
+    return decisions[0]
 
 
 @router.post("/score/batch", response_model=BatchScoreResponse, responses=ERRORS)
-def score_batch(
+async def score_batch(
     body: BatchScoreRequest, state: StateDep, request_id: RequestIdDep
 ) -> BatchScoreResponse:
-    """Score up to ``LISTINGGUARD_MAX_BATCH_SIZE`` listings in one call; results keep order."""
+    """Score up to ``LISTINGGUARD_MAX_BATCH_SIZE`` listings in one call; results keep order.
+
+    All or nothing: one invalid listing refuses the whole batch with a 422 naming its index,
+    listing id and field, and nothing is scored; a valid batch is recorded in one transaction.
+    """
     limit = state.settings.max_batch_size
     if len(body.listings) > limit:
         raise ApiError(
@@ -41,7 +47,8 @@ def score_batch(
             field="listings",
             limit=limit,
         )
-    results = score_and_record(
+    results = await state.database.run(
+        score_and_record,
         body.listings,
         scorer=state.scorer,
         policy=state.policy,
@@ -52,11 +59,11 @@ def score_batch(
 
 
 @router.get("/decisions/{decision_id}", response_model=StoredDecisionOut, responses=ERRORS)
-def read_decision(decision_id: str, state: StateDep) -> StoredDecisionOut:
+async def read_decision(decision_id: str, state: StateDep) -> StoredDecisionOut:
     """A stored decision with the listing as scored and everything used to decide it."""
-    stored = get_decision(state.session_factory, decision_id)
+    stored = await state.database.run(get_decision, state.session_factory, decision_id)
     if stored is None:
-        raise ApiError(404, "not_found", f"decision {decision_id!r} does not exist")
+        raise ApiError(404, "not_found", f"decision {decision_id[:80]!r} does not exist")
     base = decision_out(stored, replayed=False).model_dump()
     return StoredDecisionOut(
         **base,

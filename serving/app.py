@@ -2,14 +2,19 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from models.policy import DEFAULT_POLICY
 from models.scorer import BundleScorer
 from serving import api_queue, api_score
-from serving.api_errors import install_error_handlers
+from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
+from serving.database_calls import DatabaseCalls
 from serving.db import (
+    POOL_MAX_OVERFLOW,
+    POOL_SIZE,
     create_db_engine,
     current_revision,
     database_reachable,
@@ -18,6 +23,7 @@ from serving.db import (
     upgrade_database,
 )
 from serving.deps import ServiceState, StateDep
+from serving.errors import DatabaseDeadlineError
 from serving.middleware import install_middleware
 from serving.schemas import ReadinessOut
 from serving.settings import Settings, get_settings
@@ -33,7 +39,7 @@ def load_state(settings: Settings) -> ServiceState:
     scorer = BundleScorer(settings.bundle, threads=settings.inference_threads)
     if settings.auto_migrate:
         upgrade_database(settings.database_url)
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, timeout_s=settings.database_timeout_seconds)
     return ServiceState(
         settings=settings,
         scorer=scorer,
@@ -41,6 +47,13 @@ def load_state(settings: Settings) -> ServiceState:
         engine=engine,
         session_factory=make_session_factory(engine),
         schema_revision=head_revision(),
+        # One thread per pooled connection: a thread never waits on the pool for long.
+        database=DatabaseCalls(
+            threads=POOL_SIZE + POOL_MAX_OVERFLOW, deadline_s=settings.request_deadline_seconds
+        ),
+        readiness=DatabaseCalls(
+            threads=1, deadline_s=settings.readiness_timeout_seconds, name="lg-ready"
+        ),
     )
 
 
@@ -50,9 +63,12 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.service = state or load_state(settings)
+        service: ServiceState = state or load_state(settings)
+        app.state.service = service
         yield
-        app.state.service.engine.dispose()
+        service.database.shutdown()
+        service.readiness.shutdown()
+        service.engine.dispose()
 
     app = FastAPI(
         title="ListingGuard",
@@ -60,23 +76,35 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         version="0.1.0",
         lifespan=lifespan,
     )
+    _document_configured_limits(app, settings)
     install_middleware(app, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(api_score.router)
     app.include_router(api_queue.router)
 
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        """The process answers."""
+    async def healthz() -> dict[str, str]:
+        """The process answers; never waits on the database (runs on the event loop)."""
         return {"status": "ok"}
 
-    @app.get("/readyz", response_model=ReadinessOut, tags=["operations"])
-    def readyz(state: StateDep, response: Response) -> ReadinessOut:
-        """Bundle loaded, database reachable and migrated to this build's schema; else 503."""
-        reachable = database_reachable(state.engine)
-        migrated = reachable and current_revision(state.engine) == state.schema_revision
+    @app.get(
+        "/readyz",
+        response_model=ReadinessOut,
+        tags=["operations"],
+        responses={503: {"model": ReadinessOut, "description": "not ready (see the fields)"}},
+    )
+    async def readyz(state: StateDep, response: Response) -> ReadinessOut:
+        """Bundle loaded, database reachable and migrated to this build's schema; else 503.
+
+        Answers within ``LISTINGGUARD_READINESS_TIMEOUT_SECONDS`` even when the database hangs.
+        """
+        try:
+            reachable, migrated = await state.readiness.run(_check_database, state)
+        except DatabaseDeadlineError:
+            reachable = migrated = False
         if not migrated:
             response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return ReadinessOut(
             ready=migrated,
             bundle_loaded=True,
@@ -86,3 +114,28 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         )
 
     return app
+
+
+def _document_configured_limits(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document states the batch limit this server was configured with."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            listings = document["components"]["schemas"]["BatchScoreRequest"]["properties"]
+            listings["listings"]["maxItems"] = settings.max_batch_size
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _check_database(state: ServiceState) -> tuple[bool, bool]:
+    """(reachable, migrated to this build's head revision)."""
+    if not database_reachable(state.engine):
+        return False, False
+    try:
+        return True, current_revision(state.engine) == state.schema_revision
+    except SQLAlchemyError:
+        return False, False

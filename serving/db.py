@@ -21,37 +21,58 @@ PACKAGE_DIR: Final = Path(__file__).resolve().parent
 ALEMBIC_INI: Final = PACKAGE_DIR / "alembic.ini"
 MIGRATIONS_DIR: Final = PACKAGE_DIR / "migrations"
 
-SQLITE_BUSY_TIMEOUT_S: Final = 30.0
-POSTGRES_POOL_SIZE: Final = 5
-POSTGRES_MAX_OVERFLOW: Final = 10
+DEFAULT_TIMEOUT_S: Final = 5.0
+POOL_SIZE: Final = 5
+POOL_MAX_OVERFLOW: Final = 10
 POSTGRES_POOL_RECYCLE_S: Final = 1800
+MIGRATION_TIMEOUT_S: Final = 300.0
+"""Migrations may rewrite whole tables: they get a longer statement timeout than requests."""
 
 
-def create_db_engine(url: str | URL, *, echo: bool = False) -> Engine:
+def create_db_engine(
+    url: str | URL, *, timeout_s: float = DEFAULT_TIMEOUT_S, echo: bool = False
+) -> Engine:
     """An engine for ``url``: SQLite (file created with its folder) or PostgreSQL via psycopg 3.
 
-    SQLite connections get foreign keys switched on, WAL journaling and a busy timeout so that
-    concurrent writers wait instead of failing. Other databases get a bounded pool that checks
-    connections before use, since a server restart otherwise surfaces as a failed request.
+    ``timeout_s`` bounds each way a call can wait on the database: connecting, waiting for a
+    pooled connection, a statement or a lock (PostgreSQL), a writer's lock (SQLite's busy
+    timeout). SQLite connections get foreign keys switched on and WAL journaling. PostgreSQL
+    connections are checked before use (a server restart otherwise fails one request) and TCP
+    keepalives notice a dead peer.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(parsed, echo=echo)
+        return _create_sqlite_engine(parsed, timeout_s=timeout_s, echo=echo)
+    timeout_ms = int(timeout_s * 1000)
     return create_engine(
         parsed,
         echo=echo,
         pool_pre_ping=True,
-        pool_size=POSTGRES_POOL_SIZE,
-        max_overflow=POSTGRES_MAX_OVERFLOW,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_MAX_OVERFLOW,
+        pool_timeout=timeout_s,
         pool_recycle=POSTGRES_POOL_RECYCLE_S,
+        connect_args={
+            "connect_timeout": max(1, round(timeout_s)),
+            "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 3,
+            "keepalives_count": 3,
+        },
     )
 
 
-def _create_sqlite_engine(url: URL, *, echo: bool) -> Engine:
+def _create_sqlite_engine(url: URL, *, timeout_s: float, echo: bool) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    on_file = bool(database) and database != ":memory:"
+    # An in-memory database lives in one connection: no pool to size.
+    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_MAX_OVERFLOW, "pool_timeout": timeout_s}
+    engine = create_engine(
+        url, echo=echo, connect_args={"timeout": timeout_s}, **(pool if on_file else {})
+    )
     event.listen(engine, "connect", _configure_sqlite_connection)
     return engine
 
@@ -104,7 +125,7 @@ def _run_with_connection(
     url: str | URL, action: Callable[[Config, str], None], revision: str
 ) -> None:
     # Sharing our engine's connection makes migrations see the same SQLite pragmas as the app.
-    engine = create_db_engine(url)
+    engine = create_db_engine(url, timeout_s=MIGRATION_TIMEOUT_S)
     try:
         with engine.begin() as connection:
             config = alembic_config(url)

@@ -25,6 +25,7 @@ from serving.tables import (
     LISTING_ID_LENGTH,
     DecisionRecord,
     ReviewItem,
+    is_record_id,
     utc_now,
 )
 
@@ -177,6 +178,8 @@ def _record_once(
 
 def get_decision(session_factory: sessionmaker[Session], decision_id: str) -> StoredDecision | None:
     """The decision with ``decision_id``, or ``None`` if there is none."""
+    if not is_record_id(decision_id):
+        return None
     with session_factory() as session:
         record = session.get(DecisionRecord, decision_id)
         return None if record is None else _to_stored(session, record)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.policy import Policy
 from models.scorer import BundleScorer
+from serving.database_calls import DatabaseCalls
 from serving.settings import Settings
 
 
@@ -22,6 +23,10 @@ class ServiceState:
     engine: Engine
     session_factory: sessionmaker[Session]
     schema_revision: str
+    database: DatabaseCalls
+    """Every request's database work runs here, within the request deadline."""
+    readiness: DatabaseCalls
+    """Readiness probes run apart, so a frozen database cannot make them queue."""
 
 
 def get_state(request: Request) -> ServiceState:

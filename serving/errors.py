@@ -17,7 +17,7 @@ class ItemNotFoundError(ServingError, LookupError):
     """No review item has the given id."""
 
     def __init__(self, item_id: str) -> None:
-        super().__init__(f"review item {item_id!r} does not exist")
+        super().__init__(f"review item {item_id[:80]!r} does not exist")
         self.item_id = item_id
 
 
@@ -49,3 +49,11 @@ class QueueContentionError(ServingError):
     def __init__(self, attempts: int) -> None:
         super().__init__(f"could not claim a review item after {attempts} lost races")
         self.attempts = attempts
+
+
+class DatabaseDeadlineError(ServingError):
+    """Database work did not finish within the request deadline (the database is unresponsive)."""
+
+    def __init__(self, deadline_s: float) -> None:
+        super().__init__(f"the database did not answer within {deadline_s:g} s")
+        self.deadline_s = deadline_s

@@ -1,23 +1,39 @@
-"""Request ids and request size limits, applied before any route runs."""
+"""What every request goes through before a route runs: request ids, body checks, last resort.
 
+The body checks refuse, with the error schema and the limit named, what the JSON parser would
+otherwise turn into an undocumented 400 or a 500: bodies over the size limit (413), a body that is
+not declared as JSON (415), bytes that are not UTF-8 and JSON nested deeper than any request of
+this API needs (422).
+"""
+
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.api_errors import ErrorBody, error_response
+from serving.tables import REQUEST_ID_LENGTH
 
-REQUEST_ID_HEADER = "X-Request-ID"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+logger = logging.getLogger("listingguard.serving")
+
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+_VALID_REQUEST_ID: Final = re.compile(rf"^[A-Za-z0-9._:-]{{1,{REQUEST_ID_LENGTH}}}$")
+MAX_JSON_DEPTH: Final = 32
+"""The deepest request of this API nests 4 levels (batch -> listings -> listing -> attributes)."""
+
+_BODY_METHODS: Final = frozenset({b"POST", b"PUT", b"PATCH"})
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS: Final = re.compile(rb"[\[\]{}]")
 
 
-class BodyLimitMiddleware:
-    """Answers 413 for a body above ``max_body_bytes``, declared or streamed (chunked).
+class RequestBodyMiddleware:
+    """Reads the body (at most ``max_body_bytes``), checks it, then hands it on unchanged.
 
-    The body is read (at most the limit) before the application sees it, then handed on
-    unchanged; a declared Content-Length above the limit is refused without reading.
+    A declared Content-Length above the limit is refused without reading.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
@@ -28,14 +44,17 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, self._too_large())
             return
         body = await self._read_body(receive)
-        if body is None:
-            await self._refuse(scope, receive, send)
+        problem = self._too_large() if body is None else self._check(scope, headers, body)
+        if problem is not None:
+            await self._refuse(scope, receive, send, problem)
             return
+        assert body is not None
         await self.app(scope, _replay(body, receive), send)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
@@ -53,14 +72,77 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = ErrorBody(
+    def _check(
+        self, scope: Scope, headers: dict[bytes, bytes], body: bytes
+    ) -> tuple[int, ErrorBody] | None:
+        if not body or scope["method"].encode() not in _BODY_METHODS:
+            return None
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        if not _is_json(content_type):
+            return 415, ErrorBody(
+                code="unsupported_media_type",
+                message=(
+                    "send the body as JSON with 'Content-Type: application/json' "
+                    f"(got {content_type or 'no Content-Type'!r})"
+                ),
+                field="Content-Type",
+                limit="application/json",
+            )
+        return _check_json_bytes(body)
+
+    def _too_large(self) -> tuple[int, ErrorBody]:
+        return 413, ErrorBody(
             code="body_too_large",
             message=f"request body exceeds {self.max_body_bytes} bytes",
             field="body",
             limit=self.max_body_bytes,
         )
-        await error_response(Request(scope), 413, body)(scope, receive, send)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, problem: tuple[int, ErrorBody]
+    ) -> None:
+        status, body = problem
+        await error_response(Request(scope), status, body)(scope, receive, send)
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _check_json_bytes(body: bytes) -> tuple[int, ErrorBody] | None:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return 422, ErrorBody(
+            code="invalid_utf8",
+            message=f"request body is not UTF-8: byte {error.start} cannot be decoded",
+            field="body",
+            limit="utf-8",
+        )
+    # The bracket count bounds the depth: requests with few brackets need no scan.
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return None
+    depth = json_nesting_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        return 422, ErrorBody(
+            code="json_too_deep",
+            message=f"request body nests {depth} levels; the limit is {MAX_JSON_DEPTH}",
+            field="body",
+            limit=MAX_JSON_DEPTH,
+        )
+    return None
+
+
+def json_nesting_depth(body: bytes) -> int:
+    """The deepest bracket nesting of a JSON text, brackets inside strings not counted."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -77,17 +159,25 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def install_middleware(app: FastAPI, *, max_body_bytes: int) -> None:
-    # Added first, so it runs inside the request-id middleware and its 413 carries the id.
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    # Added first, so it runs inside the request-id middleware and its refusals carry the id.
+    app.add_middleware(RequestBodyMiddleware, max_body_bytes=max_body_bytes)
 
     @app.middleware("http")
-    async def _request_id(
+    async def _request_id_and_last_resort(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         supplied = request.headers.get(REQUEST_ID_HEADER, "")
         request.state.request_id = (
             supplied if _VALID_REQUEST_ID.match(supplied) else uuid.uuid4().hex
         )
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # Answered here rather than by Starlette's server-error layer, which re-raises and
+            # makes the server drop the keep-alive connection: the client's next request would
+            # fail too.
+            logger.exception("unhandled error on %s %s", request.method, request.url.path)
+            body = ErrorBody(code="internal_error", message="internal error; see the server log")
+            response = error_response(request, 500, body)
         response.headers[REQUEST_ID_HEADER] = request.state.request_id
         return response

@@ -14,6 +14,7 @@ from typing import Any, Final, NoReturn, cast
 from sqlalchemy import ColumnElement, CursorResult, Select, and_, func, or_, select, update
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
+from data.schema import ASCII_WHITESPACE
 from serving.errors import (
     InvalidReviewError,
     ItemAlreadyDecidedError,
@@ -27,11 +28,14 @@ from serving.tables import (
     REVIEWER_LENGTH,
     DecisionRecord,
     ReviewItem,
+    is_record_id,
     utc_now,
 )
 
 MAX_REASON_CHARS: Final = 2000
 MAX_PAGE_SIZE: Final = 500
+MAX_OFFSET: Final = 1_000_000_000
+"""Far beyond any queue, and inside every database's 64-bit OFFSET."""
 DEFAULT_LEASE_SECONDS: Final = 900
 MAX_CLAIM_ATTEMPTS: Final = 50
 """Each lost race means another reviewer took an item, so this bound is only ever a safeguard."""
@@ -71,8 +75,8 @@ def list_items(
     _check_status(status)
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidReviewError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
-    if offset < 0:
-        raise InvalidReviewError(f"offset must be 0 or more, got {offset}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidReviewError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
     query = _queue_query().order_by(*_queue_order()).limit(limit).offset(offset)
     if status is not None:
         query = query.where(ReviewItem.status == status)
@@ -147,6 +151,8 @@ def decide(
         raise InvalidReviewError(
             f"reason is {len(reason)} characters; the limit is {MAX_REASON_CHARS}"
         )
+    if not is_record_id(item_id):
+        raise ItemNotFoundError(item_id)
     with session_factory.begin() as session:
         decided = _close(session, item_id, reviewer, action, reason)
         if not decided:
@@ -155,7 +161,8 @@ def decide(
 
 
 def _check_reviewer(reviewer: str) -> str:
-    cleaned = reviewer.strip()
+    # ASCII whitespace only: the same notion of blank as the API's NON_BLANK_PATTERN.
+    cleaned = reviewer.strip(ASCII_WHITESPACE)
     if not cleaned or len(cleaned) > REVIEWER_LENGTH:
         raise InvalidReviewError(
             f"reviewer must be 1 to {REVIEWER_LENGTH} non-blank characters, "

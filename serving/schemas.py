@@ -1,11 +1,12 @@
 """Request and response bodies of the HTTP API."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from data.schema import Listing, reject_nul
+from data.schema import Listing, NonBlankText, NoNulText
+from serving.tables import REVIEWER_LENGTH
 
 
 class BatchScoreRequest(BaseModel):
@@ -62,19 +63,16 @@ class BatchScoreResponse(BaseModel):
     results: list[DecisionOut]
 
 
-NoNulText = Annotated[str, AfterValidator(reject_nul)]
-
-
 class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: NoNulText = Field(min_length=1, max_length=100)
+    reviewer: NonBlankText = Field(min_length=1, max_length=REVIEWER_LENGTH)
 
 
 class ReviewDecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: NoNulText = Field(min_length=1, max_length=100)
+    reviewer: NonBlankText = Field(min_length=1, max_length=REVIEWER_LENGTH)
     action: Literal["allow", "block", "escalate"]
     reason: NoNulText = Field(default="", max_length=2000)
 

@@ -23,6 +23,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4_000_000, ge=1_000)
     review_lease_seconds: int = Field(default=900, ge=10)
     inference_threads: int | None = Field(default=None, ge=1, le=64)
+    database_timeout_seconds: float = Field(default=5.0, ge=0.5, le=120)
+    request_deadline_seconds: float = Field(default=10.0, ge=1, le=600)
+    readiness_timeout_seconds: float = Field(default=2.0, ge=0.1, le=60)
+
+    @model_validator(mode="after")
+    def _deadline_covers_the_database_timeout(self) -> "Settings":
+        if self.request_deadline_seconds <= self.database_timeout_seconds:
+            raise ValueError(
+                "LISTINGGUARD_REQUEST_DEADLINE_SECONDS must exceed "
+                "LISTINGGUARD_DATABASE_TIMEOUT_SECONDS, so a slow database answers 503 "
+                "before the deadline cuts it off"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> "Settings":

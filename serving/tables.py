@@ -42,6 +42,7 @@ REVIEW_ACTIONS: Final = ("allow", "block", "escalate")
 """What a reviewer may decide for a queued listing."""
 
 ID_LENGTH: Final = 32
+REQUEST_ID_LENGTH: Final = 100
 IDEMPOTENCY_KEY_LENGTH: Final = 64
 LISTING_ID_LENGTH: Final = 200
 REVIEWER_LENGTH: Final = 100
@@ -60,6 +61,11 @@ NAMING_CONVENTION: Final = {
 def new_id() -> str:
     """A fresh 32-character hexadecimal identifier."""
     return uuid.uuid4().hex
+
+
+def is_record_id(value: str) -> bool:
+    """Whether ``value`` could be an id :func:`new_id` made; others need no database lookup."""
+    return len(value) == ID_LENGTH and all(char in "0123456789abcdef" for char in value)
 
 
 def utc_now() -> datetime:
@@ -127,7 +133,7 @@ class DecisionRecord(Base):
     idempotency_key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH), unique=True)
     listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH), index=True)
     content_hash: Mapped[str] = mapped_column(String(128))
-    request_id: Mapped[str] = mapped_column(String(100))
+    request_id: Mapped[str] = mapped_column(String(REQUEST_ID_LENGTH))
     market: Mapped[str] = mapped_column(String(16))
     listing: Mapped[dict[str, Any]]
     scores: Mapped[dict[str, float]]

@@ -9,23 +9,10 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.settings import Settings
+from tests.serving.http_checks import error_of
 
 RISKY = {"listing_id": "l-risky", "title": "replica rolex submariner watch aaa quality"}
 PLAIN = {"listing_id": "l-plain", "title": "ceramic coffee mug 350 ml", "price": 9.5}
-
-
-@pytest.fixture
-def client(demo_bundle: Path, database_url: str) -> Iterator[TestClient]:
-    settings = Settings(bundle=demo_bundle, database_url=database_url, max_batch_size=5)
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def error_of(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert set(body) == {"error", "request_id"}
-    assert set(body["error"]) == {"code", "message", "field", "limit"}
-    return dict(body["error"])
 
 
 def test_score_returns_bands_action_reasons_and_versions(client: TestClient) -> None:

@@ -213,7 +213,8 @@ def test_invalid_review_input_is_refused(
         (lambda factory: claim_next(factory, "ana", lease_seconds=0), "lease_seconds"),
         (lambda factory: list_items(factory, status="closed"), "status = 'closed'"),
         (lambda factory: list_items(factory, limit=0), "limit must be between 1 and 500"),
-        (lambda factory: list_items(factory, offset=-1), "offset must be 0 or more"),
+        (lambda factory: list_items(factory, offset=-1), "offset must be between 0 and"),
+        (lambda factory: list_items(factory, offset=2**63), "offset must be between 0 and"),
         (lambda factory: count_items(factory, status="closed"), "status = 'closed'"),
     ],
 )

@@ -1,0 +1,18 @@
+"""Fixtures of the HTTP API tests: the real app on a real bundle and database."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.settings import Settings
+
+
+@pytest.fixture
+def client(demo_bundle: Path, database_url: str) -> Iterator[TestClient]:
+    """The app on SQLite and on PostgreSQL, with a batch limit of 5."""
+    settings = Settings(bundle=demo_bundle, database_url=database_url, max_batch_size=5)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
