@@ -13,8 +13,10 @@ from models.errors import BundleError
 from models.text_features import FeatureSpec
 from models.thresholds import LabelThresholds, ThresholdTargets
 
-BUNDLE_FORMAT_VERSION = 1
-SUPPORTED_FORMAT_VERSIONS = (1,)
+BUNDLE_FORMAT_VERSION = 2
+SUPPORTED_FORMAT_VERSIONS = (2,)
+UPGRADABLE_FORMAT_VERSIONS = (1,)
+"""Format 1 lacks the card-to-graph binding; ``listingguard models upgrade DIR`` adds it."""
 MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
 INPUT_NAMES = ("feature_ids", "feature_counts", "feature_blocks")
@@ -54,6 +56,8 @@ class ModelCard(BaseModel):
     training: dict[str, Any]
     metrics: dict[str, Any]
     parity: ParityCheck | None
+    model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 of the ``model.onnx`` this card was written with."""
     mlflow_run_id: str | None
     created_at: datetime
 
@@ -89,6 +93,11 @@ def read_card(bundle_dir: Path) -> ModelCard:
             f"{bundle_dir / CARD_FILE}: invalid JSON at line {error.lineno} column {error.colno}"
         ) from error
     version = raw.get("format_version") if isinstance(raw, dict) else None
+    if version in UPGRADABLE_FORMAT_VERSIONS:
+        raise BundleError(
+            f"{bundle_dir / CARD_FILE}: bundle format {version} is no longer served; upgrade it "
+            f"in place with `listingguard models upgrade {bundle_dir}`"
+        )
     if version not in SUPPORTED_FORMAT_VERSIONS:
         raise BundleError(
             f"{bundle_dir / CARD_FILE}: bundle format version {version!r} is not supported "
@@ -97,18 +106,58 @@ def read_card(bundle_dir: Path) -> ModelCard:
     try:
         card = ModelCard.model_validate(raw)
     except ValidationError as error:
-        raise BundleError(f"{bundle_dir / CARD_FILE}: invalid card: {error}") from error
-    _check_card_consistency(bundle_dir, card)
+        raise BundleError(
+            f"{bundle_dir / CARD_FILE}: invalid card: {_first_problem(error)}"
+        ) from error
+    _check_card_consistency(card, bundle_dir / CARD_FILE)
     return card
 
 
-def _check_card_consistency(bundle_dir: Path, card: ModelCard) -> None:
-    missing = [label for label in card.labels if label not in card.calibration]
-    missing += [label for label in card.labels if label not in card.thresholds]
-    if missing:
-        raise BundleError(f"{bundle_dir / CARD_FILE}: no calibration or thresholds for {missing}")
+def _check_card_consistency(card: ModelCard, card_path: Path) -> None:
+    """Labels and categories unique, maps and edges for every label, coherent edges, their id."""
+    for name, values in (
+        ("labels", card.labels),
+        ("regulated_categories", card.regulated_categories),
+    ):
+        if len(set(values)) != len(values):
+            raise BundleError(f"{card_path}: {name} repeats a name: {values}")
+    for name, mapping in (
+        ("calibration", card.calibration),
+        ("thresholds", card.thresholds),
+        ("threshold_targets", card.threshold_targets),
+    ):
+        if set(mapping) != set(card.labels):
+            raise BundleError(
+                f"{card_path}: {name} covers {sorted(mapping)}, the labels are {card.labels}"
+            )
     if tuple(card.input_names) != INPUT_NAMES or tuple(card.output_names) != OUTPUT_NAMES:
         raise BundleError(
-            f"{bundle_dir / CARD_FILE}: inputs {card.input_names} / outputs {card.output_names} "
+            f"{card_path}: inputs {card.input_names} / outputs {card.output_names} "
             f"differ from this format's {list(INPUT_NAMES)} / {list(OUTPUT_NAMES)}"
         )
+    for label, edges in card.thresholds.items():
+        cap = card.threshold_targets[label].max_auto_allow_probability
+        if edges.enforce is not None and edges.allow > edges.enforce:
+            raise BundleError(
+                f"{card_path}: thresholds.{label}: allow {edges.allow} is above "
+                f"enforce {edges.enforce}"
+            )
+        if edges.allow > cap:
+            raise BundleError(
+                f"{card_path}: thresholds.{label}.allow {edges.allow} exceeds "
+                f"max_auto_allow_probability {cap}"
+            )
+    expected_id = threshold_set_id(card.thresholds, card.threshold_targets)
+    if card.threshold_set_id != expected_id:
+        raise BundleError(
+            f"{card_path}: threshold_set_id {card.threshold_set_id} is not the id of the "
+            f"thresholds and targets in the card ({expected_id}): edited by hand?"
+        )
+
+
+def _first_problem(error: ValidationError) -> str:
+    problems = error.errors()
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "card"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{where}: {first['msg']}{more}"

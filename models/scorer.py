@@ -12,6 +12,7 @@ import onnxruntime as ort
 
 from data.schema import Listing
 from models.bundle import MODEL_FILE, ModelCard, read_card
+from models.bundle_binding import check_fingerprint, check_model_file
 from models.calibration import calibrate_logits
 from models.errors import BundleError
 from models.text_features import FeatureHasher, ListingFeatures, pad_batch
@@ -44,9 +45,20 @@ class BundleScorer:
     def __init__(self, bundle_dir: Path, *, threads: int | None = None) -> None:
         self.bundle_dir = Path(bundle_dir)
         self.card: ModelCard = read_card(self.bundle_dir)
+        model_path = self.bundle_dir / MODEL_FILE
+        check_model_file(self.card, model_path)
         self.hasher = FeatureHasher(self.card.feature_spec)
-        self._session = _open_session(self.bundle_dir / MODEL_FILE, threads)
-        self._check_outputs()
+        self._session = _open_session(model_path, threads)
+        check_fingerprint(self.card, self._session.get_modelmeta().custom_metadata_map, model_path)
+        try:
+            self._check_outputs()
+        except BundleError:
+            raise
+        except Exception as error:  # onnxruntime's own errors carry a long native trace
+            raise BundleError(
+                f"{model_path}: the graph does not run on inputs its card describes: "
+                f"{_first_line(error)}"
+            ) from error
 
     @property
     def labels(self) -> list[str]:
@@ -157,4 +169,11 @@ def _open_session(path: Path, threads: int | None) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own untyped errors for bad graphs
-        raise BundleError(f"{path}: onnxruntime cannot load the model: {error}") from error
+        raise BundleError(
+            f"{path}: onnxruntime cannot load the model: {_first_line(error)}"
+        ) from error
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(error).__name__

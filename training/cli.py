@@ -97,6 +97,17 @@ def pull(reference: str, destination: Path) -> None:
     click.echo(f"{version.name} v{version.version} -> {path}")
 
 
+@models.command()
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@user_errors
+def upgrade(bundle: Path) -> None:
+    """Upgrade the format-1 bundle directory BUNDLE in place to the current format."""
+    from training.bundle_upgrade import upgrade_bundle
+
+    card = upgrade_bundle(bundle)
+    click.echo(f"upgraded {bundle} to bundle format {card.format_version} ({card.model_id})")
+
+
 @main.command()
 @click.option("--smoke", is_flag=True, help="Exit after scoring instead of serving on.")
 @click.option("--rows", default=4000, show_default=True, type=click.IntRange(200, 200_000))

@@ -5,6 +5,8 @@ rounding): IDF weighting, block-wise L2 normalization, per-label logits, categor
 per-feature contributions serving turns into reasons.
 """
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from data.schema import LabeledListing
-from models.bundle import INPUT_NAMES, OUTPUT_NAMES, ParityCheck
+from models.bundle import INPUT_NAMES, OUTPUT_NAMES, ModelCard, ParityCheck
+from models.bundle_binding import FINGERPRINT_KEY, card_fingerprint
 from models.calibration import PlattMap, calibrate_logits
 from models.scorer import BundleScorer
 from training.baseline import HashedLinearModel
@@ -139,5 +142,16 @@ def check_parity(
     )
 
 
-def save_onnx(onnx_model: onnx.ModelProto, path: Path) -> None:
-    path.write_bytes(onnx_model.SerializeToString())
+def save_bound_onnx(onnx_model: onnx.ModelProto, card: ModelCard, path: Path) -> str:
+    """Write the graph carrying ``card``'s fingerprint in its metadata; its SHA-256.
+
+    Only the bound fields of ``card`` matter here (see :mod:`models.bundle_binding`).
+    """
+    bound = onnx.ModelProto()
+    bound.CopyFrom(onnx_model)
+    fingerprint = json.dumps(card_fingerprint(card), sort_keys=True)
+    kept = {entry.key: entry.value for entry in bound.metadata_props}
+    helper.set_model_props(bound, {**kept, FINGERPRINT_KEY: fingerprint})
+    data = bound.SerializeToString()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()

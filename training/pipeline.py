@@ -4,7 +4,6 @@ split by seller -> fit -> calibrate + thresholds on the held-out split -> export
 parity check -> validation metrics -> card. MLflow bookkeeping lives in :mod:`training.runner`.
 """
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from training.calibration_fit import fit_calibration_and_thresholds
 from training.config import TrainConfig
 from training.errors import ParityError
 from training.label_arrays import label_arrays
-from training.onnx_export import build_onnx_model, check_parity, save_onnx
+from training.onnx_export import build_onnx_model, check_parity, save_bound_onnx
 from training.validation_metrics import split_metrics
 
 MODEL_FAMILY = "hashed-ngram-linear"
@@ -41,6 +40,8 @@ THRESHOLD_NOTE = (
     "carries a 95% Wilson upper bound. They are not guarantees on new sellers."
 )
 Progress = Callable[[str], None]
+UNWRITTEN_SHA256 = "0" * 64
+"""The model hash of a card whose graph is not written yet (never saved with it)."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,15 @@ def train_bundle(
     )
     fitted = _fit(splits["fit"], splits["calibration"], config, progress)
     bundle_dir.mkdir(parents=True, exist_ok=True)
-    save_onnx(build_onnx_model(fitted.model), bundle_dir / MODEL_FILE)
+    unbound = _card(fitted, config, data_fingerprint, splits, mlflow_run_id)
+    sha256 = save_bound_onnx(build_onnx_model(fitted.model), unbound, bundle_dir / MODEL_FILE)
     progress(f"exported ONNX graph ({(bundle_dir / MODEL_FILE).stat().st_size / 1e6:.1f} MB)")
-    card = _card(fitted, config, data_fingerprint, splits, bundle_dir, mlflow_run_id)
+    card = unbound.model_copy(
+        update={
+            "model_sha256": sha256,
+            "model_id": f"{config.model_name}-{unbound.created_at:%Y%m%dT%H%M%SZ}-{sha256[:8]}",
+        }
+    )
     write_card(bundle_dir, card)
     parity_rows, parity_split = (
         (validation_rows, "validation")
@@ -178,17 +185,16 @@ def _card(
     config: TrainConfig,
     data_fingerprint: str,
     splits: dict[str, list[LabeledListing]],
-    bundle_dir: Path,
     mlflow_run_id: str | None,
 ) -> ModelCard:
+    """The card before export: its id and model hash are set once the graph is written."""
     created = datetime.now(UTC).replace(microsecond=0)
-    digest = hashlib.sha256((bundle_dir / MODEL_FILE).read_bytes()).hexdigest()[:8]
     targets = {label: config.targets_for(label) for label in fitted.model.labels_}
     return ModelCard(
         format_version=BUNDLE_FORMAT_VERSION,
         model_family=MODEL_FAMILY,
         model_name=config.model_name,
-        model_id=f"{config.model_name}-{created:%Y%m%dT%H%M%SZ}-{digest}",
+        model_id=config.model_name,
         labels=fitted.model.labels_,
         regulated_categories=fitted.model.categories_,
         feature_spec=config.features,
@@ -207,6 +213,7 @@ def _card(
         },
         metrics={"calibration": fitted.calibration_metrics},
         parity=None,
+        model_sha256=UNWRITTEN_SHA256,
         mlflow_run_id=mlflow_run_id,
         created_at=created,
     )

@@ -9,15 +9,21 @@ import pytest
 from onnx import numpy_helper
 
 from data.schema import LabeledListing, Listing
-from models.bundle import read_card
+from models.bundle import ModelCard, read_card, write_card
 from models.errors import BundleError
 from models.scorer import BundleScorer
 from models.text_features import FeatureHasher
 from training.baseline import HashedLinearModel
 from training.config import load_config
 from training.errors import ParityError
-from training.onnx_export import build_onnx_model, check_parity, save_onnx
+from training.onnx_export import build_onnx_model, check_parity, save_bound_onnx
 from training.pipeline import train_bundle
+
+
+def save_graph(graph: onnx.ModelProto, card: ModelCard, bundle: Path) -> None:
+    """Replace a bundle's graph the way an export does: bound to the card, hash recorded."""
+    sha256 = save_bound_onnx(graph, card, bundle / "model.onnx")
+    write_card(bundle, card.model_copy(update={"model_sha256": sha256}))
 
 
 def _train(rows: list[LabeledListing], path: Path, validation: list[LabeledListing]) -> Path:
@@ -63,7 +69,7 @@ def test_perturbed_onnx_initializer_fails_the_parity_check(
     model = HashedLinearModel(card.feature_spec).fit(demo_rows)
     assert model.categories_ == card.regulated_categories
     graph = build_onnx_model(model)
-    save_onnx(graph, bundle / "model.onnx")
+    save_graph(graph, card, bundle)
     rows = demo_validation_rows[:200]
     check_parity(model, card.calibration, BundleScorer(bundle), rows, split="validation")
 
@@ -71,7 +77,7 @@ def test_perturbed_onnx_initializer_fails_the_parity_check(
     array = numpy_helper.to_array(weights).copy()
     array[array != 0] *= 1.01
     weights.CopyFrom(numpy_helper.from_array(array, "weights"))
-    save_onnx(graph, bundle / "model.onnx")
+    save_graph(graph, card, bundle)
     with pytest.raises(ParityError, match="differs from the scikit-learn model"):
         check_parity(model, card.calibration, BundleScorer(bundle), rows, split="validation")
 
