@@ -233,6 +233,7 @@ def _new_record(new: NewDecision) -> DecisionRecord:
         threshold_set_id=new.threshold_set_id,
         policy_version=new.policy_version,
         created_at=utc_now(),
+        seller_id=new.listing.get("seller_id"),
     )
 
 

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/listingguard.db"
@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(default=5.0, ge=0.5, le=120)
     request_deadline_seconds: float = Field(default=10.0, ge=1, le=600)
     readiness_timeout_seconds: float = Field(default=2.0, ge=0.1, le=60)
+    retention_days: int | None = Field(default=None, ge=1)
+    retention_mode: Literal["anonymize", "delete"] = "anonymize"
+    pseudonym_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _deadline_covers_the_database_timeout(self) -> "Settings":

@@ -45,6 +45,7 @@ ID_LENGTH: Final = 32
 REQUEST_ID_LENGTH: Final = 100
 IDEMPOTENCY_KEY_LENGTH: Final = 64
 LISTING_ID_LENGTH: Final = 200
+SELLER_ID_LENGTH: Final = 200
 REVIEWER_LENGTH: Final = 100
 VERSION_LENGTH: Final = 200
 
@@ -145,7 +146,11 @@ class DecisionRecord(Base):
     model_version: Mapped[str] = mapped_column(String(VERSION_LENGTH))
     threshold_set_id: Mapped[str] = mapped_column(String(VERSION_LENGTH))
     policy_version: Mapped[str] = mapped_column(String(VERSION_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    seller_id: Mapped[str | None] = mapped_column(String(SELLER_ID_LENGTH), index=True)
+    """Copied from the listing so that one seller's data can be found and erased."""
+    anonymized_at: Mapped[datetime | None]
+    """Set when retention stripped the listing's content and free text from this decision."""
 
 
 class ReviewItem(Base):

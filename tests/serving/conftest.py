@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from serving.app import create_app
+from serving.db import create_db_engine, make_session_factory, upgrade_database
 from serving.settings import Settings
 
 
@@ -16,3 +18,12 @@ def client(demo_bundle: Path, database_url: str) -> Iterator[TestClient]:
     settings = Settings(bundle=demo_bundle, database_url=database_url, max_batch_size=5)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a migrated database, SQLite and PostgreSQL."""
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()

@@ -1,27 +1,17 @@
 """Recording decisions: idempotency, one transaction with the queue, detached read models."""
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.db import create_db_engine, make_session_factory, upgrade_database
 from serving.decision_store import NewDecision, get_decision, record_decision, record_decisions
 from serving.errors import InvalidDecisionError
 from serving.review_queue import claim_next, count_items, decide, get_item, list_items
 from serving.tables import DecisionRecord
 from tests.factories import make_new_decision, make_review_decision
-
-
-@pytest.fixture
-def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade_database(database_url)
-    engine = create_db_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _decision_rows(session_factory: sessionmaker[Session]) -> int:

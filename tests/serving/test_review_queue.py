@@ -1,13 +1,12 @@
 """The review queue: ordering, leases, concurrent claims, reviewer decisions and validation."""
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.db import create_db_engine, make_session_factory, upgrade_database
 from serving.decision_store import StoredDecision, record_decision
 from serving.errors import (
     InvalidReviewError,
@@ -25,14 +24,6 @@ from serving.review_queue import (
 )
 from serving.tables import utc_now
 from tests.factories import make_review_decision
-
-
-@pytest.fixture
-def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade_database(database_url)
-    engine = create_db_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture
