@@ -19,11 +19,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from benchmarks.database_proxy import DatabaseProxy
 from serving.api_errors import RETRY_AFTER_SECONDS
 from serving.app import create_app
 from serving.settings import Settings
 from tests.serving.http_checks import error_of
-from tests.serving.tcp_proxy import DatabaseProxy
 
 DEADLINE_S = 3.0
 FAST = {"database_timeout_seconds": 1.0, "readiness_timeout_seconds": 1.0}
