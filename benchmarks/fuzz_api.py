@@ -1,6 +1,6 @@
 """Schemathesis against the running service's own OpenAPI document: every check, every phase.
 
-    .venv/bin/python -m benchmarks.fuzz_api [--database-url URL] [--max-examples 300]
+    .venv/bin/python -m benchmarks.fuzz_api [--database-url URL] [--max-examples 1000]
         [--seed 1] [--bundle DIR] [--json-out FILE]
 
 Starts ``python -m serving.cli`` on a free loopback port (a SQLite file in a temporary folder by
@@ -31,7 +31,7 @@ SERVER_ERROR_CODE = "ST101"
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--database-url", help="SQLAlchemy URL; database 'auto' = throwaway")
-    parser.add_argument("--max-examples", type=int, default=300, help="per operation and phase")
+    parser.add_argument("--max-examples", type=int, default=1000, help="per operation and phase")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bundle", type=Path, help="bundle directory (default: train on demo)")
     parser.add_argument("--json-out", type=Path, help="write the figures here as JSON")
