@@ -70,7 +70,10 @@ def _schemathesis(port: int, args: argparse.Namespace, report: Path) -> str:
         "--report=json",
         f"--report-json-path={report}",
     ]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    # Run in the scratch folder: schemathesis keeps a cache in its working directory.
+    completed = subprocess.run(
+        command, cwd=report.parent, capture_output=True, text=True, check=False
+    )
     return completed.stdout + completed.stderr
 
 

@@ -57,9 +57,17 @@ def check_fingerprint(card: ModelCard, metadata: dict[str, str], model_path: Pat
         stored = json.loads(stored_text)
     except json.JSONDecodeError as error:
         raise BundleError(f"{model_path}: unreadable card fingerprint: {error}") from error
+    if not isinstance(stored, dict):
+        raise BundleError(f"{model_path}: the card fingerprint is not a field -> hash object")
     expected = card_fingerprint(card)
-    for name in sorted(set(expected) | set(stored)):
-        if expected.get(name) != stored.get(name):
+    # A feature setting added to the code after the export is absent from the stored
+    # fingerprint and takes its default, which must keep the old behaviour; every other
+    # bound field must be there.
+    missing = sorted(set(expected) - set(stored))
+    if any(not name.startswith("feature_spec.") for name in missing):
+        raise BundleError(f"{model_path}: the card fingerprint lacks {missing}")
+    for name in sorted(stored):
+        if expected.get(name) != stored[name]:
             raise BundleError(
                 f"{model_path.parent / 'card.json'}: field {name} differs from what "
                 f"{model_path.name} was exported with (card edited, or files from two exports)"

@@ -102,6 +102,15 @@ def _batch_listing_id(body: Any, index: int) -> str | None:
     return None
 
 
+def _retry_advice(path: str) -> str:
+    if path.startswith("/v1/score"):
+        return "(retrying the same request is safe: it never records a second decision)"
+    return (
+        "(a claim or review decision cut off at its deadline may still have been recorded: "
+        "read the item before retrying)"
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -133,7 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
             code="database_unavailable",
             message=(
                 f"the decision database is unavailable: retry after {RETRY_AFTER_SECONDS} s "
-                "(retrying the same request is safe: it never records a second decision)"
+                + _retry_advice(request.url.path)
             ),
         )
         return error_response(request, 503, body, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -1,13 +1,14 @@
 """Scoring and decision endpoints."""
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from data.schema import Listing
 from serving.api_errors import ApiError, ErrorResponse
 from serving.decision_store import get_decision
-from serving.deps import RequestIdDep, StateDep
+from serving.deps import RequestIdDep, ServiceState, StateDep
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, DecisionOut, StoredDecisionOut
-from serving.scoring import decision_out, score_and_record
+from serving.scoring import decide_listings, decision_out, record_and_answer
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -18,15 +19,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 @router.post("/score", response_model=DecisionOut, responses=ERRORS)
 async def score_listing(listing: Listing, state: StateDep, request_id: RequestIdDep) -> DecisionOut:
     """Score one listing: calibrated probability and band per label, action, reasons."""
-    decisions = await state.database.run(
-        score_and_record,
-        [listing],
-        scorer=state.scorer,
-        policy=state.policy,
-        session_factory=state.session_factory,
-        request_id=request_id,
-    )
-    return decisions[0]
+    return (await _score_and_record([listing], state, request_id))[0]
 
 
 @router.post("/score/batch", response_model=BatchScoreResponse, responses=ERRORS)
@@ -47,15 +40,18 @@ async def score_batch(
             field="listings",
             limit=limit,
         )
-    results = await state.database.run(
-        score_and_record,
-        body.listings,
-        scorer=state.scorer,
-        policy=state.policy,
-        session_factory=state.session_factory,
-        request_id=request_id,
+    return BatchScoreResponse(results=await _score_and_record(body.listings, state, request_id))
+
+
+async def _score_and_record(
+    listings: list[Listing], state: ServiceState, request_id: str
+) -> list[DecisionOut]:
+    # Inference runs on the server's thread pool; only the write runs under the database
+    # deadline, so a slow CPU is never reported as a database outage.
+    batch = await run_in_threadpool(
+        decide_listings, listings, scorer=state.scorer, policy=state.policy, request_id=request_id
     )
-    return BatchScoreResponse(results=results)
+    return await state.database.run(record_and_answer, state.session_factory, batch)
 
 
 @router.get("/decisions/{decision_id}", response_model=StoredDecisionOut, responses=ERRORS)

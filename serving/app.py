@@ -54,6 +54,9 @@ def load_state(settings: Settings) -> ServiceState:
         readiness=DatabaseCalls(
             threads=1, deadline_s=settings.readiness_timeout_seconds, name="lg-ready"
         ),
+        readiness_engine=create_db_engine(
+            settings.database_url, timeout_s=settings.readiness_timeout_seconds
+        ),
     )
 
 
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         service.database.shutdown()
         service.readiness.shutdown()
         service.engine.dispose()
+        service.readiness_engine.dispose()
 
     app = FastAPI(
         title="ListingGuard",
@@ -133,9 +137,9 @@ def _document_configured_limits(app: FastAPI, settings: Settings) -> None:
 
 def _check_database(state: ServiceState) -> tuple[bool, bool]:
     """(reachable, migrated to this build's head revision)."""
-    if not database_reachable(state.engine):
+    if not database_reachable(state.readiness_engine):
         return False, False
     try:
-        return True, current_revision(state.engine) == state.schema_revision
+        return True, current_revision(state.readiness_engine) == state.schema_revision
     except SQLAlchemyError:
         return False, False

@@ -6,9 +6,10 @@
   Decisions whose review item is still open or claimed are left until it is closed.
 * **Erasure** — every decision and review item of one seller is deleted, whatever its age or
   status.
-* **Exports** — one JSON line per decision with its latest review outcome; ``redact`` replaces
-  seller ids by keyed pseudonyms and drops free-text notes. :func:`redact_record` is the one
-  redaction every export uses.
+* **Exports** — one JSON line per decision with its review items; ``redact`` replaces seller
+  and reviewer ids by keyed pseudonyms and drops free text (the listing's description and
+  attributes, reviewers' notes). The title is kept: it is what a retrained model reads.
+  :func:`redact_record` is the one redaction every export uses.
 """
 
 import hashlib
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Final, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, Select, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.tables import ACTIVE_REVIEW_STATUSES, DecisionRecord, ReviewItem, utc_now
@@ -48,12 +49,15 @@ def apply_retention(
     while chunk := _retention_chunk(session_factory, older_than, mode, seen):
         seen.update(chunk)
         with session_factory.begin() as session:
+            # Checked again where it is written: an item may have become active meanwhile.
+            idle = DecisionRecord.id.in_(chunk) & DecisionRecord.id.not_in(_active_decisions())
             if mode == "delete":
-                items += _delete_items(session, chunk)
-                session.execute(delete(DecisionRecord).where(DecisionRecord.id.in_(chunk)))
+                items += _delete_items(session, chunk, only_closed=True)
+                changed = session.execute(delete(DecisionRecord).where(idle))
+                decisions += int(getattr(changed, "rowcount", 0) or 0)
             else:
-                items += _anonymize(session, chunk)
-        decisions += len(chunk)
+                anonymized, reviewed = _anonymize(session, idle)
+                decisions, items = decisions + anonymized, items + reviewed
     return HygieneCounts(decisions=decisions, review_items=items)
 
 
@@ -93,14 +97,20 @@ def export_decisions(
 
 
 def redact_record(record: dict[str, Any], key: bytes) -> dict[str, Any]:
-    """A copy without personal data: seller ids pseudonymized (keyed hash), free text removed."""
+    """A copy without personal data: ids pseudonymized (keyed hash), free text removed."""
     redacted = dict(record)
     redacted["seller_id"] = pseudonym(record.get("seller_id"), key)
-    listing = dict(record.get("listing") or {})
-    if "seller_id" in listing:
-        listing["seller_id"] = pseudonym(listing["seller_id"], key)
+    original = record.get("listing") or {}
+    listing = {
+        name: value for name, value in original.items() if name in (*KEPT_LISTING_FIELDS, "title")
+    }
+    if "seller_id" in original:
+        listing["seller_id"] = pseudonym(original["seller_id"], key)
     redacted["listing"] = listing
-    redacted["review"] = [{**item, "reviewer_reason": None} for item in record.get("review", [])]
+    redacted["review"] = [
+        {**item, "reviewer_reason": None, "decided_by": pseudonym(item.get("decided_by"), key)}
+        for item in record.get("review", [])
+    ]
     return redacted
 
 
@@ -116,9 +126,8 @@ def _retention_chunk(
     mode: RetentionMode,
     seen: set[str],
 ) -> list[str]:
-    active = select(ReviewItem.decision_id).where(ReviewItem.status.in_(ACTIVE_REVIEW_STATUSES))
     query = select(DecisionRecord.id).where(
-        DecisionRecord.created_at < older_than, DecisionRecord.id.not_in(active)
+        DecisionRecord.created_at < older_than, DecisionRecord.id.not_in(_active_decisions())
     )
     if mode == "anonymize":
         query = query.where(DecisionRecord.anonymized_at.is_(None))
@@ -128,9 +137,18 @@ def _retention_chunk(
     return [decision_id for decision_id in ids if decision_id not in seen]
 
 
-def _anonymize(session: Session, ids: list[str]) -> int:
+def _active_decisions() -> Select[str]:
+    return select(ReviewItem.decision_id).where(ReviewItem.status.in_(ACTIVE_REVIEW_STATUSES))
+
+
+def _anonymize(session: Session, which: ColumnElement[bool]) -> tuple[int, int]:
+    """Strip the decisions ``which`` selects; (decisions, review items) changed."""
     now = utc_now()
-    for record in session.scalars(select(DecisionRecord).where(DecisionRecord.id.in_(ids))):
+    ids = []
+    for record in session.scalars(select(DecisionRecord).where(which).with_for_update()):
+        ids.append(record.id)
+        # Identical content scored again is a new decision, not a replay of the stripped one.
+        record.idempotency_key = f"anonymized-{record.id}"
         record.listing = {
             name: record.listing[name] for name in KEPT_LISTING_FIELDS if name in record.listing
         }
@@ -143,11 +161,14 @@ def _anonymize(session: Session, ids: list[str]) -> int:
     result = session.execute(
         update(ReviewItem).where(ReviewItem.decision_id.in_(ids)).values(reviewer_reason=None)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return len(ids), int(getattr(result, "rowcount", 0) or 0)
 
 
-def _delete_items(session: Session, ids: list[str]) -> int:
-    result = session.execute(delete(ReviewItem).where(ReviewItem.decision_id.in_(ids)))
+def _delete_items(session: Session, ids: list[str], *, only_closed: bool = False) -> int:
+    query = delete(ReviewItem).where(ReviewItem.decision_id.in_(ids))
+    if only_closed:
+        query = query.where(ReviewItem.status.not_in(ACTIVE_REVIEW_STATUSES))
+    result = session.execute(query)
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -9,32 +9,56 @@ never starved by stuck database calls.
 
 import asyncio
 import functools
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from concurrent.futures import Future
+from typing import Any, ParamSpec, TypeVar
 
 from serving.errors import DatabaseDeadlineError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+_Job = tuple[Future[Any], Callable[[], Any]]
 
 
 class DatabaseCalls:
-    """Runs ``function(*args)`` on one of ``threads`` threads; raises past ``deadline_s``."""
+    """Runs ``function(*args)`` on one of ``threads`` threads; raises past ``deadline_s``.
+
+    The threads are daemons: a call stuck on a frozen database never holds up the process's exit
+    (a ``ThreadPoolExecutor`` joins its threads at exit, however long they are blocked).
+    """
 
     def __init__(self, *, threads: int, deadline_s: float, name: str = "lg-db") -> None:
         self.deadline_s = deadline_s
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.get_running_loop()
-        # A call still queued at the deadline is cancelled and never runs.
-        future = loop.run_in_executor(self._executor, functools.partial(function, *args, **kwargs))
+        future: Future[T] = Future()
+        self._jobs.put((future, functools.partial(function, *args, **kwargs)))
         try:
-            return await asyncio.wait_for(future, self.deadline_s)
+            # Cancelling the wrapper at the deadline cancels a call still queued: it never runs.
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.deadline_s)
         except TimeoutError as error:
             raise DatabaseDeadlineError(self.deadline_s) from error
 
     def shutdown(self) -> None:
-        """Stop taking work; queued calls are cancelled, running ones finish on their own."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop taking work; calls already running finish on their own."""
+        for _ in self._threads:
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as error:  # handed to the awaiting request, as an executor does
+                future.set_exception(error)

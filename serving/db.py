@@ -37,8 +37,9 @@ def create_db_engine(
     ``timeout_s`` bounds each way a call can wait on the database: connecting, waiting for a
     pooled connection, a statement or a lock (PostgreSQL), a writer's lock (SQLite's busy
     timeout). SQLite connections get foreign keys switched on and WAL journaling. PostgreSQL
-    connections are checked before use (a server restart otherwise fails one request) and TCP
-    keepalives notice a dead peer.
+    connections are checked before use (a server restart otherwise fails one request); TCP
+    keepalives (idle connections) and ``tcp_user_timeout`` (unacknowledged data) notice a dead
+    peer. A server that accepts data but never answers is bounded only by the caller's deadline.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -59,6 +60,8 @@ def create_db_engine(
             "keepalives_idle": 10,
             "keepalives_interval": 3,
             "keepalives_count": 3,
+            # Sent data left unacknowledged this long (a lost network) fails the connection.
+            "tcp_user_timeout": max(timeout_ms * 2, 10_000),
         },
     )
 

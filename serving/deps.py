@@ -27,6 +27,8 @@ class ServiceState:
     """Every request's database work runs here, within the request deadline."""
     readiness: DatabaseCalls
     """Readiness probes run apart, so a frozen database cannot make them queue."""
+    readiness_engine: Engine
+    """The probes' own connections: a pool busy with requests does not read as "unreachable"."""
 
 
 def get_state(request: Request) -> ServiceState:

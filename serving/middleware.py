@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+import numpy as np
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,8 +27,8 @@ MAX_JSON_DEPTH: Final = 32
 """The deepest request of this API nests 4 levels (batch -> listings -> listing -> attributes)."""
 
 _BODY_METHODS: Final = frozenset({b"POST", b"PUT", b"PATCH"})
-_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS: Final = re.compile(rb"[\[\]{}]")
+_OPENING: Final = np.frombuffer(b"[{", dtype=np.uint8)
+_CLOSING: Final = np.frombuffer(b"]}", dtype=np.uint8)
 
 
 class RequestBodyMiddleware:
@@ -137,12 +138,17 @@ def _check_json_bytes(body: bytes) -> tuple[int, ErrorBody] | None:
 
 
 def json_nesting_depth(body: bytes) -> int:
-    """The deepest bracket nesting of a JSON text, brackets inside strings not counted."""
-    depth = deepest = 0
-    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", body)):
-        depth += 1 if bracket in (b"[", b"{") else -1
-        deepest = max(deepest, depth)
-    return deepest
+    """The deepest bracket nesting of a JSON text, brackets inside strings not counted.
+
+    Linear in the body, in C: escaped backslashes, then escaped quotes, are removed (JSON
+    escapes pair from the left), so the remaining quotes delimit strings; the brackets between
+    strings are summed as +1/-1.
+    """
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside = b"".join(unescaped.split(b'"')[0::2])
+    codes = np.frombuffer(outside, dtype=np.uint8)
+    steps = np.isin(codes, _OPENING).astype(np.int64) - np.isin(codes, _CLOSING)
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -29,16 +29,14 @@ def idempotency_key(
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def score_and_record(
+def decide_listings(
     listings: list[Listing],
     *,
     scorer: BundleScorer,
     policy: Policy,
-    session_factory: sessionmaker[Session],
     request_id: str,
-) -> list[DecisionOut]:
-    """One decision per listing, in order, written in one transaction; an identical earlier
-    request returns its stored decision."""
+) -> list[NewDecision]:
+    """Score and route each listing (CPU only: no database), in order."""
     batch = []
     for listing, score in zip(listings, scorer.score(listings), strict=True):
         routed = route_listing(
@@ -48,6 +46,14 @@ def score_and_record(
             policy=policy,
         )
         batch.append(_new_decision(listing, score, routed, scorer, policy, request_id))
+    return batch
+
+
+def record_and_answer(
+    session_factory: sessionmaker[Session], batch: list[NewDecision]
+) -> list[DecisionOut]:
+    """Write ``batch`` in one transaction; an identical earlier request answers its stored
+    decision (``replayed``)."""
     recorded = record_decisions(session_factory, batch)
     return [decision_out(stored, replayed=not created) for stored, created in recorded]
 

@@ -3,6 +3,8 @@
 Each case here reached a 500 or an undocumented answer before (issue 6), on SQLite or PostgreSQL.
 """
 
+import http.client
+import json
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from serving.deps import get_state
 from serving.middleware import MAX_JSON_DEPTH, json_nesting_depth
-from tests.serving.http_checks import error_of
+from tests.serving.http_checks import error_of, serve_in_thread
 
 PLAIN = {"listing_id": "in-1", "title": "ceramic coffee mug 350 ml", "price": 9.5}
 JSON = {"Content-Type": "application/json"}
@@ -183,3 +185,28 @@ def test_an_unexpected_error_is_500_in_the_error_schema(client: TestClient) -> N
     assert error_of(response)["code"] == "internal_error"
     assert "boom" not in response.text, "no internals reach the caller"
     assert response.json()["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_an_unexpected_error_keeps_the_keep_alive_connection(client: TestClient) -> None:
+    app = client.app
+    assert isinstance(app, FastAPI)
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    app.dependency_overrides[get_state] = broken
+    try:
+        with serve_in_thread(app) as port:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("POST", "/v1/score", json.dumps(PLAIN), JSON)
+            first = connection.getresponse()
+            first.read()
+            sock = connection.sock
+            connection.request("GET", "/healthz")
+            second = connection.getresponse()
+            second.read()
+            assert (first.status, second.status) == (500, 200)
+            assert connection.sock is sock, "the 500 did not close the connection"
+            connection.close()
+    finally:
+        app.dependency_overrides.clear()

@@ -6,8 +6,6 @@ is a database that is down, paused one that is frozen (connections open, nothing
 
 import http.client
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
@@ -23,7 +20,7 @@ from benchmarks.database_proxy import DatabaseProxy
 from serving.api_errors import RETRY_AFTER_SECONDS
 from serving.app import create_app
 from serving.settings import Settings
-from tests.serving.http_checks import error_of
+from tests.serving.http_checks import error_of, serve_in_thread
 
 DEADLINE_S = 3.0
 FAST = {"database_timeout_seconds": 1.0, "readiness_timeout_seconds": 1.0}
@@ -130,29 +127,3 @@ def post(
     response = connection.getresponse()
     headers = {name.lower(): value for name, value in response.getheaders()}
     return response.status, headers, json.loads(response.read())
-
-
-class serve_in_thread:  # noqa: N801 - used as a context manager, like a function
-    """uvicorn on a free loopback port in a thread, for tests about real connections."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> int:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        port: int = self.socket.getsockname()[1]
-        return port
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.socket.close()
