@@ -192,3 +192,33 @@ def test_serve_reports_a_bad_bundle_in_one_line(bundle: Path, tmp_path: Path) ->
     assert completed.returncode == 1
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "field labels differs" in lines[0], completed.stderr
+
+
+def rewrite_fingerprint(bundle: Path, change: Callable[[dict[str, str]], object]) -> None:
+    """Change the fingerprint stored in the graph, then record the graph's new hash."""
+    graph = onnx.load(str(bundle / "model.onnx"))
+    entry = next(item for item in graph.metadata_props if item.key == FINGERPRINT_KEY)
+    stored = json.loads(entry.value)
+    entry.value = json.dumps(change(stored))
+    onnx.save(graph, str(bundle / "model.onnx"))
+    record_model_hash(bundle)
+
+
+def test_a_feature_setting_newer_than_the_export_takes_its_default(bundle: Path) -> None:
+    def drop_one_setting(stored: dict[str, str]) -> dict[str, str]:
+        del stored["feature_spec.term_group_buckets"]
+        return stored
+
+    rewrite_fingerprint(bundle, drop_one_setting)
+    assert BundleScorer(bundle).card.feature_spec.term_group_buckets > 0
+
+
+def test_a_fingerprint_without_a_core_field_or_not_an_object_is_refused(bundle: Path) -> None:
+    def drop_labels(stored: dict[str, str]) -> dict[str, str]:
+        del stored["labels"]
+        return stored
+
+    rewrite_fingerprint(bundle, drop_labels)
+    assert "fingerprint lacks ['labels']" in refusal(bundle)
+    rewrite_fingerprint(bundle, lambda stored: ["not", "an", "object"])
+    assert "not a field -> hash object" in refusal(bundle)
