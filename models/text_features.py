@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from data.schema import Listing
 from data.taxonomy import LABELS
@@ -62,8 +62,13 @@ class FeatureSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = 1
-    word_ngrams: tuple[PositiveInt, PositiveInt] = (1, 2)
-    char_ngrams: tuple[PositiveInt, PositiveInt] = (3, 5)
+    word_ngrams: tuple[PositiveInt, PositiveInt] | None = (1, 2)
+    """Word n-gram lengths [low, high] of title and description; ``None`` switches them off."""
+    char_ngrams: tuple[PositiveInt, PositiveInt] | None = (3, 5)
+    """Character n-gram lengths of title words (and description words, in the description
+    block); ``None`` switches them off."""
+    use_description: bool = True
+    use_price: bool = True
     title_word_buckets: PositiveInt = 2**17
     title_char_buckets: PositiveInt = 2**18
     description_buckets: PositiveInt = 2**17
@@ -73,18 +78,28 @@ class FeatureSpec(BaseModel):
 
     @field_validator("word_ngrams", "char_ngrams")
     @classmethod
-    def _ordered_range(cls, value: tuple[int, int]) -> tuple[int, int]:
-        if value[0] > value[1]:
+    def _ordered_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and value[0] > value[1]:
             raise ValueError(f"n-gram range {list(value)} must be [low, high] with low <= high")
         return value
 
+    @model_validator(mode="after")
+    def _some_text_features(self) -> "FeatureSpec":
+        if self.word_ngrams is None and self.char_ngrams is None:
+            raise ValueError(
+                "word_ngrams and char_ngrams are both off: the model would read no text"
+            )
+        return self
+
     def blocks(self) -> tuple[BlockSpec, ...]:
         """Blocks in id order; bucket 0 of the first block is never hashed to (padding)."""
+        # A family switched off keeps a one-bucket block that nothing hashes into, so block
+        # indices (and the graph) do not depend on which families are on.
         sizes = (
-            ("title_words", self.title_word_buckets),
-            ("title_chars", self.title_char_buckets),
-            ("description", self.description_buckets),
-            ("price", self.price_buckets),
+            ("title_words", self.title_word_buckets if self.word_ngrams else 1),
+            ("title_chars", self.title_char_buckets if self.char_ngrams else 1),
+            ("description", self.description_buckets if self.use_description else 1),
+            ("price", self.price_buckets if self.use_price else 1),
             ("term_groups", self.term_group_buckets),
         )
         offset = 1
@@ -210,8 +225,10 @@ class FeatureHasher:
     def _add_text(
         self, accumulator: _Accumulator, words_block: str, chars_block: str, words: list[str]
     ) -> None:
-        self._add(accumulator, words_block, "w:", _word_terms(words, *self.spec.word_ngrams))
-        self._add(accumulator, chars_block, "c:", _char_terms(words, *self.spec.char_ngrams))
+        if self.spec.word_ngrams is not None:
+            self._add(accumulator, words_block, "w:", _word_terms(words, *self.spec.word_ngrams))
+        if self.spec.char_ngrams is not None:
+            self._add(accumulator, chars_block, "c:", _char_terms(words, *self.spec.char_ngrams))
 
     def term_group_column(self, group: str) -> int:
         """The feature id (weight-matrix row) of a term group."""
@@ -236,11 +253,13 @@ class FeatureHasher:
         """Features of one listing (title, description, price; never ids or slice columns)."""
         accumulator = _Accumulator(self._offsets)
         title_words = tokenize(listing.title)
-        description_words = tokenize(listing.description)
+        description_words = tokenize(listing.description) if self.spec.use_description else []
         self._add_text(accumulator, "title_words", "title_chars", title_words)
-        self._add_text(accumulator, "description", "description", description_words)
+        if description_words:
+            self._add_text(accumulator, "description", "description", description_words)
         self._add_term_groups(accumulator, title_words + description_words)
-        self._add_price(accumulator, listing.price, listing.currency)
+        if self.spec.use_price:
+            self._add_price(accumulator, listing.price, listing.currency)
         return accumulator.to_features()
 
     def transform(self, listings: list[Listing]) -> list[ListingFeatures]:

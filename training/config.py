@@ -2,7 +2,7 @@
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -63,15 +63,21 @@ def default_config_text() -> str:
 
 
 def load_config(path: Path | None = None) -> TrainConfig:
-    """The embedded default, or a YAML file overriding it; errors name the file and field."""
-    text = default_config_text() if path is None else _read(path)
-    source = "embedded default config" if path is None else str(path)
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise TrainingError(f"{source}:{where} invalid YAML") from error
+    """The embedded default, overridden key by key by a YAML file; errors name file and field.
+
+    Mappings merge recursively; any other value (a list, a number, a string) replaces the
+    default's. ``null`` over a mapping removes it (``term_groups: {name: null}`` drops one
+    group, ``term_groups: null`` all of them); over anything else it is the value ``null``, which
+    switches off the settings that accept it (``char_ngrams: null``).
+    """
+    raw = _parse(default_config_text(), "embedded default config")
+    source = "embedded default config"
+    if path is not None:
+        source = str(path)
+        override = _parse(_read(path), source)
+        if not isinstance(override, dict):
+            raise TrainingError(f"{source}: a training config is a mapping of settings")
+        raw = merge_config(raw, override)
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as error:
@@ -80,6 +86,28 @@ def load_config(path: Path | None = None) -> TrainConfig:
             for item in error.errors()
         )
         raise TrainingError(f"{source}: {problems}") from error
+
+
+def merge_config(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` applied key by key (see :func:`load_config`)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config(merged[key], value)
+        elif value is None and isinstance(merged.get(key), dict):
+            del merged[key]  # an inherited mapping entry removed: its default applies
+        else:
+            merged[key] = value
+    return merged
+
+
+def _parse(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise TrainingError(f"{source}:{where} invalid YAML") from error
 
 
 def _read(path: Path) -> str:
