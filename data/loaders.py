@@ -17,9 +17,17 @@ from data.readers import SourceRecord, SourceTable, read_source
 from data.row_conversion import RecordContext, RowConverter, RowProblem
 from data.schema import LabeledListing
 
-__all__ = ["DUPLICATE_ID_REASON", "LoadResult", "RowProblem", "load_labeled"]
+__all__ = [
+    "DEFAULT_MAX_DROPPED_SHARE",
+    "DUPLICATE_ID_REASON",
+    "LoadResult",
+    "RowProblem",
+    "load_labeled",
+]
 
 DUPLICATE_ID_REASON = "duplicate listing_id"
+DEFAULT_MAX_DROPPED_SHARE = 0.01
+"""Share of a file's rows that may be dropped before loading it counts as a failure."""
 
 
 @dataclass
@@ -32,10 +40,47 @@ class LoadResult:
     problems: list[RowProblem] = field(default_factory=list)
     dropped_by_reason: dict[str, int] = field(default_factory=dict)
     source_rows: int = 0
+    truncations: list[RowProblem] = field(default_factory=list)
+    """Kept rows whose text was cut to its limit, one entry per field."""
 
     @property
     def dropped_rows(self) -> int:
         return sum(self.dropped_by_reason.values())
+
+    @property
+    def dropped_share(self) -> float:
+        return self.dropped_rows / self.source_rows if self.source_rows else 0.0
+
+    def truncation_lines(self) -> list[str]:
+        """One line per truncated field: how many rows, and the first file:line."""
+        counts: Counter[str] = Counter(problem.reason for problem in self.truncations)
+        first: dict[str, RowProblem] = {}
+        for problem in self.truncations:
+            first.setdefault(problem.reason, problem)
+        return [
+            f"warning: {count} rows kept with {reason} (first at {first[reason].where})"
+            for reason, count in counts.most_common()
+        ]
+
+    def check_dropped_share(self, max_share: float) -> None:
+        """Raise :class:`DataError` when more than ``max_share`` of the rows were dropped.
+
+        The message counts the drops per reason, each with the first file:line it happened at.
+        """
+        if self.dropped_share <= max_share:
+            return
+        first: dict[str, RowProblem] = {}
+        for problem in self.problems:
+            first.setdefault(problem.reason, problem)
+        reasons = "; ".join(
+            f"{count} x {reason} (first at {first[reason].where})"
+            for reason, count in self.dropped_by_reason.items()
+        )
+        raise DataError(
+            f"{self.dropped_rows} of {self.source_rows} rows dropped "
+            f"({self.dropped_share:.1%}, more than the {max_share:.1%} allowed): {reasons}",
+            file=self.file,
+        )
 
 
 def load_labeled(path: str | Path, mapping: ColumnMapping) -> LoadResult:
@@ -59,6 +104,7 @@ def load_labeled(path: str | Path, mapping: ColumnMapping) -> LoadResult:
             result.problems.extend(converted)
             dropped[converted[0].reason] += 1
     lookups.check_columns_seen(result.source_rows)
+    result.truncations = lookups.converter.truncations
     result.dropped_by_reason = dict(dropped.most_common())
     return result
 

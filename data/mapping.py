@@ -132,8 +132,8 @@ class ColumnMapping(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "ColumnMapping":
-        if "title" not in self.listing:
-            raise ValueError("listing.title: a title column is required")
+        if "title" not in self.listing and "description" not in self.listing:
+            raise ValueError("listing: map a title or a description column (or both)")
         self._check_constants()
         self._check_slices_are_slice_only()
         return self

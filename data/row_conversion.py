@@ -4,6 +4,7 @@ A row is either fully valid or dropped with every problem found in it; nothing i
 repaired. Labels the mapping does not list stay ``None`` (unknown).
 """
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,14 @@ from data.cell_values import (
     as_text,
 )
 from data.mapping import ColumnKey, ColumnMapping, ColumnRef
-from data.schema import LabeledListing, Labels, Listing
+from data.schema import (
+    MAX_ATTRIBUTE_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    LabeledListing,
+    Labels,
+    Listing,
+)
 from data.taxonomy import LABELS
 
 RawCells = Mapping[ColumnKey, object]
@@ -39,10 +47,15 @@ class RowProblem:
     field: str | None = None
     column: ColumnKey | None = None
 
-    def __str__(self) -> str:
-        where = (
+    @property
+    def where(self) -> str:
+        """``file:line``, or ``file:row N`` where records have no line (Parquet, datasets)."""
+        return (
             f"{self.file}:{self.line}" if self.line is not None else f"{self.file}:row {self.row}"
         )
+
+    def __str__(self) -> str:
+        where = self.where
         subject = self.field or ""
         if self.column is not None and self.column != self.field:
             subject += f" (column {self.column!r})"
@@ -100,6 +113,8 @@ class RowConverter:
         self.slice_plan = [_plan(name, ref, as_text) for name, ref in mapping.slices.items()]
         self.listing_constants = _constants_of(mapping, Listing)
         self.label_constants = _constants_of(mapping, Labels)
+        self.truncations: list[RowProblem] = []
+        """Text cut to its limit (the row is kept): one entry per field and row."""
 
     def convert(self, cells: RawCells, context: RecordContext) -> LabeledListing | list[RowProblem]:
         """The labeled listing of one record, or the problems that make it unusable."""
@@ -111,6 +126,7 @@ class RowConverter:
         attributes = self._fill(self.attribute_plan, "attributes.", cells, context, problems)
         if attributes:
             listing["attributes"] = attributes
+        self._truncate_long_text(listing, context)
         labels = self._fill(self.label_plan, "", cells, context, problems, keep_none=True)
         labels.update(self.label_constants)
         slices = self._fill(self.slice_plan, "slices.", cells, context, problems)
@@ -121,6 +137,25 @@ class RowConverter:
         except ValidationError as error:
             return problems + self._validation_problems(error, context, problems)
         return problems or row
+
+    def _truncate_long_text(self, listing: dict[str, Any], context: RecordContext) -> None:
+        for name, limit in (("title", MAX_TITLE_CHARS), ("description", MAX_DESCRIPTION_CHARS)):
+            value = listing.get(name)
+            if isinstance(value, str) and len(value) > limit:
+                listing[name] = value[:limit]
+                self._truncated(context, name, len(value), limit)
+        for key, value in (listing.get("attributes") or {}).items():
+            if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_CHARS:
+                listing["attributes"][key] = value[:MAX_ATTRIBUTE_CHARS]
+                self._truncated(context, f"attributes.{key}", len(value), MAX_ATTRIBUTE_CHARS)
+
+    def _truncated(self, context: RecordContext, field: str, length: int, limit: int) -> None:
+        message = f"{length} characters cut to the first {limit}"
+        column = self.mapping.source_column(field)
+        problem = context.problem(
+            f"{field}: truncated to {limit} characters", message, field=field, column=column
+        )
+        self.truncations.append(problem)
 
     def _fill(
         self,
@@ -165,6 +200,10 @@ class RowConverter:
         location = [str(part) for part in detail["loc"]]
         field = ".".join(location[1:]) or location[0]
         message = detail["msg"].removeprefix("Value error, ")
+        named = _NAMED_FIELD.match(message)
+        if named and len(location) == 1:
+            # A rule over several fields (title or description) names the one it needs.
+            field, message = named[1], message[named.end() :]
         value = detail.get("input")
         shown = "" if isinstance(value, dict) else f" (value {_preview(value)})"
         return context.problem(
@@ -173,6 +212,9 @@ class RowConverter:
             field=field,
             column=self.mapping.source_column(field),
         )
+
+
+_NAMED_FIELD = re.compile(r"^([a-z_]+): ")
 
 
 def _plan(target: str, ref: ColumnRef, convert: Callable[[object], Any]) -> _CellPlan:

@@ -25,12 +25,18 @@ NO_NUL_PATTERN: Final = r"^[^\x00]*$"
 NON_BLANK_PATTERN: Final = r"^[^\x00]*[^\x00\t-\r ][^\x00]*$"
 """At least one character other than ASCII whitespace, and no NUL characters."""
 
+OPTIONAL_TEXT_PATTERN: Final = r"^$|^[^\x00]*[^\x00\t-\r ][^\x00]*$"
+"""Empty (absent), or text with a non-whitespace character and no NUL."""
+
 ASCII_WHITESPACE: Final = "\t\n\x0b\x0c\r "
 """The characters NON_BLANK_PATTERN counts as blank."""
 
 PATTERN_MEANINGS: Final = {
     NO_NUL_PATTERN: "must not contain NUL (\\x00) characters",
     NON_BLANK_PATTERN: "must contain a non-whitespace character and no NUL (\\x00) characters",
+    OPTIONAL_TEXT_PATTERN: (
+        "must be empty or contain a non-whitespace character, and no NUL (\\x00) characters"
+    ),
 }
 """What each pattern means, for error messages a person can read."""
 
@@ -43,10 +49,24 @@ AttributeName = Annotated[str, Field(max_length=MAX_ATTRIBUTE_CHARS)]
 class Listing(BaseModel):
     """A marketplace listing as a listing pipeline sends it for scoring."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # The rule of the validator below, stated in the JSON schema: a title, or failing that
+        # a description, carries the text.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["title"], "properties": {"title": {"minLength": 1}}},
+                {
+                    "required": ["description"],
+                    "properties": {"description": {"pattern": NON_BLANK_PATTERN}},
+                },
+            ]
+        },
+    )
 
     listing_id: NonBlankText = Field(min_length=1, max_length=200)
-    title: NonBlankText = Field(min_length=1, max_length=MAX_TITLE_CHARS)
+    title: str = Field(default="", max_length=MAX_TITLE_CHARS, pattern=OPTIONAL_TEXT_PATTERN)
+    """May be empty (or absent) when the description carries the text."""
     description: NoNulText = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
     # strict: JSON true/false is not a price (lax mode would read it as 1.0/0.0).
     price: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False, strict=True)
@@ -63,6 +83,12 @@ class Listing(BaseModel):
             "propertyNames": {"maxLength": MAX_ATTRIBUTE_CHARS, "pattern": NO_NUL_PATTERN}
         },
     )
+
+    @model_validator(mode="after")
+    def _some_text(self) -> "Listing":
+        if not self.title and not self.description.strip(ASCII_WHITESPACE):
+            raise ValueError("title: required unless the description has text")
+        return self
 
     @field_validator("attributes")
     @classmethod

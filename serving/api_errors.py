@@ -1,6 +1,7 @@
 """One error schema for every 4xx/5xx: ``{"error": {code, message, field, limit}, request_id}``."""
 
 import logging
+import re
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
@@ -18,6 +19,7 @@ from serving.errors import DatabaseDeadlineError
 logger = logging.getLogger("listingguard.serving")
 
 _LIMIT_KEYS = ("max_length", "min_length", "le", "lt", "ge", "gt", "pattern", "expected")
+_NAMED_FIELD: Final = re.compile(r"^([a-z_]+): ")
 RETRY_AFTER_SECONDS: Final = 5
 """What a 503 asks the caller to wait: about the time a database restart or failover takes."""
 DATABASE_UNAVAILABLE: Final = (
@@ -68,7 +70,13 @@ def _validation_body(error: RequestValidationError) -> ErrorBody:
     limit = next((context[key] for key in _LIMIT_KEYS if key in context), None)
     kind = str(first.get("type", "invalid"))
     field = ".".join(str(part) for part in location) or None
-    message = str(first.get("msg", "invalid request"))
+    message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+    named = _NAMED_FIELD.match(message)
+    if kind == "value_error" and named and (not location or location[-1] != named[1]):
+        # A rule over several fields (e.g. title or description) names the field it needs.
+        location = [*location, named[1]]
+        field = ".".join(str(part) for part in location)
+        message = message[named.end() :]
     if kind == "string_pattern_mismatch" and limit in PATTERN_MEANINGS:
         message = PATTERN_MEANINGS[limit]
     if kind == "json_invalid":

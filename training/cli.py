@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from training import tracking
-from training.cli_data import data_group
+from training.cli_data import data_group, max_dropped_share_option
 from training.cli_errors import user_errors
 from training.cli_evaluate import evaluate
 from training.config import load_config
@@ -33,6 +33,7 @@ main.add_command(evaluate)
 @click.option("--validation", help="Labeled validation data, same mapping: metrics only.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Training YAML.")
 @click.option("--no-register", is_flag=True, help="Track the run but do not register it.")
+@max_dropped_share_option
 @user_errors
 def train(
     data_path: str,
@@ -40,6 +41,7 @@ def train(
     validation: str | None,
     config_path: Path | None,
     no_register: bool,
+    max_dropped_share: float,
 ) -> None:
     """Train a baseline, export ONNX, check parity, log to MLflow and register it."""
     config = load_config(config_path)
@@ -49,6 +51,7 @@ def train(
         config=config,
         validation=validation,
         register=not no_register,
+        max_dropped_share=max_dropped_share,
         echo=click.echo,
     )
     click.echo("")

@@ -11,11 +11,19 @@ import click
 from data.demo import DEMO_MAPPING_NAME, write_demo_dataset
 from data.errors import DataError
 from data.fingerprint import dataset_fingerprint
-from data.loaders import LoadResult, load_labeled
+from data.loaders import DEFAULT_MAX_DROPPED_SHARE, LoadResult, load_labeled
 from data.mapping import builtin_mapping_names, load_mapping, resolve_mapping_path
 from data.validation import validate_dataset
 
 DEFAULT_SHOWN_PROBLEMS = 20
+
+max_dropped_share_option = click.option(
+    "--max-dropped-share",
+    default=DEFAULT_MAX_DROPPED_SHARE,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Fail when a larger share of the file's rows is dropped.",
+)
 
 
 @click.group("data")
@@ -40,13 +48,25 @@ def data_group() -> None:
     type=click.IntRange(min=0),
     help="How many dropped-row problems to list.",
 )
-def validate_command(file: str, mapping_spec: str, show_problems: int) -> None:
-    """Load FILE (or DIR[:SPLIT] of a Hugging Face dataset) and report on it."""
+@max_dropped_share_option
+def validate_command(
+    file: str, mapping_spec: str, show_problems: int, max_dropped_share: float
+) -> None:
+    """Load FILE (or DIR[:SPLIT] of a Hugging Face dataset) and report on it.
+
+    Exits 1 when more than --max-dropped-share of the rows are dropped.
+    """
     result = _load_or_fail(file, mapping_spec)
     for line in validate_dataset(result).lines():
         click.echo(line)
+    for line in result.truncation_lines():
+        click.echo(line)
     click.echo(f"fingerprint: {dataset_fingerprint(result.rows, result.mapping)}")
     _echo_problems(result, show_problems)
+    try:
+        result.check_dropped_share(max_dropped_share)
+    except DataError as error:
+        raise click.ClickException(_one_line(str(error))) from None
 
 
 @data_group.command("demo")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from data.fingerprint import dataset_fingerprint
-from data.loaders import LoadResult, load_labeled
+from data.loaders import DEFAULT_MAX_DROPPED_SHARE, LoadResult, load_labeled
 from data.mapping import load_mapping, resolve_mapping_path
 from data.validation import validate_dataset
 from models.bundle import ModelCard
@@ -27,13 +27,16 @@ class TrainingRun:
     registered: tracking.RegisteredVersion | None
 
 
-def load_checked(data: str, mapping_spec: str, echo: Echo) -> LoadResult:
+def load_checked(
+    data: str, mapping_spec: str, echo: Echo, *, max_dropped_share: float
+) -> LoadResult:
     """Load a dataset through its mapping and run the same checks as ``data validate``."""
     mapping = load_mapping(resolve_mapping_path(mapping_spec))
     result = load_labeled(data, mapping)
     report = validate_dataset(result)
-    for line in report.lines():
+    for line in report.lines() + result.truncation_lines():
         echo(f"  {line}")
+    result.check_dropped_share(max_dropped_share)
     if not result.rows:
         raise TrainingError(f"{data}: no usable rows after validation")
     return result
@@ -46,15 +49,18 @@ def run_training(
     config: TrainConfig,
     validation: str | None = None,
     register: bool = True,
+    max_dropped_share: float = DEFAULT_MAX_DROPPED_SHARE,
     echo: Echo = print,
 ) -> TrainingRun:
     """Train on ``data`` (validation metrics on ``validation``), log it and register it."""
     echo(f"loading {data}")
-    train_result = load_checked(data, mapping, echo)
+    train_result = load_checked(data, mapping, echo, max_dropped_share=max_dropped_share)
     validation_rows = None
     if validation:
         echo(f"loading {validation}")
-        validation_rows = load_checked(validation, mapping, echo).rows
+        validation_rows = load_checked(
+            validation, mapping, echo, max_dropped_share=max_dropped_share
+        ).rows
     fingerprint = dataset_fingerprint(train_result.rows, train_result.mapping)
     mlflow = tracking.tracked_mlflow()
     with mlflow.start_run(experiment_id=tracking.experiment_id()) as run:

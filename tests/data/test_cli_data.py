@@ -16,8 +16,9 @@ def test_validate_prints_the_report_and_capped_problems(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         data_group, ["validate", str(path), "--mapping", SMS_MAPPING, "--show-problems", "2"]
     )
-    assert result.exit_code == 0, result.output
-    assert "rows: 7 read, 2 kept, 5 dropped" in result.output
+    assert result.exit_code == 1, "5 of 7 rows dropped is more than the default 1%"
+    assert "5 of 7 rows dropped (71.4%, more than the 1.0% allowed)" in result.output
+    assert "rows: 7 read, 2 kept, 5 dropped" in result.output, "the report comes first"
     assert "fingerprint: " in result.output
     assert f"{path}:3: fraud (column 0): 'eggs' (expected one of 'ham', 'spam')" in result.output
     assert "... and 3 more" in result.output

@@ -108,7 +108,7 @@ def test_invalid_values_drop_the_row_with_a_reason(
         "price: Input should be greater than or equal to 0": 1,
         "fraud: not a 0/1 label": 1,
         "labels: regulated_category is set but regulated is 0": 1,
-        "title: Field required": 1,
+        "title: required unless the description has text": 1,
     }
     price_problem = result.problems[0]
     assert (price_problem.line, price_problem.field, price_problem.column) == (3, "price", "price")

@@ -97,8 +97,9 @@ def test_negative_column_index_is_refused(tmp_path: Path) -> None:
     assert "0-based index" in str(error)
 
 
-def test_title_is_required(tmp_path: Path) -> None:
-    assert "listing.title" in str(_error_for(tmp_path, "name: x\nlisting: {description: d}\n"))
+def test_a_title_or_a_description_column_is_required(tmp_path: Path) -> None:
+    error = _error_for(tmp_path, "name: x\nlisting: {listing_id: i}\n")
+    assert "map a title or a description column" in str(error)
 
 
 def test_invalid_constant_is_named(tmp_path: Path) -> None:
