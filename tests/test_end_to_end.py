@@ -19,6 +19,7 @@ from data.mapping import load_mapping, resolve_mapping_path
 from models.scorer import BundleScorer
 from serving.db import create_db_engine, make_session_factory
 from serving.review_queue import count_items
+from tests.readme_commands import documented_commands
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +78,12 @@ def test_quickstart_smoke_scores_over_http_and_fills_the_review_queue(tmp_path: 
         engine.dispose()
     # A fresh database: one open queue item per listing routed to review.
     assert open_items == review
+    # The README's serving commands point at bundles the quickstart left (var/ is the home).
+    bundles = {c.option("--bundle") for c in documented_commands() if c.option("--bundle")}
+    assert bundles, "the README shows how to serve a bundle"
+    for bundle in bundles:
+        assert bundle and bundle.startswith("var/"), bundle
+        BundleScorer(home / bundle.removeprefix("var/"))
 
 
 def test_real_data_training_registers_a_champion_that_scores(
@@ -99,10 +106,15 @@ def test_real_data_training_registers_a_champion_that_scores(
     )
     assert trained.returncode == 0, output_of(trained)
     assert re.search(r"^label\s+val AP\s+R@P\.95", trained.stdout, re.MULTILINE), trained.stdout
-    assert "registered listingguard-baseline version 1 (challenger, champion)" in trained.stdout
+    assert (
+        "registered listingguard-marketplace-risk-v1 version 1 (challenger, champion)"
+        in trained.stdout
+    )
 
     bundle = tmp_path / "champion"
-    pulled = run_cli(home, "models", "pull", "listingguard-baseline@champion", bundle, timeout=120)
+    pulled = run_cli(
+        home, "models", "pull", "listingguard-marketplace-risk-v1@champion", bundle, timeout=120
+    )
     assert pulled.returncode == 0, output_of(pulled)
 
     scorer = BundleScorer(bundle)

@@ -11,7 +11,7 @@ from training import tracking
 from training.cli_data import data_group, max_dropped_share_option
 from training.cli_errors import user_errors
 from training.cli_evaluate import evaluate
-from training.config import load_config
+from training.config import load_config, with_model_name
 from training.quickstart import run_quickstart
 from training.runner import run_training
 from training.summary import summary_lines
@@ -33,6 +33,9 @@ main.add_command(evaluate)
 @click.option("--validation", help="Labeled validation data, same mapping: metrics only.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Training YAML.")
 @click.option("--no-register", is_flag=True, help="Track the run but do not register it.")
+@click.option(
+    "--model-name", help="Registered model name (default: the config's, else listingguard-MAPPING)."
+)
 @max_dropped_share_option
 @user_errors
 def train(
@@ -41,10 +44,13 @@ def train(
     validation: str | None,
     config_path: Path | None,
     no_register: bool,
+    model_name: str | None,
     max_dropped_share: float,
 ) -> None:
     """Train a baseline, export ONNX, check parity, log to MLflow and register it."""
     config = load_config(config_path)
+    if model_name is not None:
+        config = with_model_name(config, model_name)
     run = run_training(
         data_path,
         mapping,
@@ -92,11 +98,12 @@ def promote(name: str, version: str, alias: str) -> None:
 @models.command()
 @click.argument("reference")
 @click.argument("destination", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DESTINATION if it holds a bundle.")
 @user_errors
-def pull(reference: str, destination: Path) -> None:
+def pull(reference: str, destination: Path, force: bool) -> None:
     """Materialize NAME@ALIAS (or NAME/VERSION) as a bundle directory DESTINATION."""
     version = tracking.resolve(reference)
-    path = tracking.download_version(version, destination)
+    path = tracking.download_version(version, destination, force=force)
     click.echo(f"{version.name} v{version.version} -> {path}")
 
 

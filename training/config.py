@@ -1,5 +1,6 @@
 """The training configuration: one YAML file, validated, with embedded defaults."""
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +12,23 @@ from data.taxonomy import LABELS
 from models.text_features import FeatureSpec
 from models.thresholds import ThresholdTargets
 from training.errors import TrainingError
+
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
+UNNAMED_MODEL = "listingguard-model"
+"""The model id prefix of a bundle trained without a name (library calls, benchmarks)."""
+
+
+def model_name_for(dataset: str) -> str:
+    """The default registered name of models trained on ``dataset`` (a mapping's name)."""
+    return "listingguard-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", dataset).strip("-")[:80]
+
+
+def with_model_name(config: "TrainConfig", name: str) -> "TrainConfig":
+    """``config`` registering under ``name`` (checked like the config's own field)."""
+    try:
+        return TrainConfig.model_validate({**config.model_dump(), "model_name": name})
+    except ValidationError as error:
+        raise TrainingError(f"--model-name {name!r}: {error.errors()[0]['msg']}") from error
 
 
 class ModelParams(BaseModel):
@@ -26,7 +44,8 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
-    model_name: str = Field(default="listingguard-baseline", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN)
+    """Registered model name; ``None``: one name per dataset (:func:`model_name_for`)."""
     seed: int = 13
     calibration_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     parity_tolerance: float = Field(default=1e-5, gt=0.0, le=1e-5)

@@ -28,7 +28,7 @@ from models.scorer import BundleScorer
 from models.thresholds import LabelThresholds, estimate_bands
 from training.baseline import HashedLinearModel
 from training.calibration_fit import fit_calibration_and_thresholds
-from training.config import TrainConfig
+from training.config import UNNAMED_MODEL, TrainConfig
 from training.errors import ParityError
 from training.label_arrays import label_arrays
 from training.onnx_export import build_onnx_model, check_parity, save_bound_onnx
@@ -89,7 +89,7 @@ def train_bundle(
     card = unbound.model_copy(
         update={
             "model_sha256": sha256,
-            "model_id": f"{config.model_name}-{unbound.created_at:%Y%m%dT%H%M%SZ}-{sha256[:8]}",
+            "model_id": f"{unbound.model_name}-{unbound.created_at:%Y%m%dT%H%M%SZ}-{sha256[:8]}",
         }
     )
     write_card(bundle_dir, card)
@@ -193,8 +193,8 @@ def _card(
     return ModelCard(
         format_version=BUNDLE_FORMAT_VERSION,
         model_family=MODEL_FAMILY,
-        model_name=config.model_name,
-        model_id=config.model_name,
+        model_name=config.model_name or UNNAMED_MODEL,
+        model_id=config.model_name or UNNAMED_MODEL,
         labels=fitted.model.labels_,
         regulated_categories=fitted.model.categories_,
         feature_spec=config.features,

@@ -6,7 +6,6 @@ the demo validation listings over HTTP and prints what happened.
 """
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -48,9 +47,8 @@ def run_quickstart(*, rows: int, port: int, smoke: bool, echo: Echo) -> None:
     if run.registered is None:
         raise TrainingError("quickstart needs a registered model version")
     champion = tracking.set_alias(run.registered.name, "champion", run.registered.version)
-    bundle = var_dir() / "bundles" / f"{champion.name}-v{champion.version}"
-    shutil.rmtree(bundle, ignore_errors=True)
-    tracking.download_version(champion, bundle)
+    bundle = var_dir() / "bundles" / "current"
+    tracking.download_version(champion, bundle, force=True)
     echo(f"pulled {champion.name}@champion (v{champion.version}) -> {bundle}")
     server, base_url = _start_server(bundle, port, echo)
     try:

@@ -11,7 +11,7 @@ from data.mapping import load_mapping, resolve_mapping_path
 from data.validation import validate_dataset
 from models.bundle import ModelCard
 from training import tracking
-from training.config import TrainConfig
+from training.config import TrainConfig, model_name_for
 from training.errors import TrainingError
 from training.pipeline import train_bundle
 from training.workspace import var_dir
@@ -55,6 +55,9 @@ def run_training(
     """Train on ``data`` (validation metrics on ``validation``), log it and register it."""
     echo(f"loading {data}")
     train_result = load_checked(data, mapping, echo, max_dropped_share=max_dropped_share)
+    if config.model_name is None:
+        config = config.model_copy(update={"model_name": model_name_for(train_result.mapping.name)})
+    model_name = str(config.model_name)
     validation_rows = None
     if validation:
         echo(f"loading {validation}")
@@ -81,7 +84,7 @@ def run_training(
         mlflow.log_artifacts(str(trained.bundle_dir), artifact_path=tracking.BUNDLE_ARTIFACT)
         registered = None
         if register:
-            registered = tracking.register_bundle(config.model_name, run_id, run.info.artifact_uri)
+            registered = tracking.register_bundle(model_name, run_id, run.info.artifact_uri)
             registered = _alias_new_version(registered, echo)
     return TrainingRun(run_id, trained.bundle_dir, trained.card, registered)
 

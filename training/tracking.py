@@ -6,6 +6,8 @@ source is that folder, so ``models pull`` gives back the very bytes that were lo
 
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,20 +108,33 @@ def resolve(reference: str) -> RegisteredVersion:
     raise RegistryError(f"{reference!r}: expected NAME@ALIAS or NAME/VERSION")
 
 
-def download_version(version: RegisteredVersion, destination: Path) -> Path:
-    """Copy a version's bundle folder into ``destination`` (must not exist or be empty)."""
+BUNDLE_FILES = frozenset({"model.onnx", "card.json", "tokenizer.json"})
+
+
+def download_version(version: RegisteredVersion, destination: Path, *, force: bool = False) -> Path:
+    """Copy a version's bundle folder into ``destination``.
+
+    ``destination`` must not exist or be empty; with ``force`` an existing bundle folder (only
+    bundle files in it) is replaced once the new one is downloaded.
+    """
     from mlflow.artifacts import download_artifacts
 
     tracked_mlflow()
-    destination.mkdir(parents=True, exist_ok=True)
-    if any(destination.iterdir()):
-        raise RegistryError(f"{destination} is not empty: pull into a new folder")
-    local = Path(download_artifacts(artifact_uri=version.source, dst_path=str(destination)))
-    # download_artifacts keeps the artifact folder's own name; flatten it into destination.
-    if local != destination:
-        for item in local.iterdir():
-            item.rename(destination / item.name)
-        local.rmdir()
+    existing = sorted(item.name for item in destination.iterdir()) if destination.is_dir() else []
+    if existing and not force:
+        raise RegistryError(f"{destination} is not empty: pull into a new folder, or pass --force")
+    if existing and not set(existing) <= BUNDLE_FILES:
+        raise RegistryError(
+            f"{destination} holds files other than a bundle's ({', '.join(existing)}): "
+            "not replacing it"
+        )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".pull-") as staging:
+        target = Path(staging) / "download"
+        local = Path(download_artifacts(artifact_uri=version.source, dst_path=str(target)))
+        shutil.rmtree(destination, ignore_errors=True)
+        # download_artifacts keeps the artifact folder's own name; that folder becomes destination.
+        local.rename(destination)
     return destination
 
 

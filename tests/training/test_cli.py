@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from data.demo import write_demo_dataset
 from training.cli import main
 
-MODEL = "listingguard-baseline"
+MODEL = "listingguard-demo"  # one registered model per dataset: listingguard-<mapping>
 RUN_ID = re.compile(r"^MLflow run ([0-9a-f]{32}) ", re.MULTILINE)
 
 
@@ -187,6 +187,33 @@ def test_pull_into_a_non_empty_folder_fails_and_leaves_it_alone(
     result = invoke("models", "pull", f"{MODEL}@champion", tmp_path)
     assert_one_line_error(result, str(tmp_path), "is not empty")
     assert files_of(tmp_path) == {"notes.txt": b"keep me"}
+
+
+def test_pull_force_replaces_a_bundle_folder_but_nothing_else(
+    registry: Registry, tmp_path: Path
+) -> None:
+    destination = tmp_path / "current"
+    assert invoke("models", "pull", f"{MODEL}/1", destination).exit_code == 0
+    refused = invoke("models", "pull", f"{MODEL}@champion", destination)
+    assert_one_line_error(refused, "is not empty", "--force")
+    replaced = invoke("models", "pull", f"{MODEL}@champion", destination, "--force")
+    assert replaced.exit_code == 0, replaced.output
+    run_id = registry.run_id(registry.second_train)
+    assert files_of(destination) == files_of(registry.home / "runs" / run_id / "bundle")
+    (tmp_path / "notes.txt").write_text("keep me", "utf-8")
+    kept = invoke("models", "pull", f"{MODEL}@champion", tmp_path, "--force")
+    assert_one_line_error(kept, "holds files other than a bundle's")
+    assert (tmp_path / "notes.txt").read_text("utf-8") == "keep me"
+
+
+def test_a_model_name_of_its_own_leaves_the_dataset_model_alone(
+    registry: Registry, tmp_path: Path
+) -> None:
+    data = write_demo_dataset(tmp_path / "data", n=600, seed=5)
+    trained = invoke("train", "--data", data, "--mapping", "demo", "--model-name", "team-model")
+    assert "registered team-model version 1 (challenger, champion)" in trained.output
+    listed = invoke("models", "list", "--name", MODEL).output
+    assert listed.count(MODEL) == registry.listed_after_promote.output.count(MODEL)
 
 
 def test_pull_of_a_missing_alias_names_it(registry: Registry, tmp_path: Path) -> None:
