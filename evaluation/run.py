@@ -16,6 +16,7 @@ from typing import Any
 from data.schema import LabeledListing
 from evaluation.bootstrap import bootstrap_many
 from evaluation.comparison import common_labels, compare_models
+from evaluation.decision_rules import decision_rules
 from evaluation.errors import EvaluationError
 from evaluation.figures import (
     confusion_figure,
@@ -134,6 +135,9 @@ def evaluation_report(
     labels = _evaluated_labels(card, scored)
     progress(f"label metrics with {options.n_resamples} bootstrap resamples")
     metrics = {label: label_metrics_json(scored, label, options) for label in labels}
+    for label in labels:
+        rules = decision_rules(scored.label_data(label), card.thresholds.get(label))
+        metrics[label]["decision_rules"] = rules
     progress("routing simulation at the card's thresholds")
     replay = replay_routing(scored, thresholds=card.thresholds, policy=options.policy)
     summary = summarize_routing(scored, replay, **options.bootstrap())

@@ -74,6 +74,8 @@ def evaluate(
     """Evaluate a model on labeled data (or compare two) and write an HTML + JSON report."""
     if (model_ref is None) == (compare is None):
         raise click.UsageError("give either --model MODEL or --compare A B")
+    # Read before anything touches MLflow: resolving models:/ sets this variable in-process.
+    log_to_mlflow = bool(os.environ.get("MLFLOW_TRACKING_URI"))
     references = [model_ref] if model_ref is not None else list(compare or ())
     out = out_dir or var_dir() / "evaluations" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with one_line_errors(), ExitStack() as stack:
@@ -87,7 +89,8 @@ def evaluate(
         summary = evaluation_summary if report["kind"] == "evaluation" else comparison_summary
         for line in summary(report):
             click.echo(line)
-        _log_to_mlflow(report, out, click.echo)
+        if log_to_mlflow:
+            _log_to_mlflow(report, out, click.echo)
     click.echo(f"\nreport: {out / 'report.html'}\n  data: {out / 'report.json'}")
 
 
@@ -189,6 +192,10 @@ def evaluation_summary(report: Mapping[str, Any]) -> list[str]:
             f"{label:<12} {item['n']:>6} {item['positives']:>5}  "
             f"{_ci(metrics['average_precision']):<22} {_ci(metrics['recall@p0.95']):<22}"
         )
+    for label, item in report["labels"].items():
+        lines += [
+            _rule_line(label, name, counts) for name, counts in item["decision_rules"].items()
+        ]
     shares = routing["action_shares"]
     lines.append(
         f"routing: allowed {_pct(shares['allow'])}, review {_pct(shares['review'])}, "
@@ -201,6 +208,19 @@ def evaluation_summary(report: Mapping[str, Any]) -> list[str]:
     if report["skipped_labels"]:
         lines.append(f"skipped (unknown in this data): {', '.join(report['skipped_labels'])}")
     return lines
+
+
+def _rule_line(label: str, rule: str, counts: Mapping[str, Any] | None) -> str:
+    if counts is None:
+        return f"  {label} {rule}: no such edge on the card"
+    rates = ", ".join(
+        f"{key} {counts[key]:.3f}" if counts[key] is not None else f"{key} -"
+        for key in ("accuracy", "precision", "recall", "mcc")
+    )
+    return (
+        f"  {label} {rule} (p >= {counts['threshold']:.3f}): TP {counts['tp']} FP {counts['fp']} "
+        f"TN {counts['tn']} FN {counts['fn']}; {rates}"
+    )
 
 
 def comparison_summary(report: Mapping[str, Any]) -> list[str]:
@@ -276,9 +296,7 @@ def headline_metrics(report: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _log_to_mlflow(report: Mapping[str, Any], out: Path, echo: Echo) -> None:
-    """With ``MLFLOW_TRACKING_URI`` set, log the report files as artifacts of a new run."""
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        return
+    """Log the report files as artifacts of a new run (the caller checked it should)."""
     try:
         run_id = _logged_run(report, out)
     except Exception as error:  # MLflow raises its own generic exceptions (unreachable server...)

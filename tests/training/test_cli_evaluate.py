@@ -40,7 +40,18 @@ def test_evaluate_writes_report_and_prints_summary(
     assert "] routing simulation at the card's thresholds" in result.output
     assert "average precision" in result.output
     assert "routing: allowed" in result.output and "flagged slices:" in result.output
+    assert "  fraud p>=0.5 (p >= 0.500): TP " in result.output
+    assert (
+        "  fraud enforced (p >= " in result.output
+        or "fraud enforced: no such edge" in result.output
+    )
     report = json.loads((out / "report.json").read_text())
+    rules = report["labels"]["fraud"]["decision_rules"]
+    counts = rules["p>=0.5"]
+    assert (
+        counts["tp"] + counts["fp"] + counts["tn"] + counts["fn"] == report["labels"]["fraud"]["n"]
+    )
+    assert 'id="decision-rules"' in (out / "report.html").read_text()
     assert report["settings"]["n_resamples"] == 10
     assert report["data"]["mapping"] == "demo"
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
@@ -66,7 +77,15 @@ def test_registry_reference_is_pulled_into_a_bundle(
     version = tracking.RegisteredVersion(
         "listingguard-baseline", "3", "run-1", "models:/x", ("champion",), 0
     )
-    monkeypatch.setattr(tracking, "resolve", lambda reference: version)
+    # Saved now, so the variable that MLflow sets in-process is removed after the test.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "unset-after-the-test")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+    def resolve(reference: str) -> tracking.RegisteredVersion:
+        tracking.tracked_mlflow()  # as the real resolve does: MLflow sets MLFLOW_TRACKING_URI
+        return version
+
+    monkeypatch.setattr(tracking, "resolve", resolve)
 
     def download(found: tracking.RegisteredVersion, destination: Path) -> Path:
         assert found is version
@@ -78,6 +97,7 @@ def test_registry_reference_is_pulled_into_a_bundle(
     result = invoke("--model", reference, "--data", str(demo_file), *FEW)
     assert result.exit_code == 0, result.output
     assert "pulling listingguard-baseline v3" in result.output
+    assert "logged to MLflow" not in result.output, "MLFLOW_TRACKING_URI was not set by the user"
     (report,) = (tmp_path / "var" / "evaluations").glob("*/report.html")  # the default --out
     assert f"report: {report}" in result.output
 
