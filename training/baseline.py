@@ -8,9 +8,13 @@ from sklearn.linear_model import LogisticRegression
 
 from data.schema import LabeledListing, Listing
 from data.taxonomy import LABELS, REGULATED_CATEGORIES
-from models.text_features import FeatureHasher, FeatureSpec
+from models.text_features import FeatureHasher, FeatureSpec, ListingFeatures
 from training.errors import TrainingError
 from training.feature_matrix import count_matrix, fit_idf, tfidf_matrix
+from training.progress import Echo, StepProgress
+
+HASH_CHUNK = 2000
+"""Rows hashed between two progress reports."""
 
 
 class NotFittedError(TrainingError):
@@ -49,24 +53,38 @@ class HashedLinearModel:
         counts = count_matrix(FeatureHasher(self.spec).transform(listings), self.spec)
         return tfidf_matrix(counts, self.idf_, self.spec)
 
-    def fit(self, rows: list[LabeledListing]) -> Self:
+    def fit(self, rows: list[LabeledListing], *, progress: Echo | None = None) -> Self:
+        """Fit on ``rows``; ``progress`` (optional) receives lines with an ETA on long steps."""
         if not rows:
             raise TrainingError("no training rows")
-        hasher = FeatureHasher(self.spec)
-        counts = count_matrix(hasher.transform([row.listing for row in rows]), self.spec)
+        echo = progress or (lambda message: None)
+        counts = count_matrix(self._hash_with_progress(rows, echo), self.spec)
         self.idf_ = fit_idf(counts)
         features = tfidf_matrix(counts, self.idf_, self.spec)
         self.labels_ = [label for label in LABELS if _known(rows, label).any()]
         if not self.labels_:
             raise TrainingError("every label is unknown in the training data")
-        fitted = [
-            self._fit_label(self._visible_to(label, features), rows, label)
-            for label in self.labels_
-        ]
+        heads = StepProgress(echo, "fitting heads", len(self.labels_) + 1)
+        fitted = []
+        for label in self.labels_:
+            fitted.append(self._fit_label(self._visible_to(label, features), rows, label))
+            heads.advance()
         self.coef_ = np.column_stack([coef for coef, _ in fitted])
         self.intercept_ = np.array([intercept for _, intercept in fitted])
         self._fit_category_head(features, rows)
+        heads.finish(f" ({', '.join(self.labels_)} and the category head)")
         return self
+
+    def _hash_with_progress(self, rows: list[LabeledListing], echo: Echo) -> list[ListingFeatures]:
+        hasher = FeatureHasher(self.spec)
+        hashing = StepProgress(echo, "hashing features", len(rows), unit=" rows")
+        features: list[ListingFeatures] = []
+        for start in range(0, len(rows), HASH_CHUNK):
+            chunk = rows[start : start + HASH_CHUNK]
+            features += hasher.transform([row.listing for row in chunk])
+            hashing.advance(len(chunk))
+        hashing.finish()
+        return features
 
     def _visible_to(self, label: str, features: sp.csr_matrix) -> sp.csr_matrix:
         """``features`` with the term groups reserved for other labels zeroed (weight stays 0)."""

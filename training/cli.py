@@ -3,6 +3,7 @@
 A thin layer over the library: library errors become one-line CLI errors here, at the edge.
 """
 
+import subprocess
 from pathlib import Path
 
 import click
@@ -116,6 +117,22 @@ def upgrade(bundle: Path) -> None:
 
     card = upgrade_bundle(bundle)
     click.echo(f"upgraded {bundle} to bundle format {card.format_version} ({card.model_id})")
+
+
+@main.command("mlflow-ui")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@user_errors
+def mlflow_ui(host: str, port: int) -> None:
+    """Open MLflow's web UI on this project's store (runs, registry, artifacts under var/)."""
+    command = tracking.ui_command(host=host, port=port)
+    click.echo(f"MLflow UI on http://{host}:{port} for {tracking.tracking_uri()} (Ctrl-C stops)")
+    try:
+        completed = subprocess.run(command, check=False)
+    except KeyboardInterrupt:
+        return
+    if completed.returncode not in (0, -2, 130):
+        raise click.ClickException(f"mlflow ui exited with status {completed.returncode}")
 
 
 @main.command()

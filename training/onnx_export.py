@@ -21,6 +21,7 @@ from models.scorer import BundleScorer
 from training.baseline import HashedLinearModel
 from training.errors import ParityError
 from training.feature_matrix import NORM_EPSILON
+from training.progress import Echo, StepProgress
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-5
@@ -114,6 +115,7 @@ def check_parity(
     split: str,
     tolerance: float = PARITY_TOLERANCE,
     batch_size: int = 512,
+    progress: Echo | None = None,
 ) -> ParityCheck:
     """Largest |ONNX - scikit-learn| over calibrated and category probabilities of ``rows``.
 
@@ -121,6 +123,7 @@ def check_parity(
     """
     maps = [calibration[label] for label in model.labels_]
     worst = 0.0
+    checking = StepProgress(progress or (lambda message: None), "parity check", len(rows))
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
         features = model.matrix(batch)
@@ -132,6 +135,7 @@ def check_parity(
             float(np.abs(calibrate_logits(logits, maps) - expected).max(initial=0.0)),
             float(np.abs(categories - expected_categories).max(initial=0.0)),
         )
+        checking.advance(len(batch))
     if worst > tolerance:
         raise ParityError(
             f"ONNX export differs from the scikit-learn model by {worst:.3g} "

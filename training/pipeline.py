@@ -106,6 +106,7 @@ def train_bundle(
             parity_rows,
             split=parity_split,
             tolerance=config.parity_tolerance,
+            progress=progress,
         )
     except ParityError:
         # An export that failed its check must not be left behind as a loadable bundle.
@@ -137,7 +138,7 @@ def _fit(
         category_c=config.model.category_c,
         class_weight=config.model.class_weight,
         seed=config.seed,
-    ).fit(fit_rows)
+    ).fit(fit_rows, progress=progress)
     progress(
         f"fitted {', '.join(model.labels_)} and {len(model.categories_)} categories "
         f"in {time.perf_counter() - started:.1f}s"

@@ -7,6 +7,7 @@ source is that folder, so ``models pull`` gives back the very bytes that were lo
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,25 @@ def tracking_uri() -> str:
     folder = var_dir() / "mlflow"
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def ui_command(*, host: str, port: int) -> list[str]:
+    """``mlflow ui`` on this project's store: tracking database and artifact folder named, so
+    it never creates a stray ``mlflow.db`` in the working directory."""
+    artifacts = (var_dir() / "mlflow" / "artifacts").resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return [
+        str(Path(sys.executable).parent / "mlflow"),
+        "ui",
+        "--backend-store-uri",
+        tracking_uri(),
+        "--default-artifact-root",
+        artifacts.as_uri(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
 def tracked_mlflow() -> Any:
