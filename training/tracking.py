@@ -47,6 +47,9 @@ def ui_command(*, host: str, port: int) -> list[str]:
         host,
         "--port",
         str(port),
+        # One worker: a local UI for one person, and it starts in about two thirds of the time.
+        "--workers",
+        "1",
     ]
 
 
