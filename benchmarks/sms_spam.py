@@ -107,10 +107,11 @@ def evaluate_variant(
             [s.probabilities["fraud"] for s in scorer.score([row.listing for row in test])]
         )
     card = trained.card
-    y_true = np.array([row.labels.fraud for row in test], dtype=np.int64)
+    y_true = np.array([row.labels.value("fraud") for row in test], dtype=np.int64)
     enforce = card.thresholds["fraud"].enforce
+    train_spam = int(sum(r.labels.value("fraud") or 0 for r in train))
     print(
-        f"{name}: train {len(train)} ({int(sum(r.labels.fraud or 0 for r in train))} spam), "
+        f"{name}: train {len(train)} ({train_spam} spam), "
         f"test {len(test)} ({int(y_true.sum())} spam); labels {card.labels}; "
         f"enforce edge {enforce if enforce is None else round(enforce, 4)}"
     )

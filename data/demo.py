@@ -23,8 +23,10 @@ from data.demo_risky import COUNTERFEIT, FRAUD, REGULATED
 from data.demo_vocab import MARKET_WEIGHTS, MARKETS, VOCABULARY, Market, Scenario
 from data.mapping import BUILTIN_MAPPINGS_DIR
 from data.schema import LabeledListing, Labels, Listing
-from data.taxonomy import LABELS, REGULATED_CATEGORIES
+from data.taxonomy import default_taxonomy
 
+DEMO_TAXONOMY = default_taxonomy()
+"""The demo's scenarios are written for the default taxonomy's three labels."""
 DEMO_FILE_NAME = "demo-listings.jsonl"
 DEMO_MAPPING_NAME = "demo"
 MISSED_VIOLATION_RATE = 0.05
@@ -177,7 +179,8 @@ def write_demo_dataset(directory: str | Path, n: int = 3000, seed: int = 0) -> P
 def demo_record(row: LabeledListing) -> dict[str, Any]:
     """One row in the shape the ``demo`` mapping reads."""
     listing = row.listing.model_dump(mode="json")
-    return {**listing, "labels": row.labels.model_dump(mode="json"), **row.slices}
+    labels: dict[str, Any] = {**row.labels.values, "regulated_category": row.labels.category}
+    return {**listing, "labels": labels, **row.slices}
 
 
 def _make_sellers(rng: random.Random, count: int) -> list[_Seller]:
@@ -261,20 +264,21 @@ def _price(rng: random.Random, scenario: Scenario, market: Market) -> tuple[floa
 def _noisy_labels(rng: random.Random, scenario: Scenario) -> tuple[Labels, str]:
     """The scenario's labels; a positive is missed at :data:`MISSED_VIOLATION_RATE`, a negative
     falsely reported at :data:`FALSE_REPORT_RATE` (one label per row at most)."""
-    values: dict[str, Any] = {
+    labels = DEMO_TAXONOMY.label_names
+    values: dict[str, int | None] = {
         "fraud": scenario.fraud,
         "counterfeit": scenario.counterfeit,
         "regulated": scenario.regulated,
-        "regulated_category": scenario.regulated_category,
     }
-    positives = [label for label in LABELS if values[label] == 1]
+    category = scenario.regulated_category
+    positives = [label for label in labels if values[label] == 1]
     if positives and rng.random() < MISSED_VIOLATION_RATE:
         label = rng.choice(positives)
     elif rng.random() < FALSE_REPORT_RATE:
-        label = rng.choice([label for label in LABELS if values[label] == 0] or list(LABELS))
+        label = rng.choice([label for label in labels if values[label] == 0] or list(labels))
     else:
-        return Labels.model_validate(values), "none"
-    values[label] = 1 - values[label]
+        return Labels(values=values, category=category), "none"
+    values[label] = 1 - (values[label] or 0)
     if label == "regulated":
-        values["regulated_category"] = rng.choice(REGULATED_CATEGORIES) if values[label] else None
-    return Labels.model_validate(values), f"flipped_{label}"
+        category = rng.choice(DEMO_TAXONOMY.categories) if values[label] else None
+    return Labels(values=values, category=category), f"flipped_{label}"

@@ -5,7 +5,7 @@ Demo data only: it lets a new user run the whole pipeline in minutes. It is not 
 
 from dataclasses import dataclass, field
 
-from data.taxonomy import REGULATED_CATEGORIES
+from data.taxonomy import default_taxonomy
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Scenario:
 
     def __post_init__(self) -> None:
         category = self.regulated_category
-        if category is not None and category not in REGULATED_CATEGORIES:
+        if category is not None and category not in default_taxonomy().categories:
             raise ValueError(f"scenario {self.name}: unknown regulated_category {category!r}")
 
     @property

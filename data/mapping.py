@@ -23,36 +23,54 @@ Every key, with the defaults of ``read``::
       quoting: minimal            # csv: minimal | none (quote characters are plain text)
       encoding: utf-8
       split: train                # hf: which split of a DatasetDict (or pass dir:split)
+    taxonomy: default             # a taxonomy file (relative to this file) or a built-in
+                                  #   name; its labels are the ones `labels` may name
     listing:                      # listing_id title description price currency category
       title: name                 #   seller_id market; a column name, a dotted JSON path
-      price: 3                    #   (offer.price) or a 0-based index; title is required
+      price: 3                    #   (offer.price) or a 0-based index; a title or a
+                                  #   description is required
     attributes:
       condition: item_condition
-    labels:                       # fraud counterfeit regulated regulated_category
-      fraud: {column: verdict, values: {spam: 1, ham: 0}}
+    labels:                       # the taxonomy's labels (default: fraud counterfeit
+      fraud: {column: verdict, values: {spam: 1, ham: 0}}   # regulated) and the category
+                                  #   target <category label>_category (regulated_category)
     constants: {market: US, currency: USD}
     slices:                       # report-only columns, never model features
       source: source
 """
 
 import codecs
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from data.cell_values import MapTarget, lookup_text
+from data.cell_values import CellValueError, MapTarget, as_binary_label, lookup_text
 from data.errors import MappingError
-from data.schema import Labels, Listing
-from data.taxonomy import LABELS
+from data.schema import Listing
+from data.taxonomy import (
+    Taxonomy,
+    TaxonomyError,
+    default_taxonomy,
+    load_taxonomy,
+    resolve_taxonomy_path,
+)
+from data.yaml_files import read_yaml_keys
 
 BUILTIN_MAPPINGS_DIR = Path(__file__).with_name("mappings")
 
 ListingTarget = Literal[
     "listing_id", "title", "description", "price", "currency", "category", "seller_id", "market"
 ]
-LabelTarget = Literal["fraud", "counterfeit", "regulated", "regulated_category"]
 FileFormat = Literal["csv", "jsonl", "parquet", "hf"]
 ColumnKey = str | int
 
@@ -125,33 +143,72 @@ class ColumnMapping(BaseModel):
     description: str = ""
     read: ReadOptions = ReadOptions()
     listing: dict[ListingTarget, ColumnRef]
+    taxonomy: Taxonomy = Field(default_factory=default_taxonomy)
+    """The labels this dataset is labeled in; YAML names a file or a built-in taxonomy."""
     attributes: dict[str, ColumnRef] = Field(default_factory=dict)
-    labels: dict[LabelTarget, ColumnRef] = Field(default_factory=dict)
-    constants: dict[ListingTarget | LabelTarget, str | int | float] = Field(default_factory=dict)
+    labels: dict[str, ColumnRef] = Field(default_factory=dict)
+    """Label targets: the taxonomy's labels and its category target."""
+    constants: dict[str, str | int | float] = Field(default_factory=dict)
     slices: dict[str, ColumnRef] = Field(default_factory=dict)
+
+    @field_validator("taxonomy", mode="before")
+    @classmethod
+    def _taxonomy_file(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        base_dir = (info.context or {}).get("base_dir")
+        try:
+            return load_taxonomy(resolve_taxonomy_path(value, base_dir))
+        except TaxonomyError as error:
+            raise ValueError(str(error)) from None
 
     @model_validator(mode="after")
     def _consistent(self) -> "ColumnMapping":
         if "title" not in self.listing and "description" not in self.listing:
             raise ValueError("listing: map a title or a description column (or both)")
+        self._check_label_targets()
         self._check_constants()
         self._check_slices_are_slice_only()
         return self
+
+    @property
+    def label_targets(self) -> tuple[str, ...]:
+        """What ``labels`` (and label constants) may name: the taxonomy's labels, its category."""
+        category = self.taxonomy.category_target
+        return self.taxonomy.label_names + ((category,) if category else ())
+
+    def _check_label_targets(self) -> None:
+        for target in self.labels:
+            if target not in self.label_targets:
+                raise ValueError(
+                    f"labels.{target}: not a label of taxonomy {self.taxonomy.name!r}; "
+                    f"expected one of {list(self.label_targets)}"
+                )
 
     def _check_constants(self) -> None:
         for target in self.constants:
             if target in self.listing or target in self.labels:
                 section = "listing" if target in self.listing else "labels"
                 raise ValueError(f"constants.{target}: also mapped from a column in {section}")
+            if target not in Listing.model_fields and target not in self.label_targets:
+                expected = sorted(set(Listing.model_fields) | set(self.label_targets))
+                raise ValueError(f"constants.{target}: unknown target; expected one of {expected}")
         listing_constants = {k: v for k, v in self.constants.items() if k in Listing.model_fields}
-        label_constants = {k: v for k, v in self.constants.items() if k in Labels.model_fields}
         try:
             Listing.model_validate({"listing_id": "-", "title": "-", **listing_constants})
-            Labels.model_validate(label_constants)
         except ValidationError as error:
             first = error.errors()[0]
-            key = ".".join(str(part) for part in first["loc"]) or "labels"
+            key = ".".join(str(part) for part in first["loc"])
             raise ValueError(f"constants.{key}: {first['msg']}") from None
+        for label in self.taxonomy.label_names:
+            if label in self.constants:
+                try:
+                    as_binary_label(self.constants[label])
+                except CellValueError as problem:
+                    raise ValueError(f"constants.{label}: {problem.detail}") from None
+        category = self.taxonomy.category_target
+        if category in self.constants:
+            self.taxonomy.check_category(str(self.constants[category]), f"constants.{category}")
 
     def _check_slices_are_slice_only(self) -> None:
         feature_columns = {
@@ -189,14 +246,19 @@ class ColumnMapping(BaseModel):
 
     @property
     def known_labels(self) -> tuple[str, ...]:
-        """The labels this dataset carries, in :data:`LABELS` order; the others are unknown."""
-        return tuple(label for label in LABELS if label in self.labels or label in self.constants)
+        """The labels this dataset carries, in taxonomy order; the others are unknown."""
+        return tuple(
+            label
+            for label in self.taxonomy.label_names
+            if label in self.labels or label in self.constants
+        )
 
     def semantic_content(self) -> dict[str, Any]:
         """What the mapping means, independent of file format and column positions or names."""
         value_maps = {key: ref.values for key, ref in self.column_refs() if ref.values}
         return {
             "name": self.name,
+            "taxonomy": self.taxonomy.model_dump(mode="json"),
             "listing_fields": sorted(self.listing),
             "attributes": sorted(self.attributes),
             "known_labels": list(self.known_labels),
@@ -210,21 +272,9 @@ class ColumnMapping(BaseModel):
 def load_mapping(path: str | Path) -> ColumnMapping:
     """Read and validate a mapping YAML file; errors name the file, the key and the line."""
     file = str(path)
+    document = read_yaml_keys(file, MappingError, "mapping")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise MappingError(f"cannot read mapping: {error.strerror}", file=file) from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
-        message = f"invalid YAML: {error.problem}"
-        raise MappingError(message, file=file, line=line, column=column) from None
-    if not isinstance(document, dict):
-        raise MappingError("a mapping file must be a YAML mapping of keys", file=file)
-    try:
-        return ColumnMapping.model_validate(document)
+        return ColumnMapping.model_validate(document, context={"base_dir": Path(path).parent})
     except ValidationError as error:
         raise _mapping_error(error, file) from None
 
@@ -246,11 +296,18 @@ def builtin_mapping_names() -> list[str]:
     return sorted(path.stem for path in BUILTIN_MAPPINGS_DIR.glob("*.yaml"))
 
 
+_NAMED_KEY = re.compile(r"^([a-z_]+(?:\.[A-Za-z0-9_]+)*): ")
+
+
 def _mapping_error(error: ValidationError, file: str) -> MappingError:
     problems = []
     for detail in error.errors():
         key = ".".join(str(part) for part in detail["loc"] if part != "[key]")
-        problems.append((key, detail["msg"].removeprefix("Value error, ")))
+        message = detail["msg"].removeprefix("Value error, ")
+        named = _NAMED_KEY.match(message)
+        if not key and named:  # a rule over the whole mapping that names its key
+            key, message = named[1], message[named.end() :]
+        problems.append((key, message))
     if len(problems) == 1:
         key, message = problems[0]
         return MappingError(message, file=file, field=key or None)

@@ -29,7 +29,6 @@ from data.schema import (
     Labels,
     Listing,
 )
-from data.taxonomy import LABELS
 
 RawCells = Mapping[ColumnKey, object]
 """The raw value of every mapped column in one record (:data:`MISSING` when absent)."""
@@ -106,13 +105,16 @@ class RowConverter:
         self.attribute_plan = [
             _plan(name, ref, as_text) for name, ref in mapping.attributes.items()
         ]
+        taxonomy = mapping.taxonomy
         self.label_plan = [
-            _plan(target, ref, as_binary_label if target in LABELS else as_text)
+            _plan(target, ref, as_binary_label if target in taxonomy.label_names else as_text)
             for target, ref in mapping.labels.items()
         ]
         self.slice_plan = [_plan(name, ref, as_text) for name, ref in mapping.slices.items()]
         self.listing_constants = _constants_of(mapping, Listing)
-        self.label_constants = _constants_of(mapping, Labels)
+        self.label_constants = {
+            key: value for key, value in mapping.constants.items() if key in mapping.label_targets
+        }
         self.truncations: list[RowProblem] = []
         """Text cut to its limit (the row is kept): one entry per field and row."""
 
@@ -127,8 +129,9 @@ class RowConverter:
         if attributes:
             listing["attributes"] = attributes
         self._truncate_long_text(listing, context)
-        labels = self._fill(self.label_plan, "", cells, context, problems, keep_none=True)
-        labels.update(self.label_constants)
+        targets = self._fill(self.label_plan, "", cells, context, problems, keep_none=True)
+        targets.update(self.label_constants)
+        labels = self._labels(targets, context, problems)
         slices = self._fill(self.slice_plan, "slices.", cells, context, problems)
         try:
             row = LabeledListing.model_validate(
@@ -137,6 +140,41 @@ class RowConverter:
         except ValidationError as error:
             return problems + self._validation_problems(error, context, problems)
         return problems or row
+
+    def _labels(
+        self, targets: dict[str, Any], context: RecordContext, problems: list[RowProblem]
+    ) -> Labels:
+        """Label values and the category from the label targets, the category checked."""
+        taxonomy = self.mapping.taxonomy
+        values = {label: targets[label] for label in taxonomy.label_names if label in targets}
+        for label, value in values.items():
+            if isinstance(value, str | float):  # a label constant, checked by the mapping
+                values[label] = as_binary_label(value)
+        category_target = taxonomy.category_target
+        category = targets.get(category_target) if category_target else None
+        if category is None:
+            return Labels(values=values)
+        column = self.mapping.source_column(category_target or "")
+        if category not in taxonomy.categories:
+            expected = ", ".join(taxonomy.categories)
+            problems.append(
+                context.problem(
+                    f"{category_target}: unknown category",
+                    f"unknown category {_preview(category)}; expected one of {expected}",
+                    field=category_target,
+                    column=column,
+                )
+            )
+        elif values.get(taxonomy.category_label or "") == 0:
+            problems.append(
+                context.problem(
+                    f"{category_target}: set but {taxonomy.category_label} is 0",
+                    f"category {category!r} is set but {taxonomy.category_label} is 0",
+                    field=category_target,
+                    column=column,
+                )
+            )
+        return Labels(values=values, category=str(category))
 
     def _truncate_long_text(self, listing: dict[str, Any], context: RecordContext) -> None:
         for name, limit in (("title", MAX_TITLE_CHARS), ("description", MAX_DESCRIPTION_CHARS)):
@@ -221,7 +259,7 @@ def _plan(target: str, ref: ColumnRef, convert: Callable[[object], Any]) -> _Cel
     return _CellPlan(target, ref.column, ref.values, convert)
 
 
-def _constants_of(mapping: ColumnMapping, model: type[Listing] | type[Labels]) -> dict[str, Any]:
+def _constants_of(mapping: ColumnMapping, model: type[Listing]) -> dict[str, Any]:
     return {key: value for key, value in mapping.constants.items() if key in model.model_fields}
 
 

@@ -7,8 +7,6 @@ from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from data.taxonomy import LABELS, REGULATED_CATEGORIES
-
 MAX_TITLE_CHARS = 1_000
 MAX_DESCRIPTION_CHARS = 20_000
 MAX_ATTRIBUTES = 50
@@ -100,37 +98,21 @@ class Listing(BaseModel):
 
 
 class Labels(BaseModel):
-    """Multi-label ground truth of one listing; ``None`` means unknown, never clean."""
+    """Multi-label ground truth of one listing; ``None`` means unknown, never clean.
 
-    model_config = ConfigDict(extra="forbid")
+    ``values`` maps label names of the dataset's taxonomy to 0/1/None; ``category`` is the
+    category of the taxonomy's category-carrying label. The names are checked against the
+    taxonomy where rows are made (:mod:`data.row_conversion`).
+    """
 
-    fraud: BinaryLabel | None = None
-    counterfeit: BinaryLabel | None = None
-    regulated: BinaryLabel | None = None
-    regulated_category: str | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @field_validator("regulated_category")
-    @classmethod
-    def _known_category(cls, value: str | None) -> str | None:
-        if value is not None and value not in REGULATED_CATEGORIES:
-            raise ValueError(
-                f"unknown regulated_category {value!r}; expected one of "
-                + ", ".join(REGULATED_CATEGORIES)
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _category_needs_regulated(self) -> "Labels":
-        if self.regulated_category is not None and self.regulated == 0:
-            raise ValueError("regulated_category is set but regulated is 0")
-        return self
+    values: dict[str, BinaryLabel | None] = Field(default_factory=dict)
+    category: str | None = None
 
     def value(self, label: str) -> int | None:
-        """The 0/1/None value of one of :data:`data.taxonomy.LABELS`."""
-        if label not in LABELS:
-            raise KeyError(f"unknown label {label!r}")
-        result: int | None = getattr(self, label)
-        return result
+        """The 0/1 value of ``label``; ``None`` when unknown (or not carried by the dataset)."""
+        return self.values.get(label)
 
 
 class LabeledListing(BaseModel):

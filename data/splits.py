@@ -15,9 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from data.schema import LabeledListing
 from data.split_balance import place_rare_groups
-from data.taxonomy import LABELS
-
-DEFAULT_STRATIFY_LABELS = ("fraud", "counterfeit")
+from data.taxonomy import Taxonomy
 
 
 def split_by_seller(
@@ -25,17 +23,21 @@ def split_by_seller(
     *,
     fractions: Mapping[str, float],
     seed: int,
-    stratify_labels: Sequence[str] = DEFAULT_STRATIFY_LABELS,
+    stratify_labels: Sequence[str] | None = None,
 ) -> dict[str, list[LabeledListing]]:
     """Rows split by seller into ``fractions`` (e.g. ``{"fit": 0.8, "calibration": 0.2}``).
 
-    Each split's rows come sorted by listing id; every split named in ``fractions`` is present,
-    possibly empty.
+    Sellers with positives of ``stratify_labels`` are spread first (default: every label the rows
+    carry; :func:`stratify_labels_of` gives training's choice). Each split's rows come sorted by
+    listing id; every split named in ``fractions`` is present, possibly empty.
     """
     _check_fractions(fractions)
-    unknown = [label for label in stratify_labels if label not in LABELS]
+    carried = sorted({label for row in rows for label in row.labels.values})
+    if stratify_labels is None:
+        stratify_labels = carried
+    unknown = [label for label in stratify_labels if label not in carried]
     if unknown:
-        raise ValueError(f"stratify_labels: unknown label(s) {unknown}; expected some of {LABELS}")
+        raise ValueError(f"stratify_labels: unknown label(s) {unknown}; the rows carry {carried}")
     groups = group_by_seller(rows)
     assignment = _assign_groups(groups, fractions, seed, stratify_labels)
     splits: dict[str, list[LabeledListing]] = {name: [] for name in fractions}
@@ -44,6 +46,12 @@ def split_by_seller(
     for split_rows in splits.values():
         split_rows.sort(key=lambda row: row.listing.listing_id)
     return splits
+
+
+def stratify_labels_of(taxonomy: Taxonomy) -> tuple[str, ...]:
+    """The labels training spreads evenly over its splits: all but the category label, whose
+    categories make it common (in the default taxonomy, ``regulated``)."""
+    return tuple(label for label in taxonomy.label_names if label != taxonomy.category_label)
 
 
 def group_key(row: LabeledListing) -> str:
@@ -96,7 +104,9 @@ def _assign_groups(
 
 def _counts(group: list[LabeledListing]) -> Counter[str]:
     """Positives per label in a group, and its number of ``rows``."""
-    counts = Counter(label for row in group for label in LABELS if row.labels.value(label) == 1)
+    counts = Counter(
+        label for row in group for label, value in row.labels.values.items() if value == 1
+    )
     counts["rows"] = len(group)
     return counts
 

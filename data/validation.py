@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict
 
 from data.loaders import DUPLICATE_ID_REASON, LoadResult
 from data.schema import LabeledListing
-from data.taxonomy import LABELS
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -42,7 +41,8 @@ class ValidationReport(BaseModel):
     duplicate_listing_ids: int
     duplicate_titles: int
     label_balance: list[LabelBalance]
-    regulated_categories: dict[str, int]
+    category_label: str | None
+    categories: dict[str, int]
     sellers: int | None
     rows_without_seller: int
     slice_values: dict[str, int]
@@ -57,8 +57,9 @@ class ValidationReport(BaseModel):
             f"duplicate normalized titles: {self.duplicate_titles} rows repeat an earlier title",
             "labels (positives / negatives / unknown):",
             *(_balance_line(balance) for balance in self.label_balance),
-            "regulated categories:" + ("" if self.regulated_categories else " none"),
-            *(f"  {name}: {count}" for name, count in self.regulated_categories.items()),
+            f"{self.category_label or 'no label with'} categories:"
+            + ("" if self.categories else " none"),
+            *(f"  {name}: {count}" for name, count in self.categories.items()),
             _sellers_line(self.sellers, self.rows_without_seller),
             "slices (distinct values):" + ("" if self.slice_values else " none"),
             *(f"  {name}: {count}" for name, count in self.slice_values.items()),
@@ -69,6 +70,7 @@ class ValidationReport(BaseModel):
 def validate_dataset(result: LoadResult) -> ValidationReport:
     """Summarize a :class:`LoadResult`: row accounting, duplicates, label balance, sellers."""
     rows = result.rows
+    taxonomy = result.mapping.taxonomy
     sellers = {row.listing.seller_id for row in rows if row.listing.seller_id is not None}
     duplicate_ids = len(rows) - len({row.listing.listing_id for row in rows})
     return ValidationReport(
@@ -80,8 +82,9 @@ def validate_dataset(result: LoadResult) -> ValidationReport:
         dropped_by_reason=dict(result.dropped_by_reason),
         duplicate_listing_ids=duplicate_ids + result.dropped_by_reason.get(DUPLICATE_ID_REASON, 0),
         duplicate_titles=count_duplicate_titles(row.listing.title for row in rows),
-        label_balance=[label_balance(rows, label) for label in LABELS],
-        regulated_categories=regulated_category_counts(rows),
+        label_balance=[label_balance(rows, label) for label in taxonomy.label_names],
+        category_label=taxonomy.category_label,
+        categories=category_counts(rows),
         sellers=len(sellers) if sellers else None,
         rows_without_seller=sum(row.listing.seller_id is None for row in rows),
         slice_values=distinct_slice_values(rows),
@@ -105,9 +108,9 @@ def label_balance(rows: list[LabeledListing], label: str) -> LabelBalance:
     return LabelBalance(label=label, positives=values[1], negatives=values[0], unknown=values[None])
 
 
-def regulated_category_counts(rows: list[LabeledListing]) -> dict[str, int]:
-    """Rows per regulated category, most frequent first."""
-    counts = Counter(row.labels.regulated_category for row in rows)
+def category_counts(rows: list[LabeledListing]) -> dict[str, int]:
+    """Rows per category (of the taxonomy's category label), most frequent first."""
+    counts = Counter(row.labels.category for row in rows)
     counts.pop(None, None)
     return {str(name): count for name, count in counts.most_common()}
 

@@ -67,13 +67,17 @@ def histogram_figure(
     }
 
 
-def confusion_figure(scored: ScoredRows, categories: list[str]) -> dict[str, Any] | None:
-    """True against predicted regulated category over the rows labelled regulated.
+def confusion_figure(
+    scored: ScoredRows, category_label: str | None, categories: list[str]
+) -> dict[str, Any] | None:
+    """True against predicted category over the rows labelled with ``category_label``.
 
-    None when the model has no category head or the data marks no regulated row. Rows marked
-    regulated without a category are counted as unknown.
+    None when the model has no category head or the data marks no such row. Rows marked with
+    the label but without a category are counted as unknown.
     """
-    rows = [i for i, row in enumerate(scored.rows) if row.labels.regulated == 1]
+    if category_label is None:
+        return None
+    rows = [i for i, row in enumerate(scored.rows) if row.labels.value(category_label) == 1]
     predicted = [scored.predicted_category[i] for i in rows]
     if not categories or not rows or any(value is None for value in predicted):
         return None
@@ -81,6 +85,7 @@ def confusion_figure(scored: ScoredRows, categories: list[str]) -> dict[str, Any
     classes = categories + sorted({c for c in truth if c is not None} - set(categories))
     matrix = confusion_matrix(truth, [str(value) for value in predicted], classes=classes)
     return {
+        "label": category_label,
         "classes": list(matrix.classes),
         "counts": matrix.counts.tolist(),
         "n_unknown": matrix.n_unknown,

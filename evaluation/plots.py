@@ -133,7 +133,8 @@ def confusion_png(figure_data: Mapping[str, Any]) -> str:
     axes.set_xticks(ticks, classes, rotation=45, ha="right", fontsize=7)
     axes.set_yticks(ticks, classes, fontsize=7)
     axes.set(xlabel="predicted category", ylabel="true category")
-    axes.set_title("regulated category (rows labelled regulated)")
+    label = figure_data.get("label", "category")
+    axes.set_title(f"{label} category (rows labelled {label})")
     return _png(figure)
 
 

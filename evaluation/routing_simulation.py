@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data.taxonomy import Action
 from evaluation.bootstrap import Interval, bootstrap_ci
 from evaluation.inputs import FloatArray, IntArray
 from evaluation.scored import BoolArray, ScoredRows
-from models.policy import DEFAULT_POLICY, Action, Policy
+from models.policy import Policy
 from models.routing import route_listing
 from models.thresholds import BANDS, LabelThresholds, ThresholdTargets, fit_label_thresholds
 
@@ -87,7 +88,7 @@ def replay_routing(
     scored: ScoredRows,
     *,
     thresholds: Mapping[str, LabelThresholds],
-    policy: Policy = DEFAULT_POLICY,
+    policy: Policy,
 ) -> RoutingReplay:
     """Route every row as serving would, and route its known labels as the policy's answer."""
     actions: list[Action] = []
@@ -106,9 +107,7 @@ def replay_routing(
     )
 
 
-def policy_answers(
-    scored: ScoredRows, policy: Policy = DEFAULT_POLICY
-) -> tuple[Action | None, ...]:
+def policy_answers(scored: ScoredRows, policy: Policy) -> tuple[Action | None, ...]:
     """What ``policy`` does with each row's known true labels (n,); None with none known."""
     answers: list[Action | None] = []
     for row in range(scored.n):
@@ -207,7 +206,7 @@ def tradeoff_curve(
     *,
     base_targets: Mapping[str, ThresholdTargets],
     fallback_thresholds: Mapping[str, LabelThresholds],
-    policy: Policy = DEFAULT_POLICY,
+    policy: Policy,
     let_through_grid: Sequence[float] = LET_THROUGH_GRID,
     wrong_enforcement_grid: Sequence[float] = WRONG_ENFORCEMENT_GRID,
 ) -> list[TradeoffPoint]:

@@ -9,7 +9,7 @@ comparison of two bundles.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from evaluation.slices import (
     standard_slices,
 )
 from models.bundle import ModelCard
-from models.policy import DEFAULT_POLICY, Policy
+from models.policy import Policy, default_policy
 from models.scorer import BundleScorer
 
 REPORT_FORMAT_VERSION = 1
@@ -82,19 +82,27 @@ class EvaluationOptions:
     n_resamples: int = 1000
     seed: int = 0
     confidence: float = 0.95
-    policy: Policy = field(default=DEFAULT_POLICY)
+    policy: Policy | None = None
+    """None: the default policy of the evaluated model's taxonomy."""
+
+    def policy_for(self, card: ModelCard) -> Policy:
+        policy = self.policy or default_policy(card.taxonomy)
+        policy.check_against(card.taxonomy)
+        return policy
 
     def bootstrap(self) -> dict[str, Any]:
         """The keyword arguments every bootstrap call takes."""
         return {"n_resamples": self.n_resamples, "confidence": self.confidence, "seed": self.seed}
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self, policy: Policy | None = None) -> dict[str, Any]:
+        """The settings as reported; ``policy`` is the one the routing simulation applied."""
+        applied = policy or self.policy
         return {
             "n_resamples": self.n_resamples,
             "seed": self.seed,
             "confidence": self.confidence,
             "clusters": "seller_id (a row without seller is its own cluster)",
-            "policy": self.policy.version,
+            "policy": applied.version if applied else None,
         }
 
 
@@ -139,25 +147,28 @@ def evaluation_report(
         rules = decision_rules(scored.label_data(label), card.thresholds.get(label))
         metrics[label]["decision_rules"] = rules
     progress("routing simulation at the card's thresholds")
-    replay = replay_routing(scored, thresholds=card.thresholds, policy=options.policy)
+    policy = options.policy_for(card)
+    replay = replay_routing(scored, thresholds=card.thresholds, policy=policy)
     summary = summarize_routing(scored, replay, **options.bootstrap())
     progress("trade-off curve (thresholds refitted on this data)")
     points = tradeoff_curve(
         scored,
         base_targets=card.threshold_targets,
         fallback_thresholds=card.thresholds,
-        policy=options.policy,
+        policy=policy,
     )
     progress("slices")
     slices = _slices_section(card, scored, replay.actions, extra_slices, options)
     figures = _label_figures(card, scored, labels)
     figures["routing_tradeoff"] = tradeoff_figure(points, routing_point(replay))
-    figures["category_confusion"] = confusion_figure(scored, card.regulated_categories)
+    figures["category_confusion"] = confusion_figure(
+        scored, card.taxonomy.category_label, card.regulated_categories
+    )
     return {
         "format_version": REPORT_FORMAT_VERSION,
         "kind": "evaluation",
         "model": model_json(card),
-        "settings": options.settings(),
+        "settings": options.settings(policy),
         "skipped_labels": [label for label in card.labels if label not in labels],
         "labels": metrics,
         "routing": routing_json(card, summary),

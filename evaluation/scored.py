@@ -96,7 +96,7 @@ def score_rows(
         batch = rows[start : start + SCORING_BATCH]
         for offset, score in enumerate(scorer.score([row.listing for row in batch])):
             probabilities[start + offset] = [score.probabilities[label] for label in labels]
-            predicted.append(score.regulated_category)
+            predicted.append(score.category)
         if on_batch is not None:
             on_batch(len(batch))
     return scored_from_arrays(rows, labels, probabilities, predicted)
@@ -122,7 +122,7 @@ def scored_from_arrays(
         y_true=np.array([[v or 0 for v in row] for row in values], dtype=np.int64).reshape(shape),
         known=np.array([[v is not None for v in row] for row in values], dtype=bool).reshape(shape),
         predicted_category=tuple(predicted_category),
-        true_category=tuple(row.labels.regulated_category for row in rows),
+        true_category=tuple(row.labels.category for row in rows),
         groups=np.array([seller_group(row) for row in rows], dtype=object),
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from data.taxonomy import Taxonomy, default_taxonomy
 from models.calibration import PlattMap
 from models.errors import BundleError
 from models.text_features import FeatureSpec
@@ -43,8 +44,13 @@ class ModelCard(BaseModel):
     model_family: str
     model_name: str
     model_id: str
+    taxonomy: Taxonomy = Field(default_factory=default_taxonomy)
+    """The taxonomy the training data was labeled in (cards written before it existed used the
+    default one); serving's label schema and default policy follow it."""
     labels: list[str] = Field(min_length=1)
+    """The labels this model scores, in output order: the taxonomy's that the data carried."""
     regulated_categories: list[str]
+    """The category head's outputs: categories of the taxonomy's category label."""
     feature_spec: FeatureSpec
     input_names: list[str]
     output_names: list[str]
@@ -121,6 +127,7 @@ def _check_card_consistency(card: ModelCard, card_path: Path) -> None:
     ):
         if len(set(values)) != len(values):
             raise BundleError(f"{card_path}: {name} repeats a name: {values}")
+    _check_against_taxonomy(card, card_path)
     for name, mapping in (
         ("calibration", card.calibration),
         ("thresholds", card.thresholds),
@@ -153,6 +160,27 @@ def _check_card_consistency(card: ModelCard, card_path: Path) -> None:
             f"{card_path}: threshold_set_id {card.threshold_set_id} is not the id of the "
             f"thresholds and targets in the card ({expected_id}): edited by hand?"
         )
+
+
+def _check_against_taxonomy(card: ModelCard, card_path: Path) -> None:
+    taxonomy = card.taxonomy
+    outside = taxonomy.unknown_labels(card.labels)
+    if outside:
+        raise BundleError(f"{card_path}: labels {outside} are not in the card's {_text(taxonomy)}")
+    unknown = sorted(set(card.regulated_categories) - set(taxonomy.categories))
+    if unknown:
+        raise BundleError(
+            f"{card_path}: regulated_categories {unknown} are not categories of taxonomy "
+            f"{taxonomy.name!r} ({list(taxonomy.categories)})"
+        )
+    if card.regulated_categories and taxonomy.category_label not in card.labels:
+        raise BundleError(
+            f"{card_path}: a category head without its label {taxonomy.category_label!r}"
+        )
+
+
+def _text(taxonomy: Taxonomy) -> str:
+    return taxonomy.valid_labels_text()
 
 
 def _first_problem(error: ValidationError) -> str:

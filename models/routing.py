@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from models.policy import Action, Policy, decide_action
+from data.taxonomy import Action
+from models.policy import Policy, decide_action
 from models.thresholds import BANDS, LabelThresholds
 
 
@@ -27,14 +28,14 @@ def band_of(probability: float, thresholds: LabelThresholds) -> str:
 
 def route_listing(
     probabilities: dict[str, float],
-    regulated_category: str | None,
+    category: str | None,
     *,
     thresholds: dict[str, LabelThresholds],
     policy: Policy,
 ) -> RoutedListing:
     """Route one scored listing. Review priority is the highest probability among review bands."""
     bands = {label: band_of(p, thresholds[label]) for label, p in probabilities.items()}
-    outcome = decide_action(bands, regulated_category, policy)
+    outcome = decide_action(bands, category, policy)
     in_review = [probabilities[label] for label, band in bands.items() if band == "review"]
     return RoutedListing(
         bands=bands,

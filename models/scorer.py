@@ -34,7 +34,8 @@ class ListingScore:
     """The model's view of one listing: calibrated probability per label, category, reasons."""
 
     probabilities: dict[str, float]
-    regulated_category: str | None
+    category: str | None
+    """The most likely category of the taxonomy's category label (None: no category head)."""
     category_probabilities: dict[str, float]
     reasons: dict[str, list[Reason]]
 
@@ -119,7 +120,7 @@ class BundleScorer:
         category = names[int(np.argmax(categories))] if len(names) else None
         return ListingScore(
             probabilities=dict(zip(self.labels, probabilities.tolist(), strict=True)),
-            regulated_category=category,
+            category=category,
             category_probabilities=dict(zip(names, categories.tolist(), strict=True)),
             reasons={
                 label: top_reasons(contributions[: len(features.ids), column], features.sources)

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.policy import DEFAULT_POLICY
+from models.bundle import ModelCard
+from models.policy import default_policy
 from models.scorer import BundleScorer
 from serving import api_queue, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
@@ -43,7 +44,7 @@ def load_state(settings: Settings) -> ServiceState:
     return ServiceState(
         settings=settings,
         scorer=scorer,
-        policy=DEFAULT_POLICY,
+        policy=default_policy(scorer.card.taxonomy),
         engine=engine,
         session_factory=make_session_factory(engine),
         schema_revision=head_revision(),
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
 
     app = FastAPI(
         title="ListingGuard",
-        summary="Risk scoring of marketplace listings: fraud, counterfeit, regulated products.",
+        summary="Risk scoring of marketplace listings against the model's risk taxonomy.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -125,14 +126,48 @@ def _document_configured_limits(app: FastAPI, settings: Settings) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = generate()
-            listings = document["components"]["schemas"]["BatchScoreRequest"]["properties"]
-            listings["listings"]["maxItems"] = settings.max_batch_size
-            app.openapi_schema = document
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document["components"]["schemas"]
+        schemas["BatchScoreRequest"]["properties"]["listings"]["maxItems"] = settings.max_batch_size
+        service: ServiceState | None = getattr(app.state, "service", None)
+        if service is None:
+            return document  # before startup: the taxonomy is not known yet, do not cache
+        _document_taxonomy(schemas, service.scorer.card)
+        app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_taxonomy(schemas: dict[str, Any], card: ModelCard) -> None:
+    """Decisions list exactly the served model's labels and categories."""
+    for name in ("DecisionOut", "StoredDecisionOut"):
+        schemas[name]["properties"]["labels"] = {
+            "type": "object",
+            "description": f"each label the model scores (taxonomy {card.taxonomy.name!r})",
+            "properties": {
+                label: {"$ref": "#/components/schemas/LabelScoreOut"} for label in card.labels
+            },
+            "required": list(card.labels),
+            "additionalProperties": False,
+        }
+    category = schemas["CategoryOut"]["properties"]
+    category["label"] = {"const": card.taxonomy.category_label} | _described(category["label"])
+    category["name"] = {
+        "anyOf": [{"type": "string", "enum": list(card.regulated_categories)}, {"type": "null"}]
+    } | _described(category["name"])
+    category["probabilities"] = {
+        "type": "object",
+        "properties": {name: {"type": "number"} for name in card.regulated_categories},
+        "required": list(card.regulated_categories),
+        "additionalProperties": False,
+    }
+
+
+def _described(schema: dict[str, Any]) -> dict[str, Any]:
+    return {key: schema[key] for key in ("title", "description") if key in schema}
 
 
 def _check_database(state: ServiceState) -> tuple[bool, bool]:

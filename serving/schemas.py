@@ -29,7 +29,14 @@ class LabelScoreOut(BaseModel):
 
 
 class CategoryOut(BaseModel):
-    name: str | None
+    """The category of the taxonomy's category-carrying label (``regulated`` by default)."""
+
+    label: str | None = Field(
+        description="the label that carries categories; null when the taxonomy has none"
+    )
+    name: str | None = Field(
+        description="the most likely category, named only where its label is not auto-allowed"
+    )
     probabilities: dict[str, float]
 
 
@@ -40,7 +47,7 @@ class DecisionOut(BaseModel):
     listing_id: str
     action: Literal["allow", "review", "block"]
     labels: dict[str, LabelScoreOut]
-    regulated_category: CategoryOut
+    category: CategoryOut
     rules: list[str]
     market: str
     model_version: str

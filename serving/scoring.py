@@ -41,7 +41,7 @@ def decide_listings(
     for listing, score in zip(listings, scorer.score(listings), strict=True):
         routed = route_listing(
             score.probabilities,
-            score.regulated_category,
+            score.category,
             thresholds=scorer.card.thresholds,
             policy=policy,
         )
@@ -81,11 +81,9 @@ def _new_decision(
         listing=listing.model_dump(mode="json"),
         scores=score.probabilities,
         bands=routed.bands,
-        # The category head runs on every listing; name a category only where "regulated" is
+        # The category head runs on every listing; name a category only where its label is
         # not auto-allowed, so a clean listing is never labelled "alcohol" in the record.
-        regulated_category=(
-            score.regulated_category if routed.bands.get("regulated", "allow") != "allow" else None
-        ),
+        regulated_category=_named_category(score, routed, card.taxonomy.category_label),
         category_scores=score.category_probabilities,
         action=routed.action,
         explanation=_explanation(score, routed, scorer),
@@ -110,7 +108,14 @@ def _explanation(
             for label, edges in scorer.card.thresholds.items()
         },
         "rules": routed.rules,
+        "category_label": scorer.card.taxonomy.category_label,
     }
+
+
+def _named_category(score: ListingScore, routed: RoutedListing, label: str | None) -> str | None:
+    if label is None or routed.bands.get(label, "allow") == "allow":
+        return None
+    return score.category
 
 
 def decision_out(stored: StoredDecision, *, replayed: bool) -> DecisionOut:
@@ -129,8 +134,10 @@ def decision_out(stored: StoredDecision, *, replayed: bool) -> DecisionOut:
             )
             for label, probability in stored.scores.items()
         },
-        regulated_category=CategoryOut(
-            name=stored.regulated_category, probabilities=stored.category_scores
+        category=CategoryOut(
+            label=explanation.get("category_label"),
+            name=stored.regulated_category,
+            probabilities=stored.category_scores,
         ),
         rules=explanation["rules"],
         market=stored.market,

@@ -133,9 +133,9 @@ def test_real_data_training_registers_a_champion_that_scores(
     probabilities = [value for score in scores for value in score.probabilities.values()]
     assert all(0.0 <= value <= 1.0 for value in probabilities)
     regulated = [
-        (score.probabilities["regulated"], row.labels.regulated)
+        (score.probabilities["regulated"], row.labels.value("regulated"))
         for score, row in zip(scores, sample, strict=True)
-        if row.labels.regulated is not None
+        if row.labels.value("regulated") is not None
     ]
     positives = [p for p, label in regulated if label]
     negatives = [p for p, label in regulated if not label]

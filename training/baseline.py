@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from data.schema import LabeledListing, Listing
-from data.taxonomy import LABELS, REGULATED_CATEGORIES
+from data.taxonomy import Taxonomy, default_taxonomy
 from models.text_features import FeatureHasher, FeatureSpec, ListingFeatures
 from training.errors import TrainingError
 from training.feature_matrix import count_matrix, fit_idf, tfidf_matrix
@@ -22,10 +22,11 @@ class NotFittedError(TrainingError):
 
 
 class HashedLinearModel:
-    """Per-label logistic regression (class-balanced) and a multinomial regulated-category head.
+    """Per-label logistic regression (class-balanced) and a multinomial head over the categories
+    of the taxonomy's category label.
 
     Labels unknown for every row are not modelled; rows with an unknown label are left out of
-    that label's fit only.
+    that label's fit only. ``taxonomy`` (default: the built-in one) orders the labels.
     """
 
     def __init__(
@@ -36,8 +37,10 @@ class HashedLinearModel:
         category_c: float = 4.0,
         class_weight: str | None = "balanced",
         seed: int = 0,
+        taxonomy: Taxonomy | None = None,
     ) -> None:
         self.spec = spec
+        self.taxonomy = taxonomy or default_taxonomy()
         self.c = c
         self.category_c = category_c
         self.class_weight = class_weight
@@ -61,7 +64,14 @@ class HashedLinearModel:
         counts = count_matrix(self._hash_with_progress(rows, echo), self.spec)
         self.idf_ = fit_idf(counts)
         features = tfidf_matrix(counts, self.idf_, self.spec)
-        self.labels_ = [label for label in LABELS if _known(rows, label).any()]
+        carried = {label for row in rows for label in row.labels.values}
+        outside = self.taxonomy.unknown_labels(carried)
+        if outside:
+            raise TrainingError(
+                f"the rows carry labels {outside}; {self.taxonomy.valid_labels_text()}"
+            )
+        names = self.taxonomy.label_names
+        self.labels_ = [label for label in names if label in carried and _known(rows, label).any()]
         if not self.labels_:
             raise TrainingError("every label is unknown in the training data")
         heads = StepProgress(echo, "fitting heads", len(self.labels_) + 1)
@@ -114,10 +124,11 @@ class HashedLinearModel:
         return classifier.coef_[0].astype(np.float64), float(classifier.intercept_[0])
 
     def _fit_category_head(self, features: sp.csr_matrix, rows: list[LabeledListing]) -> None:
-        picked = [i for i, row in enumerate(rows) if row.labels.regulated_category is not None]
-        targets = [rows[i].labels.regulated_category for i in picked]
-        seen = [name for name in REGULATED_CATEGORIES if name in set(targets)]
-        self.categories_: list[str] = seen if "regulated" in self.labels_ and len(seen) > 1 else []
+        picked = [i for i, row in enumerate(rows) if row.labels.category is not None]
+        targets = [rows[i].labels.category for i in picked]
+        seen = [name for name in self.taxonomy.categories if name in set(targets)]
+        carrier = self.taxonomy.category_label
+        self.categories_: list[str] = seen if carrier in self.labels_ and len(seen) > 1 else []
         if not self.categories_:
             self.category_coef_ = np.zeros((self.spec.n_features, 0))
             self.category_intercept_ = np.zeros(0)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from data.taxonomy import LABELS
+from data.taxonomy import Taxonomy
 from models.text_features import FeatureSpec
 from models.thresholds import ThresholdTargets
 from training.errors import TrainingError
@@ -54,14 +54,7 @@ class TrainConfig(BaseModel):
     features: FeatureSpec = FeatureSpec()
     targets: ThresholdTargets = ThresholdTargets()
     label_targets: dict[str, ThresholdTargets] = Field(default_factory=dict)
-
-    @field_validator("label_targets")
-    @classmethod
-    def _known_labels(cls, value: dict[str, ThresholdTargets]) -> dict[str, ThresholdTargets]:
-        unknown = sorted(set(value) - set(LABELS))
-        if unknown:
-            raise ValueError(f"unknown labels {unknown}; expected some of {list(LABELS)}")
-        return value
+    """Per-label targets, by label of the data's taxonomy (:func:`check_config_labels`)."""
 
     def targets_for(self, label: str) -> ThresholdTargets:
         return self.label_targets.get(label, self.targets)
@@ -69,6 +62,24 @@ class TrainConfig(BaseModel):
     def flat_params(self) -> dict[str, str]:
         """Dotted parameter names and values, for MLflow."""
         return dict(_flatten(self.model_dump(mode="json")))
+
+
+def check_config_labels(config: TrainConfig, taxonomy: Taxonomy) -> None:
+    """Raise :class:`TrainingError` when the config names labels ``taxonomy`` does not have."""
+    places = {"label_targets": list(config.label_targets)}
+    for name, group in config.features.term_groups.items():
+        places[f"features.term_groups.{name}.labels"] = list(group.labels)
+    for where, names in places.items():
+        unknown = taxonomy.unknown_labels(names)
+        if unknown:
+            hint = (
+                f" (drop the group with `term_groups: {{{where.split('.')[2]}: null}}`)"
+                if where.startswith("features.")
+                else ""
+            )
+            raise TrainingError(
+                f"config {where}: unknown label(s) {unknown}; {taxonomy.valid_labels_text()}{hint}"
+            )
 
 
 def _flatten(value: object, prefix: str = "") -> list[tuple[str, str]]:

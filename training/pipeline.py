@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from data.schema import LabeledListing
-from data.splits import split_by_seller
+from data.splits import split_by_seller, stratify_labels_of
+from data.taxonomy import Taxonomy, default_taxonomy
 from models.bundle import (
     BUNDLE_FORMAT_VERSION,
     CARD_FILE,
@@ -28,7 +29,7 @@ from models.scorer import BundleScorer
 from models.thresholds import LabelThresholds, estimate_bands
 from training.baseline import HashedLinearModel
 from training.calibration_fit import fit_calibration_and_thresholds
-from training.config import UNNAMED_MODEL, TrainConfig
+from training.config import UNNAMED_MODEL, TrainConfig, check_config_labels
 from training.errors import ParityError
 from training.label_arrays import label_arrays
 from training.onnx_export import build_onnx_model, check_parity, save_bound_onnx
@@ -67,8 +68,16 @@ def train_bundle(
     validation_rows: list[LabeledListing] | None = None,
     mlflow_run_id: str | None = None,
     progress: Progress = lambda message: None,
+    taxonomy: Taxonomy | None = None,
 ) -> TrainedBundle:
-    """Train, calibrate, export and check one model; write ``model.onnx`` + ``card.json``."""
+    """Train, calibrate, export and check one model; write ``model.onnx`` + ``card.json``.
+
+    ``taxonomy`` is the one the rows are labeled in (default: the built-in one); the config's
+    label names are checked against it.
+    """
+    taxonomy = taxonomy or default_taxonomy()
+    check_config_labels(config, taxonomy)
+    carried = {label for row in rows for label in row.labels.values}
     splits = split_by_seller(
         rows,
         fractions={
@@ -76,12 +85,13 @@ def train_bundle(
             "calibration": config.calibration_fraction,
         },
         seed=config.seed,
+        stratify_labels=[label for label in stratify_labels_of(taxonomy) if label in carried],
     )
     progress(
         f"split by seller: {len(splits['fit'])} fit rows, "
         f"{len(splits['calibration'])} calibration rows"
     )
-    fitted = _fit(splits["fit"], splits["calibration"], config, progress)
+    fitted = _fit(splits["fit"], splits["calibration"], config, taxonomy, progress)
     bundle_dir.mkdir(parents=True, exist_ok=True)
     unbound = _card(fitted, config, data_fingerprint, splits, mlflow_run_id)
     sha256 = save_bound_onnx(build_onnx_model(fitted.model), unbound, bundle_dir / MODEL_FILE)
@@ -129,11 +139,13 @@ def _fit(
     fit_rows: list[LabeledListing],
     calibration_rows: list[LabeledListing],
     config: TrainConfig,
+    taxonomy: Taxonomy,
     progress: Progress,
 ) -> _Fitted:
     started = time.perf_counter()
     model = HashedLinearModel(
         config.features,
+        taxonomy=taxonomy,
         c=config.model.c,
         category_c=config.model.category_c,
         class_weight=config.model.class_weight,
@@ -196,6 +208,7 @@ def _card(
         model_family=MODEL_FAMILY,
         model_name=config.model_name or UNNAMED_MODEL,
         model_id=config.model_name or UNNAMED_MODEL,
+        taxonomy=fitted.model.taxonomy,
         labels=fitted.model.labels_,
         regulated_categories=fitted.model.categories_,
         feature_spec=config.features,

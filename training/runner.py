@@ -11,7 +11,7 @@ from data.mapping import load_mapping, resolve_mapping_path
 from data.validation import validate_dataset
 from models.bundle import ModelCard
 from training import tracking
-from training.config import TrainConfig, model_name_for
+from training.config import TrainConfig, check_config_labels, model_name_for
 from training.errors import TrainingError
 from training.pipeline import train_bundle
 from training.workspace import var_dir
@@ -55,6 +55,8 @@ def run_training(
     """Train on ``data`` (validation metrics on ``validation``), log it and register it."""
     echo(f"loading {data}")
     train_result = load_checked(data, mapping, echo, max_dropped_share=max_dropped_share)
+    taxonomy = train_result.mapping.taxonomy
+    check_config_labels(config, taxonomy)
     if config.model_name is None:
         config = config.model_copy(update={"model_name": model_name_for(train_result.mapping.name)})
     model_name = str(config.model_name)
@@ -79,6 +81,7 @@ def run_training(
             validation_rows=validation_rows,
             mlflow_run_id=run_id,
             progress=lambda message: echo(f"  {message}"),
+            taxonomy=taxonomy,
         )
         mlflow.log_metrics(flatten_metrics(trained.card.metrics))
         mlflow.log_artifacts(str(trained.bundle_dir), artifact_path=tracking.BUNDLE_ARTIFACT)

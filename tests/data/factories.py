@@ -24,10 +24,8 @@ def make_row(
             listing_id=listing_id, title=title or f"item {listing_id}", seller_id=seller_id
         ),
         labels=Labels(
-            fraud=fraud,
-            counterfeit=counterfeit,
-            regulated=regulated,
-            regulated_category=regulated_category,
+            values={"fraud": fraud, "counterfeit": counterfeit, "regulated": regulated},
+            category=regulated_category,
         ),
         slices=slices or {},
     )

@@ -107,7 +107,7 @@ def test_invalid_values_drop_the_row_with_a_reason(
     assert result.dropped_by_reason == {
         "price: Input should be greater than or equal to 0": 1,
         "fraud: not a 0/1 label": 1,
-        "labels: regulated_category is set but regulated is 0": 1,
+        "regulated_category: set but regulated is 0": 1,
         "title: required unless the description has text": 1,
     }
     price_problem = result.problems[0]

@@ -89,6 +89,7 @@ def test_bad_quoting_is_named(tmp_path: Path) -> None:
 def test_unknown_label_is_named(tmp_path: Path) -> None:
     error = _error_for(tmp_path, "name: x\nlisting: {title: t}\nlabels: {scam: s}\n")
     assert error.field == "labels.scam"
+    assert "['fraud', 'counterfeit', 'regulated', 'regulated_category']" in error.message
 
 
 def test_negative_column_index_is_refused(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from data.loaders import LoadResult, load_labeled
 from data.mapping import load_mapping, resolve_mapping_path
 from data.schema import Listing
-from data.splits import split_by_seller
+from data.splits import split_by_seller, stratify_labels_of
 from data.validation import validate_dataset
 
 
@@ -23,8 +23,10 @@ def test_sms_spam_collection_reads_every_message(sms_spam_file: Path) -> None:
     result = load_labeled(sms_spam_file, mapping)
     assert result.source_rows == len(result.rows) == 5_574
     assert result.problems == []
-    assert Counter(row.labels.fraud for row in result.rows) == {0: 4_827, 1: 747}
-    assert {(row.labels.counterfeit, row.labels.regulated) for row in result.rows} == {(None, None)}
+    assert Counter(row.labels.value("fraud") for row in result.rows) == {0: 4_827, 1: 747}
+    assert {
+        (row.labels.value("counterfeit"), row.labels.value("regulated")) for row in result.rows
+    } == {(None, None)}
     assert sum(row.listing.title.startswith('"') for row in result.rows) == 54
 
 
@@ -48,7 +50,10 @@ def test_marketplace_slices_stay_out_of_listings(marketplace_train: LoadResult) 
 
 def test_marketplace_seller_split_spreads_rare_labels(marketplace_train: LoadResult) -> None:
     splits = split_by_seller(
-        marketplace_train.rows, fractions={"fit": 0.8, "calibration": 0.2}, seed=0
+        marketplace_train.rows,
+        fractions={"fit": 0.8, "calibration": 0.2},
+        seed=0,
+        stratify_labels=stratify_labels_of(marketplace_train.mapping.taxonomy),
     )
     calibration = splits["calibration"]
     sellers = [{row.listing.seller_id for row in rows} for rows in splits.values()]

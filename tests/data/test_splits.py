@@ -81,11 +81,13 @@ def test_rare_label_share_is_within_one_group_of_its_target(
     splits = split_by_seller(rows, fractions=TWO_WAY, seed=seed, stratify_labels=("fraud",))
     per_group: dict[str, int] = {}
     for row in rows:
-        per_group[group_key(row)] = per_group.get(group_key(row), 0) + (row.labels.fraud or 0)
+        per_group[group_key(row)] = per_group.get(group_key(row), 0) + (
+            row.labels.value("fraud") or 0
+        )
     largest_group = max(per_group.values())
     total = sum(per_group.values())
     for name, split_rows in splits.items():
-        placed = sum(row.labels.fraud or 0 for row in split_rows)
+        placed = sum(row.labels.value("fraud") or 0 for row in split_rows)
         assert abs(placed - TWO_WAY[name] * total) <= largest_group + 1e-9
 
 
@@ -107,7 +109,9 @@ def test_few_fraud_sellers_are_spread_across_splits() -> None:
     for seller in range(10):
         specs += [(seller, 1, 0)] * (seller + 1)
     splits = split_by_seller(_rows(specs), fractions=TWO_WAY, seed=3)
-    fraud = {name: sum(row.labels.fraud or 0 for row in rows) for name, rows in splits.items()}
+    fraud = {
+        name: sum(row.labels.value("fraud") or 0 for row in rows) for name, rows in splits.items()
+    }
     assert fraud == {"fit": 44, "calibration": 11}
 
 

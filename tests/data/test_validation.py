@@ -34,7 +34,8 @@ def test_report_counts() -> None:
     assert report.duplicate_titles == 1
     balance = {b.label: (b.positives, b.negatives, b.unknown) for b in report.label_balance}
     assert balance == {"fraud": (1, 4, 0), "counterfeit": (0, 4, 1), "regulated": (3, 1, 1)}
-    assert report.regulated_categories == {"alcohol": 2, "supplements": 1}
+    assert report.categories == {"alcohol": 2, "supplements": 1}
+    assert report.category_label == "regulated"
     assert (report.sellers, report.rows_without_seller) == (2, 2)
     assert report.slice_values == {"src": 1}
 

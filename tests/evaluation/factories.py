@@ -27,10 +27,8 @@ def labeled_row(
     return LabeledListing(
         listing=Listing(listing_id=f"l-{index}", **fields),
         labels=Labels(
-            fraud=fraud,
-            counterfeit=counterfeit,
-            regulated=regulated,
-            regulated_category=regulated_category,
+            values={"fraud": fraud, "counterfeit": counterfeit, "regulated": regulated},
+            category=regulated_category,
         ),
         slices=slices or {},
     )

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import evaluation.routing_simulation as simulation
 from data.schema import LabeledListing
+from data.taxonomy import default_taxonomy
 from evaluation.routing_simulation import (
     policy_answers,
     replay_routing,
@@ -18,11 +19,13 @@ from evaluation.routing_simulation import (
     tradeoff_curve,
 )
 from evaluation.scored import score_rows
-from models.policy import DEFAULT_POLICY
+from models.policy import default_policy
 from models.routing import route_listing
 from models.scorer import BundleScorer
 from models.thresholds import LabelThresholds, ThresholdTargets
 from tests.evaluation.factories import LABELS, fraud_rows, labeled_row, scored
+
+POLICY = default_policy(default_taxonomy())
 
 EDGES = {
     "fraud": LabelThresholds(allow=0.2, enforce=0.9),
@@ -62,7 +65,7 @@ def hand_case() -> tuple[list[LabeledListing], list[list[float]], list[str | Non
 
 def test_replay_and_policy_answers_on_hand_case() -> None:
     data = scored(*hand_case()[:2], predicted=hand_case()[2])
-    replay = replay_routing(data, thresholds=EDGES)
+    replay = replay_routing(data, thresholds=EDGES, policy=POLICY)
     assert replay.actions == (
         "block", "allow", "review", "block", "allow", "allow", "allow", "review",
     )  # fmt: skip
@@ -75,7 +78,9 @@ def test_replay_and_policy_answers_on_hand_case() -> None:
 def test_summary_errors_on_hand_case() -> None:
     rows, probabilities, predicted = hand_case()
     data = scored(rows, probabilities, predicted=predicted)
-    summary = summarize_routing(data, replay_routing(data, thresholds=EDGES), n_resamples=20)
+    summary = summarize_routing(
+        data, replay_routing(data, thresholds=EDGES, policy=POLICY), n_resamples=20
+    )
     estimates = {action: s.estimate for action, s in summary.action_shares.items()}
     assert estimates == pytest.approx({"allow": 4 / 8, "review": 2 / 8, "block": 2 / 8})
     assert summary.violations_let_through.estimate == pytest.approx(
@@ -97,7 +102,7 @@ def test_summary_errors_on_hand_case() -> None:
 def test_routing_point_matches_the_summary() -> None:
     rows, probabilities, predicted = hand_case()
     data = scored(rows, probabilities, predicted=predicted)
-    point = routing_point(replay_routing(data, thresholds=EDGES))
+    point = routing_point(replay_routing(data, thresholds=EDGES, policy=POLICY))
     assert point == pytest.approx(
         {"automation": 6 / 8, "violations_let_through": 2 / 3, "wrong_enforcements": 1 / 2}
     )
@@ -112,14 +117,14 @@ def test_replay_equals_route_listing_row_by_row(
 ) -> None:
     scorer = BundleScorer(demo_bundle)
     replay = replay_routing(
-        score_rows(scorer, demo_validation_rows), thresholds=scorer.card.thresholds
+        score_rows(scorer, demo_validation_rows), thresholds=scorer.card.thresholds, policy=POLICY
     )
     direct = [
         route_listing(
             score.probabilities,
-            score.regulated_category,
+            score.category,
             thresholds=scorer.card.thresholds,
-            policy=DEFAULT_POLICY,
+            policy=POLICY,
         ).action
         for score in scorer.score([row.listing for row in demo_validation_rows])
     ]
@@ -129,7 +134,7 @@ def test_replay_equals_route_listing_row_by_row(
 
 def test_policy_answer_is_none_without_known_labels() -> None:
     data = scored([labeled_row(0), labeled_row(1, fraud=0)], [[0.5] * 3] * 2)
-    assert policy_answers(data) == (None, "allow")
+    assert policy_answers(data, POLICY) == (None, "allow")
 
 
 edges_strategy = st.tuples(st.floats(0.0, 1.0), st.one_of(st.none(), st.floats(0.0, 1.0))).map(
@@ -157,7 +162,7 @@ def test_shares_sum_to_one(n: int, seed: int, edges: list[LabelThresholds]) -> N
     rows = [random_row(i, values) for i, values in enumerate(truth.tolist())]
     categories = rng.choice(["alcohol", "weapons", "tobacco"], size=n).tolist()
     data = scored(rows, rng.random((n, 3)), predicted=categories)
-    replay = replay_routing(data, thresholds=dict(zip(LABELS, edges, strict=True)))
+    replay = replay_routing(data, thresholds=dict(zip(LABELS, edges, strict=True)), policy=POLICY)
     summary = summarize_routing(data, replay, n_resamples=3, seed=seed)
     assert sum(s.estimate for s in summary.action_shares.values()) == pytest.approx(1.0)
     for label in summary.labels.values():
@@ -196,7 +201,7 @@ def test_tradeoff_refits_thresholds_through_fit_label_thresholds(
     base = {"fraud": ThresholdTargets(min_enforced_positives=3, max_auto_allow_probability=1.0)}
     fallback = {"fraud": LabelThresholds(allow=0.5, enforce=0.9)}
     points = tradeoff_curve(
-        data, base_targets=base, fallback_thresholds=fallback,
+        data, base_targets=base, fallback_thresholds=fallback, policy=POLICY,
         let_through_grid=(0.01, 0.1), wrong_enforcement_grid=(0.05, 0.2),
     )  # fmt: skip
     assert calls == [(0.01, 0.05, 3), (0.01, 0.2, 3), (0.1, 0.05, 3), (0.1, 0.2, 3)]
@@ -216,7 +221,7 @@ def test_tradeoff_keeps_fallback_edges_for_labels_without_positives() -> None:
     data = scored(rows, np.linspace(0.1, 0.6, 6)[:, None], labels=["fraud"])
     fallback = {"fraud": LabelThresholds(allow=0.35, enforce=None)}
     (point,) = tradeoff_curve(
-        data, base_targets={}, fallback_thresholds=fallback,
+        data, base_targets={}, fallback_thresholds=fallback, policy=POLICY,
         let_through_grid=(0.1,), wrong_enforcement_grid=(0.05,),
     )  # fmt: skip
     assert point.automation == pytest.approx(3 / 6)  # 0.1, 0.2, 0.3 allowed; the rest reviewed

@@ -12,7 +12,9 @@ from tests.evaluation.factories import labeled_row
 def test_unknown_labels_are_masked_and_sellers_are_the_clusters() -> None:
     rows = [
         labeled_row(0, fraud=1, seller="a"),
-        LabeledListing(listing=Listing(listing_id="x", title="t"), labels=Labels(fraud=0)),
+        LabeledListing(
+            listing=Listing(listing_id="x", title="t"), labels=Labels(values={"fraud": 0})
+        ),
     ]
     scored = scored_from_arrays(rows, ["fraud", "regulated"], np.full((2, 2), 0.5), [None, None])
     assert scored.known.tolist() == [[True, False], [True, False]]

@@ -4,10 +4,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from data.taxonomy import default_taxonomy
 from models.calibration import PlattMap, calibrate_logits, sigmoid
-from models.policy import DEFAULT_POLICY, Policy, decide_action
+from models.policy import Policy, decide_action, default_policy
 from models.routing import band_of, route_listing
 from models.thresholds import LabelThresholds
+
+TAXONOMY = default_taxonomy()
+POLICY = default_policy(TAXONOMY)
 
 EDGES = {
     "fraud": LabelThresholds(allow=0.2, enforce=0.9),
@@ -18,7 +22,7 @@ EDGES = {
 
 def route(fraud: float, counterfeit: float, regulated: float, category: str | None = None) -> str:
     scores = {"fraud": fraud, "counterfeit": counterfeit, "regulated": regulated}
-    return route_listing(scores, category, thresholds=EDGES, policy=DEFAULT_POLICY).action
+    return route_listing(scores, category, thresholds=EDGES, policy=POLICY).action
 
 
 @pytest.mark.parametrize(
@@ -52,13 +56,13 @@ def test_any_review_band_reviews_unless_something_blocks() -> None:
 
 
 def test_rules_explain_the_action() -> None:
-    outcome = decide_action({"fraud": "enforce", "regulated": "allow"}, None, DEFAULT_POLICY)
+    outcome = decide_action({"fraud": "enforce", "regulated": "allow"}, None, POLICY)
     assert outcome.rules == ["fraud enforce -> block"]
 
 
 def test_review_priority_is_highest_review_score() -> None:
     scores = {"fraud": 0.5, "counterfeit": 0.6, "regulated": 0.1}
-    routed = route_listing(scores, None, thresholds=EDGES, policy=DEFAULT_POLICY)
+    routed = route_listing(scores, None, thresholds=EDGES, policy=POLICY)
     assert routed.review_priority == pytest.approx(0.6)
 
 
@@ -69,9 +73,19 @@ def test_band_edges_are_inclusive_at_enforce_exclusive_at_allow() -> None:
     assert band_of(0.1999, edges) == "allow"
 
 
-def test_policy_refuses_unknown_names() -> None:
-    with pytest.raises(ValidationError, match="unknown"):
-        Policy(version="x", enforce_actions={"spam": "block"}, regulated_actions={})
+def test_policy_refuses_names_outside_its_taxonomy() -> None:
+    with pytest.raises(ValueError, match=r"unknown label\(s\) \['spam'\].*has labels"):
+        Policy(version="x", enforce_actions={"spam": "block"}).check_against(TAXONOMY)
+    wrong_category = Policy(
+        version="y",
+        enforce_actions={"regulated": "review"},
+        category_label="regulated",
+        category_actions={"fireworks": "block"},
+    )
+    with pytest.raises(ValueError, match="unknown category 'fireworks'"):
+        wrong_category.check_against(TAXONOMY)
+    with pytest.raises(ValidationError, match="category_actions without category_label"):
+        Policy(version="z", enforce_actions={}, category_actions={"alcohol": "allow"})
 
 
 @settings(deadline=None, max_examples=100)

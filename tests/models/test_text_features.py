@@ -107,10 +107,14 @@ def test_term_group_feature_counts_group_tokens() -> None:
     assert column not in hasher.transform_one(listing("genuine watch")).ids.tolist()
 
 
-def test_term_group_refuses_unknown_labels() -> None:
-    from pydantic import ValidationError
-
+def test_term_group_labels_are_checked_against_the_taxonomy() -> None:
+    from data.taxonomy import default_taxonomy
     from models.text_features import TermGroup
+    from training.config import TrainConfig, check_config_labels
+    from training.errors import TrainingError
 
-    with pytest.raises(ValidationError, match="unknown labels"):
-        TermGroup(labels=("spam",), tokens=("x",))
+    spec = FeatureSpec(term_groups={"junk": TermGroup(labels=("spam",), tokens=("x",))})
+    with pytest.raises(
+        TrainingError, match=r"term_groups.junk.labels: unknown label\(s\) \['spam'\]"
+    ):
+        check_config_labels(TrainConfig(features=spec), default_taxonomy())

@@ -34,10 +34,10 @@ def test_score_returns_bands_action_reasons_and_versions(client: TestClient) -> 
 def test_category_is_named_only_when_regulated_is_not_auto_allowed(client: TestClient) -> None:
     body = client.post("/v1/score", json=PLAIN).json()
     assert body["labels"]["regulated"]["band"] == "allow"
-    assert body["regulated_category"]["name"] is None
-    assert body["regulated_category"]["probabilities"], "the head's probabilities are kept"
+    assert body["category"]["name"] is None
+    assert body["category"]["probabilities"], "the head's probabilities are kept"
     stored = client.get(f"/v1/decisions/{body['decision_id']}").json()
-    assert stored["regulated_category"]["name"] is None
+    assert stored["category"]["name"] is None
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:

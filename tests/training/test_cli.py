@@ -4,17 +4,16 @@ Training runs twice per module on small demo data, in a module-scoped fixture; e
 changes the registry runs there too, in order, so each test only reads what was recorded.
 """
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from data.demo import write_demo_dataset
-from training.cli import main
+from tests.cli_runs import invoke, listingguard_home
 
 MODEL = "listingguard-demo"  # one registered model per dataset: listingguard-<mapping>
 RUN_ID = re.compile(r"^MLflow run ([0-9a-f]{32}) ", re.MULTILINE)
@@ -39,23 +38,11 @@ class Registry:
         return found.group(1)
 
 
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(arg) for arg in args])
-
-
 @pytest.fixture(scope="module")
 def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """LISTINGGUARD_HOME in a temporary folder, the default tracking store, env restored after."""
-    saved = dict(os.environ)
-    home = tmp_path_factory.mktemp("listingguard-home")
-    os.environ["LISTINGGUARD_HOME"] = str(home)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    try:
+    with listingguard_home(tmp_path_factory.mktemp("listingguard-home")) as home:
         yield home
-    finally:
-        # The CLI sets telemetry and cache variables with setdefault: undo those as well.
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
