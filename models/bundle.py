@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from data.taxonomy import Taxonomy, default_taxonomy
 from models.calibration import PlattMap
+from models.certified_thresholds import GuaranteeSettings
 from models.errors import BundleError
 from models.text_features import FeatureSpec
 from models.thresholds import LabelThresholds, ThresholdTargets
@@ -57,6 +58,8 @@ class ModelCard(BaseModel):
     calibration: dict[str, PlattMap]
     threshold_targets: dict[str, ThresholdTargets]
     thresholds: dict[str, LabelThresholds]
+    guarantee: GuaranteeSettings | None = None
+    """How the edges were certified (None: point-estimate thresholds, no guarantee)."""
     threshold_set_id: str
     threshold_note: str
     training: dict[str, Any]
@@ -69,12 +72,17 @@ class ModelCard(BaseModel):
 
 
 def threshold_set_id(
-    thresholds: dict[str, LabelThresholds], targets: dict[str, ThresholdTargets]
+    thresholds: dict[str, LabelThresholds],
+    targets: dict[str, ThresholdTargets],
+    guarantee: GuaranteeSettings | None = None,
 ) -> str:
-    """A short content hash of the band edges and the targets they were fitted for."""
+    """A short content hash of the band edges, the targets and how they were certified."""
     edges = {label: [t.allow, t.enforce] for label, t in sorted(thresholds.items())}
     goals = {label: t.model_dump() for label, t in sorted(targets.items())}
-    payload = json.dumps({"edges": edges, "targets": goals}, sort_keys=True)
+    content: dict[str, Any] = {"edges": edges, "targets": goals}
+    if guarantee is not None:  # absent from ids of cards written before certification
+        content["guarantee"] = guarantee.model_dump()
+    payload = json.dumps(content, sort_keys=True)
     return "ts-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -154,7 +162,7 @@ def _check_card_consistency(card: ModelCard, card_path: Path) -> None:
                 f"{card_path}: thresholds.{label}.allow {edges.allow} exceeds "
                 f"max_auto_allow_probability {cap}"
             )
-    expected_id = threshold_set_id(card.thresholds, card.threshold_targets)
+    expected_id = threshold_set_id(card.thresholds, card.threshold_targets, card.guarantee)
     if card.threshold_set_id != expected_id:
         raise BundleError(
             f"{card_path}: threshold_set_id {card.threshold_set_id} is not the id of the "

@@ -12,11 +12,13 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from data.schema import Listing
+from models.deobfuscation import deobfuscate
 
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[^\W_]+(?:['.,][^\W_]+)*")
@@ -53,7 +55,8 @@ class FeatureSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: int = 1
+    version: Literal[1, 2] = 1
+    """1: words as written; 2: evasions undone first (:mod:`models.deobfuscation`)."""
     word_ngrams: tuple[PositiveInt, PositiveInt] | None = (1, 2)
     """Word n-gram lengths [low, high] of title and description; ``None`` switches them off."""
     char_ngrams: tuple[PositiveInt, PositiveInt] | None = (3, 5)
@@ -241,11 +244,19 @@ class FeatureHasher:
         label = f"price {currency} {2**band - 1:g}-{2 ** (band + 1) - 1:g}"
         self._add(accumulator, "price", "", [(f"{currency}:{band}", label)])
 
+    def words(self, text: str) -> list[str]:
+        """Word tokens of ``text`` as this feature version reads them (version 2: evasions such
+        as zero-width characters, spaced letters, look-alikes and leetspeak undone)."""
+        normalized = normalize_text(text)
+        if self.spec.version < 2:
+            return _TOKEN.findall(normalized)
+        return _TOKEN.findall(deobfuscate(normalized))
+
     def transform_one(self, listing: Listing) -> ListingFeatures:
         """Features of one listing (title, description, price; never ids or slice columns)."""
         accumulator = _Accumulator(self._offsets)
-        title_words = tokenize(listing.title)
-        description_words = tokenize(listing.description) if self.spec.use_description else []
+        title_words = self.words(listing.title)
+        description_words = self.words(listing.description) if self.spec.use_description else []
         self._add_text(accumulator, "title_words", "title_chars", title_words)
         if description_words:
             self._add_text(accumulator, "description", "description", description_words)

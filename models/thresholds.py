@@ -12,6 +12,7 @@ auto-allowed, ``p >= enforce`` is auto-enforced, anything between goes to human 
 """
 
 import math
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +51,32 @@ class ThresholdEstimate(BaseModel):
     share_enforced: float
 
 
+class PromiseCertificate(BaseModel):
+    """The outcome of certifying one promise of one label."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    promise: Literal["violations_let_through", "wrong_enforcements"]
+    target: float
+    confidence: float
+    """1 - the delta this promise was tested at."""
+    unit: Literal["seller", "listing"]
+    estimand: str
+    certified: bool
+    edge: float | None
+    """The edge the certificate is about (None: no auto-decision on this side)."""
+    units: int
+    """Units (sellers) the risk at the edge was measured on."""
+    observed: float | None
+    """The measured risk at the edge on the calibration units."""
+    tightest_certifiable: float
+    """The smallest promise the first candidate in the sequence could certify (1.0: none)."""
+    more_units_needed: int
+    """Additional units with no error needed to certify the target (0 when certified)."""
+    fallback: Literal["review", "best_estimate"] | None
+    """What the edge does instead, when not certified."""
+
+
 class LabelThresholds(BaseModel):
     """The band edges of one label; ``enforce`` is None when auto-enforce is off."""
 
@@ -59,6 +86,17 @@ class LabelThresholds(BaseModel):
     enforce: float | None = Field(default=None, ge=0.0, le=1.0)
     enforce_disabled_reason: str | None = None
     estimate: ThresholdEstimate | None = None
+    let_through: PromiseCertificate | None = None
+    """The certificate of the allow edge (None: point-estimate thresholds, no guarantee)."""
+    wrong_enforcements: PromiseCertificate | None = None
+    """The certificate of the enforce edge."""
+
+    @property
+    def certified(self) -> bool:
+        """Both edges carry a certificate that holds (not a fallback)."""
+        return all(
+            c is not None and c.certified for c in (self.let_through, self.wrong_enforcements)
+        )
 
 
 def wilson_upper(errors: int, total: int, *, z: float = WILSON_Z_95) -> float:

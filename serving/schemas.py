@@ -20,12 +20,35 @@ class ReasonOut(BaseModel):
     weight: float
 
 
+class PromiseOut(BaseModel):
+    target: float = Field(description="the promised maximum error share")
+    certified: bool = Field(
+        description="true: the edge was certified to keep the promise on new sellers"
+    )
+    fallback: Literal["review", "best_estimate"] | None = Field(
+        description="what the edge does instead when not certified"
+    )
+    estimand: str = Field(description="exactly what share the promise is about")
+
+
+class GuaranteeOut(BaseModel):
+    """The promises behind this label's band edges (see the model card for the bounds)."""
+
+    confidence: float = Field(description="probability that a certified promise holds")
+    unit: Literal["seller", "listing"] = Field(description="the independent unit of the bound")
+    violations_let_through: PromiseOut
+    wrong_enforcements: PromiseOut
+
+
 class LabelScoreOut(BaseModel):
     probability: float
     band: Literal["allow", "review", "enforce"]
     allow_below: float
     enforce_at: float | None
     reasons: list[ReasonOut]
+    guarantee: GuaranteeOut | None = Field(
+        description="null for models whose edges were not certified (older bundles)"
+    )
 
 
 class CategoryOut(BaseModel):

@@ -10,6 +10,7 @@ from data.schema import Listing
 from models.policy import Policy
 from models.routing import RoutedListing, route_listing
 from models.scorer import BundleScorer, ListingScore
+from models.thresholds import LabelThresholds
 from serving.decision_store import NewDecision, StoredDecision, record_decisions
 from serving.schemas import CategoryOut, DecisionOut, LabelScoreOut, ReasonOut
 
@@ -104,11 +105,31 @@ def _explanation(
             for label, reasons in score.reasons.items()
         },
         "thresholds": {
-            label: {"allow": edges.allow, "enforce": edges.enforce}
+            label: {"allow": edges.allow, "enforce": edges.enforce, "guarantee": _guarantee(edges)}
             for label, edges in scorer.card.thresholds.items()
         },
         "rules": routed.rules,
         "category_label": scorer.card.taxonomy.category_label,
+    }
+
+
+def _guarantee(edges: LabelThresholds) -> dict[str, Any] | None:
+    """What each edge promises, as recorded with the decision (None: no certification ran)."""
+    allow, enforce = edges.let_through, edges.wrong_enforcements
+    if allow is None or enforce is None:
+        return None
+    return {
+        "confidence": allow.confidence,
+        "unit": allow.unit,
+        **{
+            c.promise: {
+                "target": c.target,
+                "certified": c.certified,
+                "fallback": c.fallback,
+                "estimand": c.estimand,
+            }
+            for c in (allow, enforce)
+        },
     }
 
 
@@ -131,6 +152,7 @@ def decision_out(stored: StoredDecision, *, replayed: bool) -> DecisionOut:
                 allow_below=explanation["thresholds"][label]["allow"],
                 enforce_at=explanation["thresholds"][label]["enforce"],
                 reasons=[ReasonOut(**reason) for reason in explanation["reasons"][label]],
+                guarantee=explanation["thresholds"][label].get("guarantee"),
             )
             for label, probability in stored.scores.items()
         },

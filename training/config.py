@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from data.taxonomy import Taxonomy
+from models.certified_thresholds import GuaranteeSettings
 from models.text_features import FeatureSpec
 from models.thresholds import ThresholdTargets
 from training.errors import TrainingError
@@ -54,6 +55,7 @@ class TrainConfig(BaseModel):
     features: FeatureSpec = FeatureSpec()
     targets: ThresholdTargets = ThresholdTargets()
     label_targets: dict[str, ThresholdTargets] = Field(default_factory=dict)
+    guarantee: GuaranteeSettings = GuaranteeSettings()
     """Per-label targets, by label of the data's taxonomy (:func:`check_config_labels`)."""
 
     def targets_for(self, label: str) -> ThresholdTargets:

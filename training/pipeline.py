@@ -6,7 +6,7 @@ parity check -> validation metrics -> card. MLflow bookkeeping lives in :mod:`tr
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from models.scorer import BundleScorer
 from models.thresholds import LabelThresholds, estimate_bands
 from training.baseline import HashedLinearModel
 from training.calibration_fit import fit_calibration_and_thresholds
+from training.certification import certify_thresholds
 from training.config import UNNAMED_MODEL, TrainConfig, check_config_labels
 from training.errors import ParityError
 from training.label_arrays import label_arrays
@@ -37,8 +38,10 @@ from training.validation_metrics import split_metrics
 
 MODEL_FAMILY = "hashed-ngram-linear"
 THRESHOLD_NOTE = (
-    "Thresholds are point estimates on the seller-grouped calibration split; each estimate "
-    "carries a 95% Wilson upper bound. They are not guarantees on new sellers."
+    "Each label's allow and enforce edges were certified (Learn then Test, Hoeffding-Bentkus "
+    "bounds, fixed-sequence testing) on calibration sellers the model was not fitted on, from the "
+    "exported graph's scores; see each edge's certificate for its promise, confidence, unit and "
+    "estimand. An edge that could not be certified follows guarantee.uncertified and says so."
 )
 Progress = Callable[[str], None]
 UNWRITTEN_SHA256 = "0" * 64
@@ -126,11 +129,33 @@ def train_bundle(
         f"parity: max |ONNX - scikit-learn| = {parity.max_abs_probability_diff:.2e} "
         f"on {parity.rows_checked} {parity_split} rows"
     )
+    progress("certifying the band edges on the calibration sellers (exported graph's scores)")
+    thresholds = certify_thresholds(
+        BundleScorer(bundle_dir),
+        fit_rows=splits["fit"],
+        fit_logits=fitted.model.decision_function(fitted.model.matrix(splits["fit"])),
+        calibration_rows=splits["calibration"],
+        calibration=fitted.calibration,
+        targets=card.threshold_targets,
+        settings=config.guarantee,
+        progress=lambda line: progress(f"  {line}"),
+    )
+    fitted = replace(fitted, thresholds=thresholds)
     metrics = {"calibration": fitted.calibration_metrics}
     if validation_rows:
         metrics["validation"] = _scored_metrics(fitted, validation_rows)
         progress("validation metrics computed")
-    card = card.model_copy(update={"parity": parity, "metrics": metrics})
+    card = card.model_copy(
+        update={
+            "parity": parity,
+            "metrics": metrics,
+            "thresholds": thresholds,
+            "guarantee": config.guarantee,
+            "threshold_set_id": threshold_set_id(
+                thresholds, card.threshold_targets, config.guarantee
+            ),
+        }
+    )
     write_card(bundle_dir, card)
     return TrainedBundle(bundle_dir=bundle_dir, card=card)
 

@@ -26,6 +26,7 @@ def summary_lines(card: ModelCard) -> list[str]:
             f"{_num(estimate.share_review if estimate else None):>7}"
         )
     lines.append("(let thru / wrong enf / review: shares on the seller-grouped calibration split)")
+    lines += promise_lines(card)
     for label in card.labels:
         reason = card.thresholds[label].enforce_disabled_reason
         if reason:
@@ -40,3 +41,34 @@ def summary_lines(card: ModelCard) -> list[str]:
 
 def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def promise_lines(card: ModelCard) -> list[str]:
+    """Each label's two promises: certified (and over how many units) or not, and why not."""
+    if card.guarantee is None:
+        return ["promises: none certified (a bundle from before certification)"]
+    settings = card.guarantee
+    lines = [
+        f"promises at {settings.confidence:.0%} confidence ({settings.scope.replace('_', ' ')}), "
+        f"the unit is the {settings.unit}; uncertified edges: {settings.uncertified}"
+    ]
+    for label in card.labels:
+        edges = card.thresholds[label]
+        for certificate in (edges.let_through, edges.wrong_enforcements):
+            if certificate is None:
+                continue
+            name = certificate.promise.replace("_", " ")
+            if certificate.certified:
+                measured = _num(certificate.observed)
+                lines.append(
+                    f"  {label}: {name} <= {certificate.target:g}: CERTIFIED over "
+                    f"{certificate.units} {certificate.unit}s (measured {measured})"
+                )
+            else:
+                lines.append(
+                    f"  {label}: {name} <= {certificate.target:g}: NOT CERTIFIED - the tightest "
+                    f"certifiable is {certificate.tightest_certifiable:.3f}; about "
+                    f"{certificate.more_units_needed} more {certificate.unit}s with no error "
+                    f"would be needed; the edge is {certificate.fallback}"
+                )
+    return lines
