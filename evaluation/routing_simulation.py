@@ -93,10 +93,16 @@ def replay_routing(
     """Route every row as serving would, and route its known labels as the policy's answer."""
     actions: list[Action] = []
     bands: dict[str, list[str]] = {label: [] for label in scored.labels}
-    for probabilities, category in zip(
-        scored.probability_dicts(), scored.predicted_category, strict=True
+    for row, probabilities, category in zip(
+        scored.rows, scored.probability_dicts(), scored.predicted_category, strict=True
     ):
-        routed = route_listing(probabilities, category, thresholds=dict(thresholds), policy=policy)
+        routed = route_listing(
+            probabilities,
+            category,
+            thresholds=dict(thresholds),
+            policy=policy,
+            listing=row.listing,
+        )
         actions.append(routed.action)
         for label, band in routed.bands.items():
             bands[label].append(band)
@@ -120,7 +126,14 @@ def policy_answers(scored: ScoredRows, policy: Policy) -> tuple[Action | None, .
             answers.append(None)
             continue
         edges = {label: TRUTH_EDGES for label in truth}
-        routed = route_listing(truth, scored.true_category[row], thresholds=edges, policy=policy)
+        routed = route_listing(
+            truth,
+            scored.true_category[row],
+            thresholds=edges,
+            policy=policy,
+            listing=scored.rows[row].listing,
+            apply_rules=False,
+        )
         answers.append(routed.action)
     return tuple(answers)
 

@@ -17,6 +17,11 @@ class PlattMap(BaseModel):
         """Calibrated probabilities, same shape as ``logits`` (any shape), float64."""
         return sigmoid(self.slope * np.asarray(logits, dtype=np.float64) + self.intercept)
 
+    def inverse(self, probabilities: np.ndarray) -> np.ndarray:
+        """The model logits behind calibrated ``probabilities`` (clipped away from 0 and 1)."""
+        p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-15, 1 - 1e-15)
+        return (np.log(p / (1 - p)) - self.intercept) / self.slope
+
 
 def sigmoid(values: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function, elementwise."""

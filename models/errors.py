@@ -3,3 +3,7 @@
 
 class BundleError(Exception):
     """A model bundle cannot be used: unknown format, missing file, or outputs unlike its card."""
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used; the message names the file, line and clause."""

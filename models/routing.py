@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
+from data.schema import Listing
 from data.taxonomy import Action
 from models.policy import Policy, decide_action
+from models.policy_rules import Rule, readable_text
 from models.thresholds import BANDS, LabelThresholds
 
 
@@ -15,6 +17,10 @@ class RoutedListing:
     action: Action
     rules: list[str]
     review_priority: float
+    clause: str
+    """The policy clause that decided the action."""
+    fired_rules: tuple[Rule, ...] = ()
+    """The policy rules that matched, in file order."""
 
 
 def band_of(probability: float, thresholds: LabelThresholds) -> str:
@@ -32,14 +38,49 @@ def route_listing(
     *,
     thresholds: dict[str, LabelThresholds],
     policy: Policy,
+    listing: Listing | None = None,
+    apply_rules: bool = True,
 ) -> RoutedListing:
-    """Route one scored listing. Review priority is the highest probability among review bands."""
+    """Route one scored listing; the one entry point of serving and evaluation.
+
+    Bands come from the edges, then the policy's rules may force a band or the action (never a
+    probability; ``apply_rules=False`` routes true labels, which need no heuristics), then the
+    policy turns bands into the action in the listing's market. Review priority is the highest
+    probability among review bands.
+    """
     bands = {label: band_of(p, thresholds[label]) for label, p in probabilities.items()}
-    outcome = decide_action(bands, category, policy)
+    fired = _matching_rules(policy, listing) if apply_rules else []
+    forced: dict[str, str] = {}
+    for rule in fired:
+        if rule.band is not None and rule.label in bands:
+            bands[rule.label] = rule.band  # later rules win: order them in the file
+            forced[rule.label] = rule.id
+    market = listing.market if listing is not None else "US"
+    attributes = listing.attributes if listing is not None else {}
+    outcome = decide_action(bands, category, policy, market=market, attributes=attributes)
+    action, clause, rules = outcome.action, outcome.clause, list(outcome.rules)
+    deciding = next((label for label in forced if clause.endswith(f".{label}")), None)
+    if deciding is None and clause in ("bands.review", "bands.allow", "default") and forced:
+        deciding = next(iter(forced))
+    if deciding is not None:
+        clause = f"rules.{forced[deciding]}"
+    for rule in fired:
+        rules.append(f"rule {rule.id}: {rule.label} -> {rule.band or rule.action}")
+        if rule.action is not None:
+            action, clause = rule.action, f"rules.{rule.id}"
     in_review = [probabilities[label] for label, band in bands.items() if band == "review"]
     return RoutedListing(
         bands=bands,
-        action=outcome.action,
-        rules=outcome.rules,
+        action=action,
+        rules=rules,
         review_priority=max(in_review, default=0.0),
+        clause=clause,
+        fired_rules=tuple(fired),
     )
+
+
+def _matching_rules(policy: Policy, listing: Listing | None) -> list[Rule]:
+    if listing is None or not policy.rules:
+        return []
+    text = readable_text(listing)
+    return [rule for rule in policy.rules if rule.matches(listing, text)]

@@ -8,7 +8,6 @@ from fastapi import FastAPI, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from models.bundle import ModelCard
-from models.policy import default_policy
 from models.scorer import BundleScorer
 from serving import api_queue, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
@@ -26,6 +25,7 @@ from serving.db import (
 from serving.deps import ServiceState, StateDep
 from serving.errors import DatabaseDeadlineError
 from serving.middleware import install_middleware
+from serving.policy_reload import reload_on_sighup, service_policy
 from serving.schemas import ReadinessOut
 from serving.settings import Settings, get_settings
 
@@ -44,7 +44,7 @@ def load_state(settings: Settings) -> ServiceState:
     return ServiceState(
         settings=settings,
         scorer=scorer,
-        policy=default_policy(scorer.card.taxonomy),
+        policy=service_policy(settings.policy, scorer.card),
         engine=engine,
         session_factory=make_session_factory(engine),
         schema_revision=head_revision(),
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service: ServiceState = state or load_state(settings)
         app.state.service = service
+        reload_on_sighup(service)
         yield
         service.database.shutdown()
         service.readiness.shutdown()

@@ -17,7 +17,7 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.errors import BundleError
+from models.errors import BundleError, PolicyError
 from serving.app import StartupError, create_app, load_state
 from serving.data_hygiene import apply_retention, erase_seller, export_decisions
 from serving.db import create_db_engine, make_session_factory, upgrade_database
@@ -39,7 +39,14 @@ def service_errors(command: F) -> F:
                 for item in error.errors()
             )
             raise click.ClickException(problems) from None
-        except (StartupError, BundleError, SQLAlchemyError, OSError, ValueError) as error:
+        except (
+            StartupError,
+            BundleError,
+            PolicyError,
+            SQLAlchemyError,
+            OSError,
+            ValueError,
+        ) as error:
             raise click.ClickException(" ".join(str(error).split())) from None
 
     return wrapper  # type: ignore[return-value]
@@ -50,6 +57,11 @@ def service_errors(command: F) -> F:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--database-url", help="SQLAlchemy URL (default: LISTINGGUARD_DATABASE_URL).")
+@click.option(
+    "--policy",
+    help="Policy file or built-in name (default: LISTINGGUARD_POLICY, else the taxonomy's own); "
+    "re-read on SIGHUP.",
+)
 @click.option("--log-level", default="info", show_default=True)
 @click.pass_context
 @service_errors
@@ -59,6 +71,7 @@ def main(
     host: str,
     port: int,
     database_url: str | None,
+    policy: str | None,
     log_level: str,
 ) -> None:
     """Serve POST /v1/score and the review queue for the bundle in --bundle or LISTINGGUARD_BUNDLE.
@@ -71,6 +84,8 @@ def main(
         overrides["bundle"] = bundle
     if database_url is not None:
         overrides["database_url"] = database_url
+    if policy is not None:
+        overrides["policy"] = policy
     settings = Settings(**overrides)  # type: ignore[arg-type]
     context.obj = settings
     if context.invoked_subcommand is not None:
@@ -78,7 +93,10 @@ def main(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     state = load_state(settings)
     card = state.scorer.card
-    click.echo(f"serving {card.model_id} (thresholds {card.threshold_set_id}) on {host}:{port}")
+    click.echo(
+        f"serving {card.model_id} (thresholds {card.threshold_set_id}, policy "
+        f"{state.policy.version}) on {host}:{port}; SIGHUP re-reads the policy"
+    )
     uvicorn.run(create_app(state=state), host=host, port=port, log_level=log_level)
 
 

@@ -72,6 +72,9 @@ class DecisionOut(BaseModel):
     labels: dict[str, LabelScoreOut]
     category: CategoryOut
     rules: list[str]
+    policy_clause: str | None = Field(
+        description="the policy clause that decided the action (e.g. markets.US.categories.alcohol)"
+    )
     market: str
     model_version: str
     threshold_set_id: str

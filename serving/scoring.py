@@ -17,16 +17,21 @@ from serving.schemas import CategoryOut, DecisionOut, LabelScoreOut, ReasonOut
 SCORED_FIELDS = ("title", "description", "price", "currency", "market")
 
 
-def content_hash(listing: Listing) -> str:
-    """SHA-256 of the fields that scoring and policy read; an edit to any of them re-scores."""
-    scored = {name: getattr(listing, name) for name in SCORED_FIELDS}
+def content_hash(listing: Listing, policy: Policy | None = None) -> str:
+    """SHA-256 of the fields that scoring and policy read (the attributes the policy's clauses
+    read included); an edit to any of them re-scores."""
+    scored: dict[str, Any] = {name: getattr(listing, name) for name in SCORED_FIELDS}
+    read = policy.attributes_read() if policy is not None else ()
+    if read:
+        scored["attributes"] = {name: listing.attributes.get(name) for name in read}
     return hashlib.sha256(json.dumps(scored, sort_keys=True).encode()).hexdigest()
 
 
 def idempotency_key(
-    listing: Listing, *, model_version: str, threshold_set: str, policy: str
+    listing: Listing, *, model_version: str, threshold_set: str, policy: Policy
 ) -> str:
-    parts = (listing.listing_id, content_hash(listing), model_version, threshold_set, policy)
+    content = content_hash(listing, policy)
+    parts = (listing.listing_id, content, model_version, threshold_set, policy.version)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -45,6 +50,7 @@ def decide_listings(
             score.category,
             thresholds=scorer.card.thresholds,
             policy=policy,
+            listing=listing,
         )
         batch.append(_new_decision(listing, score, routed, scorer, policy, request_id))
     return batch
@@ -73,10 +79,10 @@ def _new_decision(
             listing,
             model_version=card.model_id,
             threshold_set=card.threshold_set_id,
-            policy=policy.version,
+            policy=policy,
         ),
         listing_id=listing.listing_id,
-        content_hash=content_hash(listing),
+        content_hash=content_hash(listing, policy),
         request_id=request_id,
         market=listing.market,
         listing=listing.model_dump(mode="json"),
@@ -101,7 +107,14 @@ def _explanation(
     """What a reviewer or auditor needs to see why: reasons, band edges and policy rules."""
     return {
         "reasons": {
-            label: [{"phrase": r.phrase, "weight": r.weight} for r in reasons]
+            label: [
+                *(
+                    {"phrase": f"rule {rule.id}", "weight": 0.0}
+                    for rule in routed.fired_rules
+                    if rule.label == label
+                ),
+                *({"phrase": r.phrase, "weight": r.weight} for r in reasons),
+            ]
             for label, reasons in score.reasons.items()
         },
         "thresholds": {
@@ -109,6 +122,7 @@ def _explanation(
             for label, edges in scorer.card.thresholds.items()
         },
         "rules": routed.rules,
+        "clause": routed.clause,
         "category_label": scorer.card.taxonomy.category_label,
     }
 
@@ -162,6 +176,7 @@ def decision_out(stored: StoredDecision, *, replayed: bool) -> DecisionOut:
             probabilities=stored.category_scores,
         ),
         rules=explanation["rules"],
+        policy_clause=explanation.get("clause"),
         market=stored.market,
         model_version=stored.model_version,
         threshold_set_id=stored.threshold_set_id,

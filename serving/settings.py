@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LISTINGGUARD_", extra="ignore")
 
     bundle: Path | None = None
+    policy: str | None = None
+    """A policy file or built-in policy name; None: the default policy of the bundle's taxonomy.
+    Re-read on SIGHUP."""
     database_url: str = DEFAULT_DATABASE_URL
     environment: Literal["development", "production"] = "development"
     auto_migrate: bool = True

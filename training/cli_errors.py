@@ -9,12 +9,12 @@ import click
 
 from data.errors import DataError
 from evaluation.errors import EvaluationError
-from models.errors import BundleError
+from models.errors import BundleError, PolicyError
 from training.errors import TrainingError
 
 P = ParamSpec("P")
 R = TypeVar("R")
-USER_ERRORS = (DataError, BundleError, TrainingError, EvaluationError)
+USER_ERRORS = (DataError, BundleError, PolicyError, TrainingError, EvaluationError)
 
 
 @contextmanager

@@ -24,10 +24,13 @@ from training import tracking
 from training.config import load_config
 from training.errors import TrainingError
 from training.runner import run_training
+from training.summary import promise_lines
 from training.workspace import var_dir
 
 Echo = Callable[[str], None]
 DEMO_MAPPING = "demo"
+QUICKSTART_POLICY = "marketplace-example"
+"""The example policy with several markets (alcohol licensed in the US, prohibited in India)."""
 READY_TIMEOUT_SECONDS = 60.0
 BATCH = 200
 
@@ -50,6 +53,8 @@ def run_quickstart(*, rows: int, port: int, smoke: bool, echo: Echo) -> None:
     bundle = var_dir() / "bundles" / "current"
     tracking.download_version(champion, bundle, force=True)
     echo(f"pulled {champion.name}@champion (v{champion.version}) -> {bundle}")
+    for line in promise_lines(run.card):
+        echo(line)
     server, base_url = _start_server(bundle, port, echo)
     try:
         _score_demo(base_url, validation_file, echo)
@@ -82,6 +87,8 @@ def _start_server(bundle: Path, port: int, echo: Echo) -> tuple[subprocess.Popen
         str(port),
         "--database-url",
         f"sqlite:///{database}",
+        "--policy",
+        QUICKSTART_POLICY,
         "--log-level",
         "warning",
     ]

@@ -57,7 +57,8 @@ def test_any_review_band_reviews_unless_something_blocks() -> None:
 
 def test_rules_explain_the_action() -> None:
     outcome = decide_action({"fraud": "enforce", "regulated": "allow"}, None, POLICY)
-    assert outcome.rules == ["fraud enforce -> block"]
+    assert outcome.rules == ["fraud enforce -> block [labels.fraud]"]
+    assert outcome.clause == "labels.fraud"
 
 
 def test_review_priority_is_highest_review_score() -> None:
@@ -74,18 +75,22 @@ def test_band_edges_are_inclusive_at_enforce_exclusive_at_allow() -> None:
 
 
 def test_policy_refuses_names_outside_its_taxonomy() -> None:
-    with pytest.raises(ValueError, match=r"unknown label\(s\) \['spam'\].*has labels"):
-        Policy(version="x", enforce_actions={"spam": "block"}).check_against(TAXONOMY)
+    with pytest.raises(ValueError, match=r"labels.spam: unknown label\(s\) \['spam'\].*has labels"):
+        Policy(version="x", category_label="regulated", labels={"spam": "block"}).check_against(
+            TAXONOMY
+        )
     wrong_category = Policy(
         version="y",
-        enforce_actions={"regulated": "review"},
+        labels={"regulated": "review"},
         category_label="regulated",
-        category_actions={"fireworks": "block"},
+        markets={"US": {"categories": {"fireworks": "prohibited"}}},  # type: ignore[dict-item]
     )
-    with pytest.raises(ValueError, match="unknown category 'fireworks'"):
+    with pytest.raises(
+        ValueError, match=r"markets\.US\.categories\.fireworks: unknown category 'fireworks'"
+    ):
         wrong_category.check_against(TAXONOMY)
-    with pytest.raises(ValidationError, match="category_actions without category_label"):
-        Policy(version="z", enforce_actions={}, category_actions={"alcohol": "allow"})
+    with pytest.raises(ValidationError, match="categories are set but category_label is not"):
+        Policy(version="z", labels={}, categories={"alcohol": "allowed"})  # type: ignore[dict-item]
 
 
 @settings(deadline=None, max_examples=100)
