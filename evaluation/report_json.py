@@ -63,9 +63,21 @@ def routing_json(card: ModelCard, summary: RoutingSummary) -> dict[str, Any]:
                 "targets": card.threshold_targets[label].model_dump()
                 if label in card.threshold_targets
                 else None,
+                "promises": _promises(card, label),
             }
             for label, routing in summary.labels.items()
         },
+    }
+
+
+def _promises(card: ModelCard, label: str) -> dict[str, Any] | None:
+    """The card's certificates of the label's two edges (None for uncertified bundles)."""
+    edges = card.thresholds.get(label)
+    if edges is None or edges.let_through is None or edges.wrong_enforcements is None:
+        return None
+    return {
+        certificate.promise: certificate.model_dump(mode="json")
+        for certificate in (edges.let_through, edges.wrong_enforcements)
     }
 
 

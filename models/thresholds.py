@@ -72,7 +72,8 @@ class PromiseCertificate(BaseModel):
     tightest_certifiable: float
     """The smallest promise the first candidate in the sequence could certify (1.0: none)."""
     more_units_needed: int
-    """Additional units with no error needed to certify the target (0 when certified)."""
+    """A lower bound on the additional units needed: as many as it would take if all of them,
+    and the ones measured, had no error (0 when certified)."""
     fallback: Literal["review", "best_estimate"] | None
     """What the edge does instead, when not certified."""
 

@@ -102,7 +102,7 @@ def _summary(label: str, edges: LabelThresholds) -> str:
             parts.append(
                 f"{name} <= {certificate.target:g} NOT certifiable "
                 f"(tightest {certificate.tightest_certifiable:.3f}; "
-                f"{certificate.more_units_needed} more {certificate.unit}s needed; "
+                f"at least {certificate.more_units_needed} more {certificate.unit}s needed; "
                 f"fallback: {certificate.fallback})"
             )
     return f"{label}: " + "; ".join(parts)

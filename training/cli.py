@@ -13,6 +13,7 @@ from training.cli_data import data_group, max_dropped_share_option
 from training.cli_errors import user_errors
 from training.cli_evaluate import evaluate
 from training.cli_policy import policy_group
+from training.cli_thresholds import thresholds
 from training.config import load_config, with_model_name
 from training.quickstart import run_quickstart
 from training.runner import run_training
@@ -28,6 +29,7 @@ def main() -> None:
 main.add_command(data_group)
 main.add_command(evaluate)
 main.add_command(policy_group)
+main.add_command(thresholds)
 
 
 @main.command()

@@ -67,8 +67,8 @@ def promise_lines(card: ModelCard) -> list[str]:
             else:
                 lines.append(
                     f"  {label}: {name} <= {certificate.target:g}: NOT CERTIFIED - the tightest "
-                    f"certifiable is {certificate.tightest_certifiable:.3f}; about "
-                    f"{certificate.more_units_needed} more {certificate.unit}s with no error "
+                    f"certifiable is {certificate.tightest_certifiable:.3f}; at least "
+                    f"{certificate.more_units_needed} more {certificate.unit}s (with no error) "
                     f"would be needed; the edge is {certificate.fallback}"
                 )
     return lines
