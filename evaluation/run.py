@@ -26,6 +26,7 @@ from evaluation.figures import (
     tradeoff_figure,
 )
 from evaluation.metrics import LABEL_STATISTICS
+from evaluation.ood import applies_to, load_ood, ood_check
 from evaluation.report import write_report
 from evaluation.report_json import (
     comparison_json,
@@ -125,6 +126,12 @@ def evaluate_bundle(
     )
     report["model"]["bundle"] = str(bundle_dir)
     report["data"] = {**(data_info or {}), "rows": scored.n}
+    report["out_of_distribution"] = None
+    if applies_to(scorer):
+        progress("out-of-distribution check (hand-written everyday and risky listings)")
+        report["out_of_distribution"] = ood_check(
+            scorer, options.policy_for(scorer.card), load_ood()
+        )
     if out_dir is not None:
         progress(f"writing the report to {out_dir}")
         write_report(report, out_dir)
