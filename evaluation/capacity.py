@@ -54,39 +54,49 @@ def plan_capacity(
     seed: int = 0,
 ) -> list[CapacityPoint]:
     """One point per pair of the grids, in grid order."""
-    settings = card.guarantee or GuaranteeSettings()
-    delta = settings.delta_per_promise(len(scored.labels))
-    codes = unit_codes(scored.groups)
-    certify_half = np.random.default_rng(seed).random(codes.max() + 1)[codes] < 0.5
     points = []
     for let_through in let_through_grid:
         for wrong in wrong_enforcement_grid:
-            edges: dict[str, LabelThresholds] = {}
-            certified: dict[str, tuple[bool, bool]] = {}
-            for column, label in enumerate(scored.labels):
-                targets = card.threshold_targets[label].model_copy(
-                    update={
-                        "max_violations_let_through": let_through,
-                        "max_wrong_enforcements": wrong,
-                    }
-                )
-                known = scored.known[:, column]
-                order, certify = known & ~certify_half, known & certify_half
-                platt = card.calibration[label]
-                y_true, scores = scored.y_true[:, column], scored.probabilities[:, column]
-                start = enforce_start_index(
-                    platt.inverse(scores[order]), y_true[order], codes[order],
-                    alpha=wrong, delta=delta,
-                )  # fmt: skip
-                edges[label] = certify_label(
-                    y_true[certify], scores[certify], codes[certify], platt=platt,
-                    targets=targets, settings=settings, delta=delta, enforce_start=start,
-                )  # fmt: skip
-                certified[label] = _certified(edges[label])
+            edges = certified_edges(scored, card, let_through, wrong, seed=seed)
+            certified = {label: _certified(item) for label, item in edges.items()}
             points.append(
                 CapacityPoint(let_through, wrong, _review_share(scored, edges, policy), certified)
             )
     return points
+
+
+def certified_edges(
+    scored: ScoredRows, card: ModelCard, let_through: float, wrong: float, *, seed: int = 0
+) -> dict[str, LabelThresholds]:
+    """Each label's edges certified for the pair of promises on half of ``scored``'s sellers,
+    the other half ordering the enforce candidates (as the fit split does in training)."""
+    settings = card.guarantee or GuaranteeSettings()
+    delta = settings.delta_per_promise(len(scored.labels))
+    codes = unit_codes(scored.groups)
+    certify_half = np.random.default_rng(seed).random(codes.max() + 1)[codes] < 0.5
+    edges: dict[str, LabelThresholds] = {}
+    for column, label in enumerate(scored.labels):
+        targets = card.threshold_targets[label].model_copy(
+            update={"max_violations_let_through": let_through, "max_wrong_enforcements": wrong}
+        )
+        known = scored.known[:, column]
+        order, certify = known & ~certify_half, known & certify_half
+        platt = card.calibration[label]
+        y_true, scores = scored.y_true[:, column], scored.probabilities[:, column]
+        start = enforce_start_index(
+            platt.inverse(scores[order]), y_true[order], codes[order], alpha=wrong, delta=delta
+        )
+        edges[label] = certify_label(
+            y_true[certify], scores[certify], codes[certify], platt=platt,
+            targets=targets, settings=settings, delta=delta, enforce_start=start,
+        )  # fmt: skip
+    return edges
+
+
+def certifiable(scored: ScoredRows, card: ModelCard, let_through: float, wrong: float) -> bool:
+    """Whether every label's two promises certify on this data at the pair of targets."""
+    edges = certified_edges(scored, card, let_through, wrong)
+    return all(all(_certified(item)) for item in edges.values())
 
 
 def _certified(edges: LabelThresholds) -> tuple[bool, bool]:

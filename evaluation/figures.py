@@ -100,8 +100,14 @@ def confusion_figure(
     }
 
 
-def tradeoff_figure(points: list[TradeoffPoint], card_point: dict[str, float]) -> dict[str, Any]:
-    """The what-if sweep and the card's own operating point (same routing, card's edges)."""
+def tradeoff_figure(
+    points: list[TradeoffPoint],
+    card_point: dict[str, float],
+    certified: list[bool] | None = None,
+) -> dict[str, Any]:
+    """The what-if sweep, the card's own operating point (same routing, card's edges), and per
+    point whether its pair of promises certifies on this data for every label."""
+    flags = certified if certified is not None else [None] * len(points)
     return {
         "points": [
             {
@@ -110,8 +116,9 @@ def tradeoff_figure(points: list[TradeoffPoint], card_point: dict[str, float]) -
                 "automation": finite(p.automation),
                 "violations_let_through": finite(p.violations_let_through),
                 "wrong_enforcements": finite(p.wrong_enforcements),
+                "certifiable": flag,
             }
-            for p in points
+            for p, flag in zip(points, flags, strict=True)
         ],
         "card": {key: finite(value) for key, value in card_point.items()},
     }

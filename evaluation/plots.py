@@ -99,6 +99,18 @@ def _tradeoff_panel(axes: Any, figure_data: Mapping[str, Any], error: str, serie
         )
         xs, ys = [p[error] for p in chosen], [p["automation"] for p in chosen]
         axes.plot(xs, ys, marker=".", alpha=0.8, label=f"{series.replace('_', ' ')} {target:g}")
+    certified = [p for p in points if p.get("certifiable") and p[error] is not None]
+    if certified:
+        axes.plot(
+            [p[error] for p in certified],
+            [p["automation"] for p in certified],
+            marker="o",
+            markersize=10,
+            markerfacecolor="none",
+            color="green",
+            linestyle="none",
+            label="certifiable here (every label, both promises)",
+        )
     card = figure_data["card"]
     if card.get(error) is not None:
         axes.plot(

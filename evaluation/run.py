@@ -15,6 +15,7 @@ from typing import Any
 
 from data.schema import LabeledListing
 from evaluation.bootstrap import bootstrap_many
+from evaluation.capacity import certifiable
 from evaluation.comparison import common_labels, compare_models
 from evaluation.decision_rules import decision_rules
 from evaluation.errors import EvaluationError
@@ -57,8 +58,10 @@ Progress = Callable[[str], None]
 TRADEOFF_NOTE = (
     "The trade-off curve is a what-if: for each pair of targets the band edges are refitted on "
     "this evaluation data itself, so it is optimistic about what those targets would give on new "
-    "data. The star marks the card's own thresholds (fitted on the training run's calibration "
-    "split), routed on this data."
+    "data. The star marks the card's own thresholds (certified on the training run's calibration "
+    "sellers), routed on this data. Green circles mark the certified region: pairs of promises "
+    "that every label can certify on this data (on half its sellers, the other half ordering the "
+    "enforce candidates), at the card's confidence and unit."
 )
 OVERALL_NOTE = (
     "Overall errors count listings: a violation is a listing the policy would review or block "
@@ -167,7 +170,14 @@ def evaluation_report(
     progress("slices")
     slices = _slices_section(card, scored, replay.actions, extra_slices, options)
     figures = _label_figures(card, scored, labels)
-    figures["routing_tradeoff"] = tradeoff_figure(points, routing_point(replay))
+    progress("which pairs of promises certify on this data")
+    flags = [
+        certifiable(scored, card, p.max_violations_let_through, p.max_wrong_enforcements)
+        if card.guarantee is not None
+        else False
+        for p in points
+    ]
+    figures["routing_tradeoff"] = tradeoff_figure(points, routing_point(replay), flags)
     figures["category_confusion"] = confusion_figure(
         scored, card.taxonomy.category_label, card.regulated_categories
     )

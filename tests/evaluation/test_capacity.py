@@ -56,3 +56,26 @@ def test_the_command_says_what_fits_and_what_must_give(demo_bundle: Path, tmp_pa
     assert "fits" in tight.output and (
         "no pair fits" in tight.output or "must give" in tight.output
     )
+
+
+def test_the_report_marks_which_pairs_certify_on_its_data(demo_bundle: Path) -> None:
+    from evaluation.capacity import certifiable, certified_edges
+    from evaluation.run import EvaluationOptions, evaluate_bundle
+
+    rows = list(generate_demo_listings(n=1500, seed=33))
+    report = evaluate_bundle(demo_bundle, rows, options=EvaluationOptions(n_resamples=10))
+    points = report["figures"]["routing_tradeoff"]["points"]
+    assert points and all(isinstance(p["certifiable"], bool) for p in points)
+    scorer = BundleScorer(demo_bundle)
+    scored = score_rows(scorer, rows)
+    loosest = max(
+        points, key=lambda p: (p["max_violations_let_through"], p["max_wrong_enforcements"])
+    )
+    pair = (loosest["max_violations_let_through"], loosest["max_wrong_enforcements"])
+    edges = certified_edges(scored, scorer.card, *pair)
+    expected = all(
+        e.let_through is not None and e.let_through.certified
+        and e.wrong_enforcements is not None and e.wrong_enforcements.certified
+        for e in edges.values()
+    )  # fmt: skip
+    assert loosest["certifiable"] == expected == certifiable(scored, scorer.card, *pair)
