@@ -92,8 +92,12 @@ def write_card(bundle_dir: Path, card: ModelCard) -> Path:
     return path
 
 
-def read_card(bundle_dir: Path) -> ModelCard:
-    """Read and check a bundle's card; raise :class:`BundleError` saying what is wrong."""
+def read_card(bundle_dir: Path, *, require_checked: bool = True) -> ModelCard:
+    """Read and check a bundle's card; raise :class:`BundleError` saying what is wrong.
+
+    ``require_checked`` (everywhere but inside the training run that is still checking it)
+    refuses a bundle whose ONNX parity check is missing or failed.
+    """
     bundle_dir = Path(bundle_dir)
     if not bundle_dir.is_dir():
         raise BundleError(f"bundle directory {bundle_dir} does not exist")
@@ -124,7 +128,22 @@ def read_card(bundle_dir: Path) -> ModelCard:
             f"{bundle_dir / CARD_FILE}: invalid card: {_first_problem(error)}"
         ) from error
     _check_card_consistency(card, bundle_dir / CARD_FILE)
+    if require_checked:
+        _check_parity(card, bundle_dir / CARD_FILE)
     return card
+
+
+def _check_parity(card: ModelCard, card_path: Path) -> None:
+    if card.parity is None:
+        raise BundleError(
+            f"{card_path}: the export was never checked against the trained model (parity is "
+            "missing: the training run stopped before its check); train again"
+        )
+    if not card.parity.max_abs_probability_diff <= card.parity.tolerance:
+        raise BundleError(
+            f"{card_path}: the export failed its parity check "
+            f"({card.parity.max_abs_probability_diff:.2e} > {card.parity.tolerance:.0e})"
+        )
 
 
 def _check_card_consistency(card: ModelCard, card_path: Path) -> None:

@@ -43,9 +43,11 @@ class ListingScore:
 class BundleScorer:
     """Loads a bundle once; :meth:`score` is a pure function of the listings."""
 
-    def __init__(self, bundle_dir: Path, *, threads: int | None = None) -> None:
+    def __init__(
+        self, bundle_dir: Path, *, threads: int | None = None, require_checked: bool = True
+    ) -> None:
         self.bundle_dir = Path(bundle_dir)
-        self.card: ModelCard = read_card(self.bundle_dir)
+        self.card: ModelCard = read_card(self.bundle_dir, require_checked=require_checked)
         model_path = self.bundle_dir / MODEL_FILE
         check_model_file(self.card, model_path)
         self.hasher = FeatureHasher(self.card.feature_spec)

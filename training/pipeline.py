@@ -115,7 +115,7 @@ def train_bundle(
         parity = check_parity(
             fitted.model,
             fitted.calibration,
-            BundleScorer(bundle_dir),
+            BundleScorer(bundle_dir, require_checked=False),
             parity_rows,
             split=parity_split,
             tolerance=config.parity_tolerance,
@@ -131,7 +131,7 @@ def train_bundle(
     )
     progress("certifying the band edges on the calibration sellers (exported graph's scores)")
     thresholds = certify_thresholds(
-        BundleScorer(bundle_dir),
+        BundleScorer(bundle_dir, require_checked=False),
         fit_rows=splits["fit"],
         fit_logits=fitted.model.decision_function(fitted.model.matrix(splits["fit"])),
         calibration_rows=splits["calibration"],

@@ -222,3 +222,15 @@ def test_a_fingerprint_without_a_core_field_or_not_an_object_is_refused(bundle: 
     assert "fingerprint lacks ['labels']" in refusal(bundle)
     rewrite_fingerprint(bundle, lambda stored: ["not", "an", "object"])
     assert "not a field -> hash object" in refusal(bundle)
+
+
+def test_a_bundle_whose_parity_check_never_ran_is_refused(bundle: Path) -> None:
+    edit_card(bundle, lambda card: card.update(parity=None))
+    assert "parity is missing" in refusal(bundle)
+    # The training run itself reads its bundle before the check.
+    assert BundleScorer(bundle, require_checked=False).card.parity is None
+
+
+def test_a_bundle_that_failed_its_parity_check_is_refused(bundle: Path) -> None:
+    edit_card(bundle, lambda card: card["parity"].update(max_abs_probability_diff=0.3))
+    assert "failed its parity check (3.00e-01 > 1e-05)" in refusal(bundle)
