@@ -119,7 +119,11 @@ def marketplace(folder: Path, real_repeats: int, seed: int, resamples: int) -> N
                 "calibration": config.calibration_fraction,
             },
             seed=config.seed,
-            stratify_labels=stratify_labels_of(mapping.taxonomy),
+            stratify_labels=[
+                label
+                for label in stratify_labels_of(mapping.taxonomy)
+                if label in {name for row in train for name in row.labels.values}
+            ],
         )
         calibration = score_rows(scorer, splits["calibration"])
         point = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluation.errors import EvaluationError
 from evaluation.scored import ScoredRows
 from models.bundle import ModelCard
 from models.certified_thresholds import (
@@ -54,6 +55,8 @@ def plan_capacity(
     seed: int = 0,
 ) -> list[CapacityPoint]:
     """One point per pair of the grids, in grid order."""
+    if scored.n == 0:
+        raise EvaluationError("no rows to plan with")
     points = []
     for let_through in let_through_grid:
         for wrong in wrong_enforcement_grid:

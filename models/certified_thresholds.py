@@ -116,7 +116,15 @@ def certify_label(
         events=scores[:, None] < edges[None, allowed],
         at_risk=at_risk,
     )
-    allow = miss.edge if miss.certified and miss.edge is not None else 0.0
+    point = fit_label_thresholds(y_true, scores, targets=targets)
+    best_estimate = settings.uncertified == "best_estimate"
+    if miss.certified and miss.edge is not None:
+        allow = miss.edge
+    else:
+        allow = point.allow if best_estimate else 0.0
+        miss = miss.model_copy(update={"fallback": settings.uncertified, "edge": allow})
+    # The final allow edge (fallback included) bounds the enforce candidates: an enforce edge
+    # below it would certify listings the allow band takes.
     order = [] if enforce_start is None else list(range(enforce_start, -1, -1))
     candidates = np.array([k for k in order if edges[k] >= allow], dtype=np.int64)
     enforced = scores[:, None] >= edges[None, candidates]
@@ -128,11 +136,6 @@ def certify_label(
         at_risk=enforced,
     )
     enforce = wrong.edge if wrong.certified else None
-    point = fit_label_thresholds(y_true, scores, targets=targets)
-    best_estimate = settings.uncertified == "best_estimate"
-    if not miss.certified:
-        allow = point.allow if best_estimate else 0.0
-        miss = miss.model_copy(update={"fallback": settings.uncertified, "edge": allow})
     if not wrong.certified:
         enforce = point.enforce if best_estimate else None
         enforce = enforce if enforce is not None and enforce >= allow else None
@@ -203,6 +206,8 @@ def enforce_start_index(
     p_values = np.array(
         [hb_p_value(float(r), int(c), alpha) for r, c in zip(risks, counts, strict=True)]
     )
+    if p_values.min() >= 1.0:
+        return None  # no candidate the fit split supports: auto-enforce stays uncertified
     # Among equally easy candidates, the lowest edge (it enforces the most).
     return int(np.flatnonzero(p_values <= p_values.min() + 1e-15)[0])
 

@@ -2,15 +2,18 @@
 
 * invisible and control characters (zero-width spaces and joiners, soft hyphens, bidi marks)
   are removed, so "re\u200bplica" reads "replica";
-* letters spaced or dotted one by one ("r e p l i c a", "r.e.p.l.i.c.a") are joined;
+* four or more letters spaced or dotted one by one ("r e p l i c a", "r.e.p.l.i.c.a") are
+  joined (three or fewer, such as "a b c", "s m l" or "u.s.a.", are left alone);
 * look-alike letters from Cyrillic and Greek inside a word with Latin letters are read as the
   Latin letter they imitate ("replica" written with a Cyrillic e);
-* digits and symbols standing for letters between two letters ("r0lex", "c4rd", "v1agra")
-  are read as those letters; digits at a word's edge stay, so "2.5mg" and "iphone13" are kept.
+* in a word of letters with one or two single digits inside ("r0lex", "c4rd", "v1agra"), the
+  digits that stand for letters are read as those letters; words with a digit at an edge or a
+  run of digits ("2.5mg", "iphone13", "h1n1", "rtx3050ti") are kept. Model names with one inner
+  digit ("s7edge", "ps5pro") are read the same way; training and serving read them alike.
 
 :func:`deobfuscate` is idempotent. Feature version 2 hashes the words it recovers in place of
 the evasive spellings, so a model trained on plain text reads an evasion as the plain words; text
-without evasions hashes exactly as in version 1.
+that none of the rules above touches hashes exactly as in version 1.
 """
 
 import re
@@ -39,13 +42,15 @@ HOMOGLYPHS: Final = str.maketrans(
 )  # fmt: skip
 """Look-alike letters and the Latin letter each imitates (lower case: text is case-folded)."""
 
-LEET: Final = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+LEET: Final = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 
 _LATIN = re.compile(r"[a-z]")
 _WORD = re.compile(r"\S+")
-_SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*·]){2,}[^\W\d_](?![^\W\d_])")
+_SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*·]){3,}[^\W\d_](?![^\W\d_])")
 _SEPARATORS = re.compile(r"[ .\-_*·]")
-_LEET_RUN = re.compile(r"(?<=[a-z])[013457@$]+(?=[a-z])")
+_LEET_DIGIT = re.compile(r"(?<=[a-z])[013457](?=[a-z])")
+_LEET_WORD = re.compile(r"[a-z]+(?:[013457][a-z]+){1,2}")
+"""A word of letters with one or two single leet digits inside (r0lex, c4rd, v1agr4 is not)."""
 
 
 def deobfuscate(text: str) -> str:
@@ -59,4 +64,6 @@ def _read_word(match: re.Match[str]) -> str:
     word = match.group()
     if _LATIN.search(word):
         word = word.translate(HOMOGLYPHS)
-    return _LEET_RUN.sub(lambda run: "".join(LEET[c] for c in run.group()), word)
+    if _LEET_WORD.fullmatch(word) and sum(c.isalpha() for c in word) >= 3:
+        return _LEET_DIGIT.sub(lambda digit: LEET[digit.group()], word)
+    return word

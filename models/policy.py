@@ -11,6 +11,7 @@ Load files with :func:`models.policy_file.load_policy`; without one, serving and
 :func:`default_policy` of the bundle's taxonomy.
 """
 
+import hashlib
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
@@ -120,6 +121,11 @@ class Policy(BaseModel):
         for index, rule in enumerate(self.rules):
             taxonomy.check_labels([rule.label], f"rules.{index}.label")
 
+    def content_id(self) -> str:
+        """The version and a hash of every clause: an edit under the same version changes it."""
+        digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+        return f"{self.version}#{digest}"
+
     def attributes_read(self) -> tuple[str, ...]:
         """Every listing attribute a clause reads (they join a decision's idempotency key)."""
         rules = [*self.categories.values()] + [
@@ -155,6 +161,8 @@ class PolicyOutcome(BaseModel):
     rules: list[str]
     clause: str
     """The policy clause behind the action (the most severe one; ``default`` when all allow)."""
+    label: str | None = None
+    """The label whose band the deciding clause applied to (None: ``default``)."""
 
 
 def decide_action(
@@ -168,6 +176,7 @@ def decide_action(
     """The most severe action any label's band calls for under ``policy`` in ``market``."""
     action: Action = "allow"
     clause = "default"
+    deciding: str | None = None
     rules: list[str] = []
     for label, band in bands.items():
         label_action, label_clause, note = _label_action(
@@ -177,8 +186,8 @@ def decide_action(
             rules.append(f"{label} {band}{note} -> {label_action} [{label_clause}]")
         more_severe = ACTION_SEVERITY[label_action] > ACTION_SEVERITY[action]
         if more_severe or (band != "allow" and clause == "default"):
-            action, clause = label_action, label_clause
-    return PolicyOutcome(action=action, rules=rules, clause=clause)
+            action, clause, deciding = label_action, label_clause, label
+    return PolicyOutcome(action=action, rules=rules, clause=clause, label=deciding)
 
 
 def _label_action(

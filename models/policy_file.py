@@ -42,12 +42,16 @@ def load_policy(spec: str | Path, taxonomy: Taxonomy | None = None) -> Policy:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise PolicyError(f"{path}: cannot read the policy: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise PolicyError(f"{path}: not UTF-8 text (byte {error.start})") from None
     try:
         document: Any = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise PolicyError(f"{where}: invalid YAML: {error.problem}") from None
+    except yaml.YAMLError as error:  # e.g. a control character the reader refuses
+        raise PolicyError(f"{path}: invalid YAML: {' '.join(str(error).split())}") from None
     if not isinstance(document, dict):
         raise PolicyError(f"{path}: a policy file is a YAML mapping of keys")
     try:

@@ -9,7 +9,7 @@ and the label's reasons.
 """
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -37,8 +37,8 @@ class Rule(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     label: str
-    markets: tuple[str, ...] = ()
-    """Where the rule applies (empty: every market)."""
+    markets: tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...] = ()
+    """Where the rule applies, as two capital letters (empty: every market)."""
     words: tuple[str, ...] = ()
     """Any one of these words or phrases, as the model reads text."""
     pattern: str | None = None

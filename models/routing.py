@@ -59,11 +59,8 @@ def route_listing(
     attributes = listing.attributes if listing is not None else {}
     outcome = decide_action(bands, category, policy, market=market, attributes=attributes)
     action, clause, rules = outcome.action, outcome.clause, list(outcome.rules)
-    deciding = next((label for label in forced if clause.endswith(f".{label}")), None)
-    if deciding is None and clause in ("bands.review", "bands.allow", "default") and forced:
-        deciding = next(iter(forced))
-    if deciding is not None:
-        clause = f"rules.{forced[deciding]}"
+    if outcome.label in forced:  # the band that decided was forced by a rule
+        clause = f"rules.{forced[outcome.label]}"
     for rule in fired:
         rules.append(f"rule {rule.id}: {rule.label} -> {rule.band or rule.action}")
         if rule.action is not None:

@@ -31,7 +31,7 @@ def idempotency_key(
     listing: Listing, *, model_version: str, threshold_set: str, policy: Policy
 ) -> str:
     content = content_hash(listing, policy)
-    parts = (listing.listing_id, content, model_version, threshold_set, policy.version)
+    parts = (listing.listing_id, content, model_version, threshold_set, policy.content_id())
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

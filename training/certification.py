@@ -21,6 +21,7 @@ from models.certified_thresholds import (
 )
 from models.scorer import BundleScorer
 from models.thresholds import LabelThresholds, ThresholdTargets
+from training.errors import TrainingError
 from training.label_arrays import label_arrays
 
 SCORING_BATCH = 256
@@ -55,16 +56,19 @@ def certify_thresholds(
             alpha=targets[label].max_wrong_enforcements,
             delta=delta,
         )
-        edges = certify_label(
-            y_true[mask, column],
-            scores[mask, column],
-            cal_units[mask],
-            platt=calibration[label],
-            targets=targets[label],
-            settings=settings,
-            delta=delta,
-            enforce_start=start,
-        )
+        try:
+            edges = certify_label(
+                y_true[mask, column],
+                scores[mask, column],
+                cal_units[mask],
+                platt=calibration[label],
+                targets=targets[label],
+                settings=settings,
+                delta=delta,
+                enforce_start=start,
+            )
+        except ValueError as error:
+            raise TrainingError(f"certifying the edges of {label}: {error}") from error
         result[label] = edges
         progress(_summary(label, edges))
     return result

@@ -112,3 +112,27 @@ def test_seller_level_promises_hold_on_new_sellers_and_listing_level_ones_break(
     assert seller.broken_share("violations_let_through") <= 0.05 + 0.05
     assert seller.broken_share("wrong_enforcements") <= 0.05 + 0.05
     assert listing.broken_share("violations_let_through") > 0.10
+
+
+def test_a_certified_enforce_edge_never_falls_below_a_fallback_allow_edge() -> None:
+    """Let-through uncertifiable at 1% (fallback: the point estimate, capped at 0.5), wrong
+    enforcements certifiable at 20%: the enforce edge must stay at or above the allow edge."""
+    strict = ThresholdTargets(
+        max_violations_let_through=0.01, max_wrong_enforcements=0.2, max_auto_allow_probability=0.5
+    )
+    world = SellerWorld(seller_effect=0.5, separation=6.0, base_log_odds=0.0)
+    y_true, logits, sellers = world.draw(np.random.default_rng(11), 60)
+    fit = world.draw(np.random.default_rng(12), 60)
+    start = enforce_start_index(fit[1], fit[0], fit[2], alpha=0.2, delta=0.05)
+    edges = certify_label(
+        y_true, IDENTITY.apply(logits), sellers, platt=IDENTITY, targets=strict,
+        settings=GuaranteeSettings(), delta=0.05, enforce_start=start,
+    )  # fmt: skip
+    assert edges.let_through is not None and not edges.let_through.certified
+    assert edges.enforce is None or edges.enforce >= edges.allow
+
+
+def test_no_supported_enforce_candidate_starts_no_sequence() -> None:
+    benign = np.zeros(200, dtype=np.int64)
+    logits = np.random.default_rng(3).normal(0, 1, 200)
+    assert enforce_start_index(logits, benign, np.arange(200) // 4, alpha=0.05, delta=0.05) is None

@@ -91,3 +91,29 @@ def test_a_bad_policy_is_one_line_naming_file_line_and_clause(
         load_policy(write(tmp_path, text), TAXONOMY)
     line = str(raised.value)
     assert "\n" not in line and where in line and message in line, line
+
+
+def test_unreadable_bytes_and_control_characters_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_bytes(b"version: v\nlabels: {fraud: block}\n# \xff\xfe\n")
+    with pytest.raises(PolicyError, match="not UTF-8 text"):
+        load_policy(path, TAXONOMY)
+    path.write_text("version: v\x07\nlabels: {}\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="invalid YAML"):
+        load_policy(path, TAXONOMY)
+
+
+def test_an_edit_under_the_same_version_changes_the_content_id() -> None:
+    edited = EXAMPLE.model_copy(update={"labels": {**EXAMPLE.labels, "fraud": "review"}})
+    assert edited.version == EXAMPLE.version
+    assert edited.content_id() != EXAMPLE.content_id()
+    assert EXAMPLE.content_id().startswith(EXAMPLE.version + "#")
+
+
+def test_rule_markets_are_two_capital_letters(tmp_path: Path) -> None:
+    text = (
+        "version: v\ncategory_label: regulated\nlabels: {}\nrules:\n"
+        "  - {id: r, label: fraud, words: [x], band: review, markets: [us]}\n"
+    )
+    with pytest.raises(PolicyError, match="rules.0.markets.0"):
+        load_policy(write(tmp_path, text), TAXONOMY)

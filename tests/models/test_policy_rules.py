@@ -95,3 +95,23 @@ def test_a_bad_rule_is_refused_with_its_line(
     with pytest.raises(PolicyError) as raised:
         load_policy(path, TAXONOMY)
     assert where in str(raised.value) and message in str(raised.value), raised.value
+
+
+def test_only_the_rule_behind_the_deciding_band_is_credited() -> None:
+    whitelist = Rule(id="whitelist", label="fraud", words=("mug",), band="allow")
+    policy = Policy(version="p", category_label="regulated", labels={}, rules=(whitelist,))
+    probabilities = {"fraud": 0.5, "counterfeit": 0.5, "regulated": 0.01}
+    routed = route_listing(
+        probabilities, None, thresholds=EDGES, policy=policy, listing=listing("blue mug")
+    )
+    assert routed.bands["fraud"] == "allow" and routed.action == "review"
+    assert routed.clause == "bands.review", "counterfeit's own band decided, not the whitelist"
+
+
+def test_a_rule_forcing_the_category_label_is_credited() -> None:
+    weapons = Rule(id="rifles", label="regulated", words=("rifle",), band="enforce")
+    policy = EXAMPLE.model_copy(update={"rules": (weapons,)})
+    routed = route_listing(
+        LOW, "weapons", thresholds=EDGES, policy=policy, listing=listing("hunting rifle")
+    )
+    assert (routed.action, routed.clause) == ("block", "rules.rifles")
