@@ -115,5 +115,5 @@ def test_rule_markets_are_two_capital_letters(tmp_path: Path) -> None:
         "version: v\ncategory_label: regulated\nlabels: {}\nrules:\n"
         "  - {id: r, label: fraud, words: [x], band: review, markets: [us]}\n"
     )
-    with pytest.raises(PolicyError, match="rules.0.markets.0"):
+    with pytest.raises(PolicyError, match=r"rules\.0\.markets\.0"):
         load_policy(write(tmp_path, text), TAXONOMY)
