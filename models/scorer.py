@@ -40,6 +40,11 @@ class ListingScore:
     reasons: dict[str, list[Reason]]
 
 
+HASHED_LINEAR_FAMILY = "hashed-ngram-linear"
+SERVED_FAMILIES = (HASHED_LINEAR_FAMILY,)
+"""Model families whose graphs this scorer runs (the card's ``model_family`` decides)."""
+
+
 class BundleScorer:
     """Loads a bundle once; :meth:`score` is a pure function of the listings."""
 
@@ -48,6 +53,11 @@ class BundleScorer:
     ) -> None:
         self.bundle_dir = Path(bundle_dir)
         self.card: ModelCard = read_card(self.bundle_dir, require_checked=require_checked)
+        if self.card.model_family not in SERVED_FAMILIES:
+            raise BundleError(
+                f"{self.bundle_dir / 'card.json'}: model family {self.card.model_family!r} is not "
+                f"served by this build (it serves {list(SERVED_FAMILIES)})"
+            )
         model_path = self.bundle_dir / MODEL_FILE
         check_model_file(self.card, model_path)
         self.hasher = FeatureHasher(self.card.feature_spec)

@@ -25,7 +25,7 @@ from models.bundle import (
     write_card,
 )
 from models.calibration import PlattMap, calibrate_logits
-from models.scorer import BundleScorer
+from models.scorer import HASHED_LINEAR_FAMILY, BundleScorer
 from models.thresholds import LabelThresholds, estimate_bands
 from training.baseline import HashedLinearModel
 from training.calibration_fit import fit_calibration_and_thresholds
@@ -36,7 +36,7 @@ from training.label_arrays import label_arrays
 from training.onnx_export import build_onnx_model, check_parity, save_bound_onnx
 from training.validation_metrics import split_metrics
 
-MODEL_FAMILY = "hashed-ngram-linear"
+MODEL_FAMILY = HASHED_LINEAR_FAMILY
 THRESHOLD_NOTE = (
     "Each label's allow and enforce edges were certified (Learn then Test, Hoeffding-Bentkus "
     "bounds, fixed-sequence testing) on calibration sellers the model was not fitted on, from the "

@@ -234,3 +234,8 @@ def test_a_bundle_whose_parity_check_never_ran_is_refused(bundle: Path) -> None:
 def test_a_bundle_that_failed_its_parity_check_is_refused(bundle: Path) -> None:
     edit_card(bundle, lambda card: card["parity"].update(max_abs_probability_diff=0.3))
     assert "failed its parity check (3.00e-01 > 1e-05)" in refusal(bundle)
+
+
+def test_a_model_family_this_build_does_not_serve_is_named(bundle: Path) -> None:
+    edit_card(bundle, lambda card: card.update(model_family="transformer"))
+    assert "model family 'transformer' is not served by this build" in refusal(bundle)
