@@ -91,7 +91,10 @@ class EvaluationOptions:
 
     def policy_for(self, card: ModelCard) -> Policy:
         policy = self.policy or default_policy(card.taxonomy)
-        policy.check_against(card.taxonomy)
+        try:
+            policy.check_against(card.taxonomy)
+        except ValueError as error:
+            raise EvaluationError(f"policy {policy.version}: {error}") from None
         return policy
 
     def bootstrap(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from data.loaders import LoadResult, load_labeled
 from data.mapping import builtin_mapping_names, load_mapping, resolve_mapping_path
 from evaluation.errors import EvaluationError
 from models.errors import BundleError
+from models.policy_file import load_policy
 from training import tracking
 from training.cli_errors import one_line_errors
 from training.errors import TrainingError
@@ -62,6 +63,11 @@ Echo = Callable[[str], None]
     help="Bootstrap resamples (seller clusters) per interval.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
+@click.option(
+    "--policy",
+    help="Policy file or built-in name the routing simulation applies (default: the model "
+    "taxonomy's own).",
+)
 def evaluate(
     model_ref: str | None,
     compare: tuple[str, str] | None,
@@ -70,6 +76,7 @@ def evaluate(
     out_dir: Path | None,
     resamples: int,
     seed: int,
+    policy: str | None,
 ) -> None:
     """Evaluate a model on labeled data (or compare two) and write an HTML + JSON report."""
     if (model_ref is None) == (compare is None):
@@ -82,9 +89,9 @@ def evaluate(
         run = _evaluation_library()
         bundles = [_bundle_dir(reference, stack) for reference in references]
         loaded = _load(data_path, mapping or default_mapping(data_path))
-        report = _report(
-            run, bundles, loaded, run.EvaluationOptions(n_resamples=resamples, seed=seed), out
-        )
+        chosen = None if policy in (None, "default") else load_policy(str(policy))
+        options = run.EvaluationOptions(n_resamples=resamples, seed=seed, policy=chosen)
+        report = _report(run, bundles, loaded, options, out)
         click.echo("")
         summary = evaluation_summary if report["kind"] == "evaluation" else comparison_summary
         for line in summary(report):

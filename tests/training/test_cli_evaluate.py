@@ -184,3 +184,20 @@ def test_a_failing_tracking_server_is_one_line_after_the_report_is_written(
     expected = f"Error: the report is written to {out}, but logging it to MLflow at unknown-scheme"
     assert last_line.startswith(expected)
     assert (out / "report.html").is_file()
+
+
+def test_evaluate_routes_under_a_given_policy(
+    demo_bundle: Path, demo_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r"
+    common = ["--model", str(demo_bundle), "--data", str(demo_file), "--out", str(out), *FEW]
+    result = invoke(*common, "--policy", "marketplace-example")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "report.json").read_text())["settings"]["policy"] == (
+        "marketplace-example-2026-12"
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x\ncategory_label: regulated\nlabels: {scam: block}\n")
+    refused = invoke(*common, "--policy", str(bad))
+    assert refused.exit_code == 1 and "labels.scam: unknown label(s)" in refused.output
+    assert "Traceback" not in refused.output
