@@ -71,21 +71,29 @@ def backtest_policies(
     for row, probabilities, category in zip(
         scored.rows, scored.probability_dicts(), scored.predicted_category, strict=True
     ):
-        actions = [
+        routed = [
             route_listing(
                 probabilities,
                 category,
                 thresholds=dict(thresholds),
                 policy=policy,
                 listing=row.listing,
-            ).action
+            )
             for policy in (old, new)
         ]
+        actions = [item.action for item in routed]
         result.actions_old[actions[0]] += 1
         result.actions_new[actions[1]] += 1
         if actions[0] == actions[1]:
             continue
-        change = DecisionChange(row.listing.market, category or "-", actions[0], actions[1])
+        # A category is named only where its label is not auto-allowed (as serving records it).
+        carrier = new.category_label
+        named = carrier is not None and any(
+            r.bands.get(carrier, "allow") != "allow" for r in routed
+        )
+        change = DecisionChange(
+            row.listing.market, (category or "-") if named else "-", actions[0], actions[1]
+        )
         result.changed[change] += 1
         examples = result.examples.setdefault(change, [])
         if len(examples) < EXAMPLES_PER_CHANGE:
