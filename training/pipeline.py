@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from data.schema import LabeledListing
 from data.splits import split_by_seller, stratify_labels_of
 from data.taxonomy import Taxonomy, default_taxonomy
@@ -31,7 +33,7 @@ from training.baseline import HashedLinearModel
 from training.calibration_fit import fit_calibration_and_thresholds
 from training.certification import certify_thresholds
 from training.config import UNNAMED_MODEL, TrainConfig, check_config_labels
-from training.errors import ParityError
+from training.errors import ParityError, TrainingError
 from training.label_arrays import label_arrays
 from training.onnx_export import build_onnx_model, check_parity, save_bound_onnx
 from training.validation_metrics import split_metrics
@@ -133,7 +135,7 @@ def train_bundle(
     thresholds = certify_thresholds(
         BundleScorer(bundle_dir, require_checked=False),
         fit_rows=splits["fit"],
-        fit_logits=fitted.model.decision_function(fitted.model.matrix(splits["fit"])),
+        fit_logits=_out_of_fold_logits(splits["fit"], fitted.model, config, taxonomy, progress),
         calibration_rows=splits["calibration"],
         calibration=fitted.calibration,
         targets=card.threshold_targets,
@@ -197,6 +199,46 @@ def _fit(
         thresholds=thresholds,
         calibration_metrics=split_metrics(probabilities, y_true, known, model.labels_),
     )
+
+
+def _out_of_fold_logits(
+    rows: list[LabeledListing],
+    model: HashedLinearModel,
+    config: TrainConfig,
+    taxonomy: Taxonomy,
+    progress: Progress,
+) -> np.ndarray:
+    """Logits (n, L) of the fit rows from models fitted on the other half of their sellers.
+
+    They only order the enforce candidates (never the test itself), and out-of-fold scores
+    look like the calibration sellers' where in-sample ones are over-confident. A label a half
+    cannot fit keeps the in-sample logits of the main model.
+    """
+    logits = model.decision_function(model.matrix(rows))
+    folds = split_by_seller(rows, fractions={"a": 0.5, "b": 0.5}, seed=config.seed + 1)
+    position = {id(row): index for index, row in enumerate(rows)}
+    for held_out, fitted_on in (("a", "b"), ("b", "a")):
+        try:
+            half = HashedLinearModel(
+                config.features,
+                taxonomy=taxonomy,
+                c=config.model.c,
+                category_c=config.model.category_c,
+                class_weight=config.model.class_weight,
+                seed=config.seed,
+            ).fit(folds[fitted_on])
+        except TrainingError as error:
+            progress(f"ordering the enforce candidates in-sample ({error})")
+            return logits
+        indices = np.array([position[id(row)] for row in folds[held_out]], dtype=np.int64)
+        if indices.size == 0:
+            continue
+        scores = half.decision_function(half.matrix(folds[held_out]))
+        for column, label in enumerate(model.labels_):
+            if label in half.labels_:
+                logits[indices, column] = scores[:, half.labels_.index(label)]
+    progress("ordered the enforce candidates on out-of-fold scores of the fit split")
+    return logits
 
 
 def _scored_metrics(fitted: _Fitted, rows: list[LabeledListing]) -> dict[str, Any]:
