@@ -17,7 +17,8 @@ that treats listings as independent (it breaks on new sellers; kept for comparis
 Candidate edges are the calibrated images of a fixed grid of model logits (:data:`LOGIT_GRID`),
 so the hypotheses do not depend on the calibration data. The allow edge is tested upward from the
 lowest candidate (its risk only grows); the enforce edge downward from the candidate the fit split
-(independent of calibration; training uses out-of-fold scores) finds easiest to certify, stopping at the allow edge. The edge kept is
+(independent of calibration; training uses out-of-fold scores) finds easiest to certify, stopping
+at the allow edge. The edge kept is
 the last candidate rejected. A promise that cannot be certified says so, with the tightest promise
 the data could certify and how many more sellers it would take; its edge follows ``uncertified``.
 
