@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from data.loaders import load_labeled
 from data.mapping import load_mapping, resolve_mapping_path
 from models.scorer import BundleScorer
+from models.text_features import FeatureHasher
 from training.baseline import HashedLinearModel
 from training.config import load_config
 from training.label_arrays import label_arrays
@@ -73,9 +74,10 @@ def main() -> None:
         bundle = _bundle_for(model, train, Path(scratch), config)
         scorer = BundleScorer(bundle, require_checked=False)  # a benchmark graph, no parity run
         batches = _batches(listings, 256)
+        hasher = FeatureHasher(scorer.card.feature_spec)
         figures["batch256_titles_per_s"] = {
             "front_end_only": _median_rate(
-                lambda: [scorer.hasher.transform(b) for b in batches], len(listings), args.repeats
+                lambda: [hasher.transform(b) for b in batches], len(listings), args.repeats
             ),
             "onnx": _median_rate(
                 lambda: [scorer.predict_logits(b) for b in batches], len(listings), args.repeats

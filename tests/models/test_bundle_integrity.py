@@ -237,5 +237,16 @@ def test_a_bundle_that_failed_its_parity_check_is_refused(bundle: Path) -> None:
 
 
 def test_a_model_family_this_build_does_not_serve_is_named(bundle: Path) -> None:
+    edit_card(bundle, lambda card: card.update(model_family="gradient-boosting"))
+    assert "model family 'gradient-boosting' is not served by this build" in refusal(bundle)
+
+
+def test_a_family_whose_graph_names_are_another_familys_is_refused(bundle: Path) -> None:
     edit_card(bundle, lambda card: card.update(model_family="transformer"))
-    assert "model family 'transformer' is not served by this build" in refusal(bundle)
+    assert "differ from the transformer family's ['input_ids', 'attention_mask']" in refusal(bundle)
+
+
+def test_a_hashed_card_with_an_encoder_section_is_refused(bundle: Path) -> None:
+    encoder = {"base_model": "x", "tokenizer_sha256": "0" * 64, "max_length": 64}
+    edit_card(bundle, lambda card: card.update(encoder=encoder))
+    assert "a hashed-ngram-linear card must not have an encoder section" in refusal(bundle)

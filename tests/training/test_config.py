@@ -6,6 +6,7 @@ import pytest
 
 from data.schema import Listing
 from models.scorer import BundleScorer
+from models.text_features import FeatureHasher
 from tests.conftest import REPO_ROOT
 from training.config import TrainConfig, load_config
 from training.errors import TrainingError
@@ -61,7 +62,7 @@ def test_a_model_without_character_ngrams_or_description_trains_and_serves(
     listing = Listing(listing_id="f-1", title="replica watch", description="ignored text zzz")
     plain = Listing(listing_id="f-1", title="replica watch")
     assert scorer.score([listing])[0].probabilities == scorer.score([plain])[0].probabilities
-    features = scorer.hasher.transform_one(listing)
+    features = FeatureHasher(scorer.card.feature_spec).transform_one(listing)
     chars = next(block for block in config.features.blocks() if block.name == "title_chars")
     assert chars.n_buckets == 1 and not any(
         chars.offset <= feature < chars.offset + 1 for feature in features.ids.tolist()

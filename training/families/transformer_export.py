@@ -1,0 +1,133 @@
+"""Compile the fine-tuned transformer to ONNX: fp32 (parity with torch) and dynamic int8.
+
+int8 is dynamic per-channel quantization of the weights (onnxruntime ``quantize_dynamic``); it
+cannot match torch to float rounding, so it carries a budget instead: the largest calibrated-
+probability difference and the PR-AUC loss against fp32 on the calibration split, both recorded
+on the card; above either budget the export fails.
+"""
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from sklearn.metrics import average_precision_score
+
+from models.bundle import OUTPUT_NAMES, TOKEN_INPUT_NAMES, QuantizationCheck
+from models.calibration import PlattMap, calibrate_logits
+from models.runner_tokens import run_inputs
+from training.errors import ParityError
+from training.families.transformer_fit import EVAL_BATCH, EncodedRows, padded
+from training.families.transformer_model import ExportedGraph, RiskEncoder
+
+OPSET = 17
+
+
+def export_fp32(model: RiskEncoder, path: Path, pad_id: int) -> None:
+    """``torch.onnx.export`` (TorchScript exporter, opset 17) with dynamic batch and length."""
+    graph = ExportedGraph(model.cpu()).eval()
+    tokens, mask = padded([np.array([101, 2000, 102]), np.array([101, 102])], pad_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            graph,
+            (tokens, mask),
+            str(path),
+            input_names=list(TOKEN_INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES[:2]),
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "risk_logits": {0: "batch"},
+                "category_probabilities": {0: "batch"},
+            },
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32_path), str(int8_path), per_channel=True, weight_type=QuantType.QInt8)
+
+
+def open_session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def session_outputs(
+    session: ort.InferenceSession, encoded: EncodedRows, pad_id: int, *, alone: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Risk logits (n, L) and category probabilities (n, C) of an ONNX session; ``alone`` runs
+    each row by itself, as serving runs an int8 graph."""
+    risks, categories = [], []
+    for start in range(0, len(encoded.ids), EVAL_BATCH):
+        tokens, mask = padded(encoded.ids[start : start + EVAL_BATCH], pad_id)
+        inputs = {"input_ids": tokens.numpy(), "attention_mask": mask.numpy()}
+        risk, category = run_inputs(session, list(OUTPUT_NAMES[:2]), inputs, alone=alone)
+        risks.append(risk)
+        categories.append(category)
+    return np.vstack(risks), np.vstack(categories)
+
+
+def probability_gap(
+    a: tuple[np.ndarray, np.ndarray],
+    b: tuple[np.ndarray, np.ndarray],
+    calibration: list[PlattMap],
+) -> float:
+    """Largest |difference| of calibrated risk and category probabilities."""
+    risk = np.abs(calibrate_logits(a[0], calibration) - calibrate_logits(b[0], calibration))
+    categories = np.abs(a[1] - b[1])
+    return float(max(risk.max(initial=0.0), categories.max(initial=0.0)))
+
+
+def quantization_check(
+    fp32: tuple[np.ndarray, np.ndarray],
+    int8: tuple[np.ndarray, np.ndarray],
+    encoded: EncodedRows,
+    *,
+    labels: list[str],
+    calibration: list[PlattMap],
+    budget_probability: float,
+    budget_pr_auc: float,
+) -> QuantizationCheck:
+    """int8 against fp32 on the calibration split; :class:`ParityError` above a budget."""
+    losses: dict[str, float] = {}
+    for column, label in enumerate(labels):
+        mask = encoded.known[:, column]
+        truth = encoded.y[mask, column]
+        if truth.min(initial=1) == truth.max(initial=0):
+            continue
+        losses[label] = float(
+            average_precision_score(truth, fp32[0][mask, column])
+            - average_precision_score(truth, int8[0][mask, column])
+        )
+    gap = probability_gap(fp32, int8, calibration)
+    worst = max(losses.values(), default=0.0)
+    if gap > budget_probability or worst > budget_pr_auc:
+        raise ParityError(
+            f"the int8 graph is outside its budget on {len(encoded.ids)} calibration rows: "
+            f"max probability difference {gap:.3g} (budget {budget_probability:g}), largest "
+            f"PR-AUC loss {worst:.3g} (budget {budget_pr_auc:g}); set transformer.quantize: none "
+            "to ship fp32"
+        )
+    return QuantizationCheck(
+        weights="int8",
+        max_abs_probability_diff=gap,
+        pr_auc_loss=losses,
+        budget_probability_diff=budget_probability,
+        budget_pr_auc_loss=budget_pr_auc,
+        rows_checked=len(encoded.ids),
+        split="calibration",
+    )
+
+
+def load_graph(path: Path) -> onnx.ModelProto:
+    return onnx.load(str(path))
