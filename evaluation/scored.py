@@ -94,9 +94,10 @@ def score_rows(
     predicted: list[str | None] = []
     for start in range(0, len(rows), SCORING_BATCH):
         batch = rows[start : start + SCORING_BATCH]
-        for offset, score in enumerate(scorer.score([row.listing for row in batch])):
-            probabilities[start + offset] = [score.probabilities[label] for label in labels]
-            predicted.append(score.category)
+        calibrated, categories = scorer.calibrated([row.listing for row in batch])
+        probabilities[start : start + len(batch)] = calibrated
+        names = scorer.card.regulated_categories
+        predicted += [names[int(np.argmax(row))] if names else None for row in categories]
         if on_batch is not None:
             on_batch(len(batch))
     return scored_from_arrays(rows, labels, probabilities, predicted)

@@ -101,6 +101,13 @@ class BundleScorer:
         outputs = self._runner.run(listings, reasons=False)
         return outputs.logits, outputs.categories
 
+    def calibrated(self, listings: list[Listing]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities (n, L) and category probabilities (n, C), without reasons:
+        the same numbers as :meth:`score`, for evaluation and certification."""
+        logits, categories = self.predict_logits(listings)
+        maps = [self.card.calibration[label] for label in self.card.labels]
+        return calibrate_logits(logits, maps), categories
+
     def score(self, listings: list[Listing]) -> list[ListingScore]:
         """Score a batch: calibrated probabilities, category and top reasons per label."""
         outputs = self._runner.run(listings, reasons=True)

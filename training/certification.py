@@ -79,9 +79,8 @@ def _graph_scores(
 ) -> np.ndarray:
     scores = np.empty((len(rows), len(labels)))
     for start in range(0, len(rows), SCORING_BATCH):
-        batch = scorer.score([row.listing for row in rows[start : start + SCORING_BATCH]])
-        for offset, score in enumerate(batch):
-            scores[start + offset] = [score.probabilities[label] for label in labels]
+        batch = [row.listing for row in rows[start : start + SCORING_BATCH]]
+        scores[start : start + len(batch)] = scorer.calibrated(batch)[0]
     return scores
 
 

@@ -57,7 +57,7 @@ class TransformerParams(BaseModel):
     epochs: int = Field(default=2, ge=1, le=50)
     max_steps: int | None = Field(default=None, ge=1)
     """Stop after this many optimizer steps (tests, the quickstart's tiny transformer)."""
-    learning_rate: float = Field(default=5e-5, gt=0, le=1e-2)
+    learning_rate: float = Field(default=1e-4, gt=0, le=1e-2)
     head_learning_rate: float = Field(default=1e-3, gt=0, le=1.0)
     weight_decay: float = Field(default=0.01, ge=0, le=1.0)
     warmup_share: float = Field(default=0.06, ge=0, lt=1)
@@ -71,7 +71,7 @@ class TransformerParams(BaseModel):
     patience: int = Field(default=2, ge=1)
     """Evaluations without a better tune-split mean average precision before stopping."""
     quantize: Literal["int8", "none"] = "int8"
-    int8_max_probability_diff: float = Field(default=0.05, gt=0, le=1)
+    int8_max_probability_diff: float = Field(default=0.1, gt=0, le=1)
     int8_max_pr_auc_loss: float = Field(default=0.01, gt=0, le=1)
     parity_tolerance: float = Field(default=1e-4, gt=0, le=1e-3)
     """Largest |ONNX fp32 - torch| probability difference a run accepts."""

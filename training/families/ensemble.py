@@ -26,11 +26,15 @@ from models.bundle import (
     BlendWeights,
     ModelCard,
 )
-from training.errors import TrainingError
+from models.runner_tokens import run_inputs
+from models.scorer import BundleScorer
+from models.text_features import FeatureHasher, pad_batch
+from training.errors import ParityError, TrainingError
 from training.families.hashed import HashedLinearFamily
-from training.families.lifecycle import FamilySplits
+from training.families.lifecycle import Checked, FamilySplits
 from training.families.transformer import TransformerFamily
-from training.families.transformer_fit import EncodedRows
+from training.families.transformer_export import open_session, probability_gap
+from training.families.transformer_fit import EVAL_BATCH, EncodedRows
 from training.onnx_export import bind_and_write, build_onnx_model
 
 CATEGORY_GRID = np.linspace(0.0, 1.0, 11)
@@ -62,6 +66,29 @@ class EnsembleFamily(TransformerFamily):
             )
             + f"; categories {self.category_blend:.1f} transformer"
         )
+        self.merged = merged_graph(
+            build_onnx_model(self.hashed.model),
+            self.shipped_graph(),
+            [self.weights[label] for label in self._labels],
+            self.category_blend,
+        )
+        merged_path = Path(self._scratch.name) / "ensemble.onnx"
+        onnx.save(self.merged, str(merged_path))
+        self.merged_session = open_session(merged_path)
+        self.hasher = FeatureHasher(self.config.features)
+
+    def merged_outputs(self, rows: list[LabeledListing]) -> tuple[np.ndarray, np.ndarray]:
+        """The merged graph's logits and category probabilities: what the bundle ships."""
+        logits, categories = [], []
+        for start in range(0, len(rows), EVAL_BATCH):
+            listings = [row.listing for row in rows[start : start + EVAL_BATCH]]
+            inputs = {**pad_batch(self.hasher.transform(listings)), **self.encoder.encode(listings)}
+            outputs = run_inputs(
+                self.merged_session, list(OUTPUT_NAMES[:2]), inputs, alone=self.int8
+            )
+            logits.append(outputs[0])
+            categories.append(outputs[1])
+        return np.vstack(logits), np.vstack(categories)
 
     def _member_outputs(self, rows: list[LabeledListing]) -> tuple[np.ndarray, np.ndarray]:
         from training.families.transformer_export import session_outputs
@@ -92,7 +119,7 @@ class EnsembleFamily(TransformerFamily):
         return logits, categories
 
     def logits(self, rows: list[LabeledListing]) -> np.ndarray:
-        return self.blended(rows)[0]
+        return self.merged_outputs(rows)[0]
 
     def ordering_logits(self) -> tuple[list[LabeledListing], np.ndarray]:
         return self.tune_rows, self.logits(self.tune_rows)
@@ -110,18 +137,29 @@ class EnsembleFamily(TransformerFamily):
 
     def _export(self, bundle_dir: Path, card: ModelCard) -> ModelCard:
         card = card.model_copy(update={"encoder": self.encoder_spec(bundle_dir)})
-        graph = merged_graph(
-            build_onnx_model(self.hashed.model),
-            self.shipped_graph(),
-            [self.weights[label] for label in self._labels],
-            self.category_blend,
-        )
-        return bind_and_write(graph, card, bundle_dir / MODEL_FILE)
+        return bind_and_write(self.merged, card, bundle_dir / MODEL_FILE)
 
     def expected_outputs(
         self, rows: list[LabeledListing], encoded: EncodedRows
     ) -> tuple[np.ndarray, np.ndarray]:
-        return self.blended(rows)
+        return self.merged_outputs(rows)
+
+    def _check(self, scorer: BundleScorer, rows: list[LabeledListing], split: str) -> Checked:
+        """The transformer's checks, the bundle against the merged graph, and the merged graph
+        against the members' blend computed outside it (onnxruntime may fuse the int8 member
+        differently inside the merged graph: held to the int8 probability budget)."""
+        checked = super()._check(scorer, rows, split)
+        assert self.calibrated is not None
+        maps = [self.calibrated.calibration[label] for label in self.labels]
+        gap = probability_gap(self.merged_outputs(rows), self.blended(rows), maps)
+        budget = self.config.transformer.int8_max_probability_diff
+        if gap > budget:
+            raise ParityError(
+                f"the merged ensemble graph differs from its members' blend by {gap:.3g} "
+                f"(budget {budget:g}) on {len(rows)} {split} rows"
+            )
+        self.progress(f"merged graph vs the members' blend: max probability difference {gap:.2e}")
+        return checked
 
 
 def _blend_weights(

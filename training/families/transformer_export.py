@@ -50,9 +50,22 @@ def export_fp32(model: RiskEncoder, path: Path, pad_id: int) -> None:
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
+    """Dynamic per-channel int8 of the encoder's matrix products; the two small heads stay fp32
+    (they hold a few thousand weights and decide the logits directly)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32_path), str(int8_path), per_channel=True, weight_type=QuantType.QInt8)
+    heads = [
+        node.name
+        for node in onnx.load(str(fp32_path)).graph.node
+        if node.name.startswith(("/model/risk/", "/model/category/"))
+    ]
+    quantize_dynamic(
+        str(fp32_path),
+        str(int8_path),
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=heads,
+    )
 
 
 def open_session(path: Path) -> ort.InferenceSession:

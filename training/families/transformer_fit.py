@@ -5,8 +5,9 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -155,24 +156,29 @@ class FineTuner:
                 (step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup))
             ),
         )
-        state = self._resume(checkpoint_dir, key, model, optimizer, scheduler)
-        if state.get("finished"):
-            model.load_state_dict(state["best"])
+        saved = self._resume(checkpoint_dir, key, model, optimizer, scheduler)
+        if saved.get("finished"):
+            model.load_state_dict(saved["best"])
             self.progress(f"fine-tuning: reused the finished checkpoint in {checkpoint_dir}")
+            self.seconds, self.steps = float(saved.get("seconds", 0.0)), int(saved["step"])
+            self.history = list(saved.get("history", []))
             return model.eval()
-        step = int(state.get("step", 0))
-        best_score = float(state.get("best_score", -1.0))
-        best = state.get("best")
-        since_best = int(state.get("since_best", 0))
-        history: list[dict[str, float]] = list(state.get("history", []))
+        state = TrainingState.from_checkpoint(saved)
         positive_weight = self._positive_weights(fit)
         category_weight = self._category_weights(fit)
         every = params.evaluate_every_steps or steps_per_epoch
+        clock, already = time.perf_counter(), state.seconds
         bar = StepProgress(self.progress, "fine-tuning", total, unit=" steps")
-        bar.advance(step)
+        bar.advance(state.step)
+
+        def save(finished: bool) -> None:
+            if checkpoint_dir is not None:
+                state.seconds = already + time.perf_counter() - clock
+                self._save(checkpoint_dir, key, model, optimizer, scheduler, state, finished)
+
         stopped = False
-        while step < total and not stopped:
-            epoch, offset = divmod(step, steps_per_epoch)
+        while state.step < total and not stopped:
+            epoch, offset = divmod(state.step, steps_per_epoch)
             order = torch.randperm(
                 len(fit.ids), generator=torch.Generator().manual_seed(self.seed * 1000 + epoch)
             )
@@ -184,64 +190,47 @@ class FineTuner:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            step += 1
+            state.step += 1
             bar.advance()
-            if step % every == 0 or step == total:
-                score = mean_average_precision(
-                    model_logits(model, tune, self.pad_id, self.device)[0], tune
-                )
-                improved = score > best_score
-                if improved:
-                    best_score, since_best = score, 0
-                    best = {
-                        name: value.detach().cpu().clone()
-                        for name, value in model.state_dict().items()
-                    }
-                else:
-                    since_best += 1
-                history.append({"step": step, "tune_mean_ap": score})
-                self.progress(
-                    f"  step {step}/{total} (epoch {step / steps_per_epoch:.2f}): tune mean "
-                    f"average precision {score:.4f}{' (best)' if improved else ''}"
-                )
-                stopped = since_best >= params.patience
-                if stopped:
-                    self.progress(f"  early stop: {since_best} evaluations without improvement")
-            if checkpoint_dir is not None and (
-                step % params.checkpoint_every_steps == 0 or step % every == 0
-            ):
-                self._save(
-                    checkpoint_dir,
-                    key,
-                    model,
-                    optimizer,
-                    scheduler,
-                    step,
-                    best_score,
-                    best,
-                    since_best,
-                    history,
-                    finished=False,
-                )
-        bar.finish(f" (best tune mean average precision {best_score:.4f})")
-        if best is not None:
-            model.load_state_dict(best)
-        if checkpoint_dir is not None:
-            self._save(
-                checkpoint_dir,
-                key,
-                model,
-                optimizer,
-                scheduler,
-                step,
-                best_score,
-                best,
-                since_best,
-                history,
-                finished=True,
-            )
-        self.history = history
+            if state.step % every == 0 or state.step == total:
+                stopped = self._evaluate(model, tune, state, total, steps_per_epoch)
+            if state.step % params.checkpoint_every_steps == 0 or state.step % every == 0:
+                save(finished=False)
+        bar.finish(f" (best tune mean average precision {state.best_score:.4f})")
+        if state.best is not None:
+            model.load_state_dict(state.best)
+        save(finished=True)
+        self.history = state.history
+        self.seconds, self.steps = already + time.perf_counter() - clock, state.step
         return model.eval()
+
+    def _evaluate(
+        self,
+        model: RiskEncoder,
+        tune: EncodedRows,
+        state: "TrainingState",
+        total: int,
+        steps_per_epoch: int,
+    ) -> bool:
+        """Score the tune split, keep the best weights; whether to stop early."""
+        score = mean_average_precision(model_logits(model, tune, self.pad_id, self.device)[0], tune)
+        improved = score > state.best_score
+        if improved:
+            state.best_score, state.since_best = score, 0
+            state.best = {
+                name: value.detach().cpu().clone() for name, value in model.state_dict().items()
+            }
+        else:
+            state.since_best += 1
+        state.history.append({"step": state.step, "tune_mean_ap": score})
+        self.progress(
+            f"  step {state.step}/{total} (epoch {state.step / steps_per_epoch:.2f}): tune mean "
+            f"average precision {score:.4f}{' (best)' if improved else ''}"
+        )
+        if state.since_best >= self.params.patience:
+            self.progress(f"  early stop: {state.since_best} evaluations without improvement")
+            return True
+        return False
 
     def _optimizer(self, model: RiskEncoder) -> torch.optim.Optimizer:
         head = {id(parameter) for parameter in model.head_parameters()}
@@ -328,30 +317,57 @@ class FineTuner:
         model: RiskEncoder,
         optimizer: torch.optim.Optimizer,
         scheduler: Any,
-        step: int,
-        best_score: float,
-        best: dict[str, torch.Tensor] | None,
-        since_best: int,
-        history: list[dict[str, float]],
-        *,
+        state: "TrainingState",
         finished: bool,
     ) -> None:
+        """Write the whole state atomically (a crash mid-write leaves the previous one)."""
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         staged = checkpoint_dir / f"{CHECKPOINT_FILE}.partial"
         torch.save(
             {
                 "key": key,
-                "step": step,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "rng": torch.get_rng_state(),
-                "best_score": best_score,
-                "best": best,
-                "since_best": since_best,
-                "history": history,
                 "finished": finished,
+                **state.as_checkpoint(),
             },
             staged,
         )
         os.replace(staged, checkpoint_dir / CHECKPOINT_FILE)
+
+
+@dataclass
+class TrainingState:
+    """Where fine-tuning stands: what a checkpoint keeps besides the weights and optimizer."""
+
+    step: int = 0
+    best_score: float = -1.0
+    best: dict[str, torch.Tensor] | None = None
+    since_best: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @classmethod
+    def from_checkpoint(cls, saved: dict[str, Any]) -> "TrainingState":
+        if not saved:
+            return cls()
+        return cls(
+            step=int(saved["step"]),
+            best_score=float(saved["best_score"]),
+            best=saved["best"],
+            since_best=int(saved["since_best"]),
+            history=list(saved["history"]),
+            seconds=float(saved["seconds"]),
+        )
+
+    def as_checkpoint(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "best_score": self.best_score,
+            "best": self.best,
+            "since_best": self.since_best,
+            "history": self.history,
+            "seconds": self.seconds,
+        }
