@@ -123,3 +123,57 @@ def demo_bundle(
         validation_rows=demo_validation_rows,  # type: ignore[arg-type]
     )
     return bundle_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real Hugging Face encoder folder, tiny and randomly initialized (no download)."""
+    from tests.transformer_fixtures import tiny_encoder_folder
+
+    return tiny_encoder_folder(tmp_path_factory.mktemp("tiny-encoder"))
+
+
+def _tiny_bundle(
+    family: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    encoder: Path,
+    rows: list[object],
+    validation: list[object],
+) -> Path:
+    from tests.transformer_fixtures import tiny_config
+    from training.pipeline import train_bundle
+
+    root = tmp_path_factory.mktemp(family)
+    train_bundle(
+        rows,  # type: ignore[arg-type]
+        config=tiny_config(family, encoder),
+        data_fingerprint=f"demo-{family}",
+        bundle_dir=root / "bundle",
+        validation_rows=validation[:200],  # type: ignore[arg-type]
+        checkpoint_dir=root / "checkpoints",
+    )
+    return root / "bundle"
+
+
+@pytest.fixture(scope="session")
+def transformer_bundle(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_encoder: Path,
+    demo_rows: list[object],
+    demo_validation_rows: list[object],
+) -> Path:
+    """A transformer-family bundle (int8) fine-tuned for a few steps on demo data."""
+    return _tiny_bundle(
+        "transformer", tmp_path_factory, tiny_encoder, demo_rows, demo_validation_rows
+    )
+
+
+@pytest.fixture(scope="session")
+def ensemble_bundle(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_encoder: Path,
+    demo_rows: list[object],
+    demo_validation_rows: list[object],
+) -> Path:
+    """An ensemble-family bundle (n-grams + the tiny transformer, one merged graph)."""
+    return _tiny_bundle("ensemble", tmp_path_factory, tiny_encoder, demo_rows, demo_validation_rows)

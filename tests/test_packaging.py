@@ -175,12 +175,15 @@ def test_console_scripts_are_installed(serve_venv: ServeVenv) -> None:
     assert (serve_venv.bin / "listingguard").is_file()
 
 
+@pytest.mark.parametrize("family_bundle", ["demo_bundle", "transformer_bundle", "ensemble_bundle"])
 def test_installed_server_scores_without_loading_training_libraries(
-    serve_venv: ServeVenv, demo_bundle: Path
+    serve_venv: ServeVenv, family_bundle: str, request: pytest.FixtureRequest
 ) -> None:
+    """Every family is served by onnxruntime and tokenizers alone: no torch, no transformers."""
+    demo_bundle = request.getfixturevalue(family_bundle)
     probe = serve_venv.workdir / "probe.py"
     probe.write_text(PROBE, encoding="utf-8")
-    database = serve_venv.workdir / "listingguard.db"
+    database = serve_venv.workdir / f"{family_bundle}.db"
     started = time.perf_counter()
     output = run_checked(
         [serve_venv.python, "-I", probe, demo_bundle, database, ",".join(HEAVY)],

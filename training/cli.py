@@ -14,7 +14,7 @@ from training.cli_errors import user_errors
 from training.cli_evaluate import evaluate
 from training.cli_policy import policy_group
 from training.cli_thresholds import thresholds
-from training.config import load_config, with_model_name
+from training.config import FAMILY_NAMES, load_config, with_family, with_model_name
 from training.quickstart import run_quickstart
 from training.runner import run_training
 from training.summary import summary_lines
@@ -37,6 +37,22 @@ main.add_command(thresholds)
 @click.option("--mapping", required=True, help="Column mapping YAML (or a built-in name).")
 @click.option("--validation", help="Labeled validation data, same mapping: metrics only.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Training YAML.")
+@click.option(
+    "--model",
+    "family",
+    type=click.Choice(FAMILY_NAMES),
+    help="Model family (default: the config's, hashed-linear); transformer and ensemble need "
+    "the [transformer] extra.",
+)
+@click.option(
+    "--encoder",
+    help="Local Hugging Face model folder to fine-tune (default: bundled all-MiniLM-L6-v2).",
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(path_type=Path),
+    help="Where fine-tuning state is kept and resumed from (default: var/checkpoints).",
+)
 @click.option("--no-register", is_flag=True, help="Track the run but do not register it.")
 @click.option(
     "--model-name", help="Registered model name (default: the config's, else listingguard-MAPPING)."
@@ -48,12 +64,16 @@ def train(
     mapping: str,
     validation: str | None,
     config_path: Path | None,
+    family: str | None,
+    encoder: str | None,
+    checkpoint_dir: Path | None,
     no_register: bool,
     model_name: str | None,
     max_dropped_share: float,
 ) -> None:
-    """Train a baseline, export ONNX, check parity, log to MLflow and register it."""
-    config = load_config(config_path)
+    """Train a model (hashed-linear, transformer or ensemble), export ONNX, check it, log it to
+    MLflow and register it."""
+    config = with_family(load_config(config_path), family, encoder)
     if model_name is not None:
         config = with_model_name(config, model_name)
     run = run_training(
@@ -64,6 +84,7 @@ def train(
         register=not no_register,
         max_dropped_share=max_dropped_share,
         echo=click.echo,
+        checkpoint_dir=checkpoint_dir,
     )
     click.echo("")
     for line in summary_lines(run.card):
@@ -143,7 +164,16 @@ def mlflow_ui(host: str, port: int) -> None:
 @click.option("--smoke", is_flag=True, help="Exit after scoring instead of serving on.")
 @click.option("--rows", default=4000, show_default=True, type=click.IntRange(200, 200_000))
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option(
+    "--model",
+    "family",
+    default="hashed-linear",
+    show_default=True,
+    type=click.Choice(FAMILY_NAMES),
+    help="transformer / ensemble: a tiny fine-tuning of the bundled encoder (a few minutes, "
+    "needs the [transformer] extra).",
+)
 @user_errors
-def quickstart(smoke: bool, rows: int, port: int) -> None:
+def quickstart(smoke: bool, rows: int, port: int, family: str) -> None:
     """Demo data -> train -> register -> serve -> score, all on embedded defaults."""
-    run_quickstart(rows=rows, port=port, smoke=smoke, echo=click.echo)
+    run_quickstart(rows=rows, port=port, smoke=smoke, echo=click.echo, family=family)

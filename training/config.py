@@ -32,6 +32,21 @@ def with_model_name(config: "TrainConfig", name: str) -> "TrainConfig":
         raise TrainingError(f"--model-name {name!r}: {error.errors()[0]['msg']}") from error
 
 
+def with_family(
+    config: "TrainConfig", family: str | None, encoder: str | None = None
+) -> "TrainConfig":
+    """``config`` with ``--model FAMILY`` and ``--encoder PATH`` applied (None keeps them)."""
+    raw = config.model_dump(mode="json")
+    if family is not None:
+        raw["family"] = family
+    if encoder is not None:
+        raw["transformer"]["encoder"] = encoder
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        raise TrainingError(f"--model {family!r}: {error.errors()[0]['msg']}") from error
+
+
 class ModelParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -21,7 +21,7 @@ from data.demo import write_demo_dataset
 from data.loaders import load_labeled
 from data.mapping import load_mapping, resolve_mapping_path
 from training import tracking
-from training.config import load_config
+from training.config import TrainConfig, load_config
 from training.errors import TrainingError
 from training.runner import run_training
 from training.summary import promise_lines
@@ -35,7 +35,30 @@ READY_TIMEOUT_SECONDS = 60.0
 BATCH = 200
 
 
-def run_quickstart(*, rows: int, port: int, smoke: bool, echo: Echo) -> None:
+QUICK_TRANSFORMER = {
+    "max_steps": 120,
+    "batch_size": 16,
+    "max_length": 32,
+    "learning_rate": 2e-4,
+    "evaluate_every_steps": 40,
+    "patience": 3,
+}
+"""The quickstart's tiny fine-tuning (demo data is easy; real data wants the defaults)."""
+
+
+def quickstart_config(family: str) -> TrainConfig:
+    config = load_config()
+    if family == "hashed-linear":
+        return config
+    raw = config.model_dump(mode="json")
+    raw["family"] = family
+    raw["transformer"].update(QUICK_TRANSFORMER)
+    return TrainConfig.model_validate(raw)
+
+
+def run_quickstart(
+    *, rows: int, port: int, smoke: bool, echo: Echo, family: str = "hashed-linear"
+) -> None:
     demo_dir = var_dir() / "demo"
     train_file = write_demo_dataset(demo_dir / "train", n=rows, seed=1)
     validation_file = write_demo_dataset(demo_dir / "validation", n=max(rows // 4, 200), seed=2)
@@ -43,7 +66,7 @@ def run_quickstart(*, rows: int, port: int, smoke: bool, echo: Echo) -> None:
     run = run_training(
         str(train_file),
         DEMO_MAPPING,
-        config=load_config(),
+        config=quickstart_config(family),
         validation=str(validation_file),
         echo=echo,
     )

@@ -51,8 +51,13 @@ def run_training(
     register: bool = True,
     max_dropped_share: float = DEFAULT_MAX_DROPPED_SHARE,
     echo: Echo = print,
+    checkpoint_dir: Path | None = None,
 ) -> TrainingRun:
-    """Train on ``data`` (validation metrics on ``validation``), log it and register it."""
+    """Train on ``data`` (validation metrics on ``validation``), log it and register it.
+
+    The tokenized families keep their fine-tuning state under ``checkpoint_dir`` (default
+    ``var/checkpoints``), one folder per data and settings: a rerun resumes.
+    """
     echo(f"loading {data}")
     train_result = load_checked(data, mapping, echo, max_dropped_share=max_dropped_share)
     taxonomy = train_result.mapping.taxonomy
@@ -71,7 +76,9 @@ def run_training(
     with mlflow.start_run(experiment_id=tracking.experiment_id()) as run:
         run_id = str(run.info.run_id)
         echo(f"MLflow run {run_id} ({tracking.tracking_uri()})")
-        mlflow.set_tags({"data_fingerprint": fingerprint, "data": str(data)})
+        mlflow.set_tags(
+            {"data_fingerprint": fingerprint, "data": str(data), "model_family": config.family}
+        )
         mlflow.log_params(config.flat_params())
         trained = train_bundle(
             train_result.rows,
@@ -82,6 +89,7 @@ def run_training(
             mlflow_run_id=run_id,
             progress=lambda message: echo(f"  {message}"),
             taxonomy=taxonomy,
+            checkpoint_dir=checkpoint_dir or var_dir() / "checkpoints",
         )
         mlflow.log_metrics(flatten_metrics(trained.card.metrics))
         mlflow.log_artifacts(str(trained.bundle_dir), artifact_path=tracking.BUNDLE_ARTIFACT)

@@ -11,7 +11,10 @@ def summary_lines(card: ModelCard) -> list[str]:
         f"{'label':<12} {'val AP':>7} {'R@P.95':>7} {'allow<':>8} {'enforce>=':>9} "
         f"{'let thru':>8} {'wrong enf':>9} {'review':>7}"
     )
-    lines = [f"model {card.model_id}  thresholds {card.threshold_set_id}", header]
+    lines = [
+        f"model {card.model_id} ({card.model_family})  thresholds {card.threshold_set_id}",
+        header,
+    ]
     validation: dict[str, Any] = card.metrics.get("validation", {})
     for label in card.labels:
         edges = card.thresholds[label]
@@ -35,6 +38,15 @@ def summary_lines(card: ModelCard) -> list[str]:
         lines.append(
             f"ONNX parity: max |diff| {card.parity.max_abs_probability_diff:.1e} "
             f"on {card.parity.rows_checked} {card.parity.split} rows"
+        )
+    if card.quantization:
+        quantized = card.quantization
+        lines.append(
+            f"int8 vs fp32: max probability difference {quantized.max_abs_probability_diff:.3f} "
+            f"(budget {quantized.budget_probability_diff:g}), largest PR-AUC loss "
+            f"{max(quantized.pr_auc_loss.values(), default=0.0):.4f} "
+            f"(budget {quantized.budget_pr_auc_loss:g}) on {quantized.rows_checked} "
+            f"{quantized.split} rows"
         )
     return lines
 

@@ -14,12 +14,10 @@ import pytest
 from data.schema import Listing
 from models.bundle import read_card, write_card
 from models.bundle_binding import FINGERPRINT_KEY, file_sha256
-from models.errors import BundleError
 from models.scorer import BundleScorer
+from tests.models.bundle_edits import Edit, edit_card, refusal
 from training.bundle_upgrade import upgrade_bundle
 from training.onnx_export import save_bound_onnx
-
-Edit = Callable[[dict[str, Any]], None]
 
 
 @pytest.fixture
@@ -27,21 +25,6 @@ def bundle(demo_bundle: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "bundle"
     shutil.copytree(demo_bundle, copy)
     return copy
-
-
-def edit_card(bundle: Path, edit: Edit) -> None:
-    path = bundle / "card.json"
-    card = json.loads(path.read_text())
-    edit(card)
-    path.write_text(json.dumps(card))
-
-
-def refusal(bundle: Path) -> str:
-    with pytest.raises(BundleError) as caught:
-        BundleScorer(bundle)
-    message = str(caught.value)
-    assert "\n" not in message and len(message) < 500, "one line, not a traceback"
-    return message
 
 
 def record_model_hash(bundle: Path) -> None:

@@ -24,6 +24,15 @@ from training.label_arrays import label_arrays
 from training.progress import StepProgress
 
 CHECKPOINT_FILE = "fine_tuning.pt"
+NOT_IN_THE_KEY = {
+    "checkpoint_every_steps",
+    "device",
+    "quantize",
+    "int8_max_probability_diff",
+    "int8_max_pr_auc_loss",
+    "parity_tolerance",
+}
+"""Settings that do not change the fine-tuned weights: a checkpoint serves any value of them."""
 EVAL_BATCH = 128
 Progress = Callable[[str], None]
 
@@ -124,9 +133,7 @@ class FineTuner:
 
     def run_key(self, fit: list[LabeledListing], tune: list[LabeledListing]) -> str:
         """What a checkpoint must match to be resumed: data, settings, encoder, seed."""
-        settings = self.params.model_dump(
-            mode="json", exclude={"checkpoint_every_steps", "device", "quantize"}
-        )
+        settings = self.params.model_dump(mode="json", exclude=NOT_IN_THE_KEY)
         content = {
             "settings": settings,
             "seed": self.seed,

@@ -1,0 +1,201 @@
+"""The model families: one guarded lifecycle, tokenized bundles, int8, resume, the CLI."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.demo import write_demo_dataset
+from data.schema import LabeledListing, Listing
+from data.taxonomy import default_taxonomy
+from models.bundle import read_card
+from models.scorer import BundleScorer
+from tests.cli_runs import invoke, listingguard_home
+from tests.transformer_fixtures import tiny_config
+from training.config import load_config
+from training.errors import ParityError
+from training.families import family_for
+from training.families.hashed import HashedLinearFamily
+from training.families.lifecycle import LifecycleError
+from training.pipeline import train_bundle
+
+REPLICA = Listing(listing_id="t-1", title="replica rolex watch aaa quality", price=25.0)
+PHONE = Listing(listing_id="t-2", title="used iphone 12 64gb unlocked", price=310.0)
+PILLS = Listing(listing_id="t-3", title="oxycodone 30mg pills no prescription", price=90.0)
+
+
+def test_each_lifecycle_step_refuses_to_run_before_the_one_it_needs(
+    demo_rows: list[LabeledListing], tmp_path: Path
+) -> None:
+    family = HashedLinearFamily(load_config(), default_taxonomy(), lambda line: None)
+    splits = family.split(demo_rows[:800])
+    with pytest.raises(LifecycleError, match=r"calibrate\(\) called before fit\(\)"):
+        family.calibrate(splits.calibration)
+    family.fit(splits)
+    card_stub = None
+    with pytest.raises(LifecycleError, match=r"export\(\) called before calibrate\(\)"):
+        family.export(tmp_path, card_stub)  # type: ignore[arg-type]
+    with pytest.raises(LifecycleError, match=r"check\(\) called before calibrate\(\)"):
+        family.check(None, splits.calibration, split="calibration")  # type: ignore[arg-type]
+    family.calibrate(splits.calibration)
+    with pytest.raises(LifecycleError, match=r"check\(\) called before export\(\)"):
+        family.check(None, splits.calibration, split="calibration")  # type: ignore[arg-type]
+    family.fit(splits)  # fitting again forgets the later steps
+    with pytest.raises(LifecycleError, match=r"export\(\) called before calibrate\(\)"):
+        family.export(tmp_path, card_stub)  # type: ignore[arg-type]
+
+
+def test_the_tokenized_families_share_the_guards(demo_rows: list[LabeledListing]) -> None:
+    for name in ("transformer", "ensemble"):
+        family = family_for(name)(load_config(), default_taxonomy(), lambda line: None)
+        with pytest.raises(LifecycleError, match=r"calibrate\(\) called before fit\(\)"):
+            family.calibrate(demo_rows[:10])
+
+
+def test_a_transformer_bundle_records_its_encoder_and_checks(transformer_bundle: Path) -> None:
+    card = read_card(transformer_bundle)
+    assert card.model_family == "transformer"
+    assert card.input_names == ["input_ids", "attention_mask"]
+    assert card.encoder is not None and card.encoder.weights == "int8"
+    assert (transformer_bundle / "tokenizer.json").is_file()
+    assert card.parity is not None and card.parity.split == "validation"
+    assert card.parity.max_abs_probability_diff <= card.parity.tolerance == 1e-4
+    quantized = card.quantization
+    assert quantized is not None and quantized.weights == "int8"
+    assert quantized.max_abs_probability_diff <= quantized.budget_probability_diff
+    assert set(quantized.pr_auc_loss) == set(card.labels)
+    assert max(quantized.pr_auc_loss.values()) <= quantized.budget_pr_auc_loss
+    assert card.training["rows"]["tune"] > 0
+    for label in card.labels:
+        assert card.thresholds[label].let_through is not None  # certified (or said it is not)
+        assert 0.0 <= card.metrics["validation"][label]["average_precision"] <= 1.0
+
+
+def test_an_int8_listing_scores_the_same_alone_or_in_a_batch(transformer_bundle: Path) -> None:
+    scorer = BundleScorer(transformer_bundle)
+    batch = scorer.score([REPLICA, PHONE, PILLS])
+    for listing, together in zip((REPLICA, PHONE, PILLS), batch, strict=True):
+        assert scorer.score([listing])[0].probabilities == together.probabilities
+
+
+def test_transformer_reasons_are_occluded_title_words(transformer_bundle: Path) -> None:
+    scorer = BundleScorer(transformer_bundle)
+    (score,) = scorer.score([REPLICA])
+    words = set(REPLICA.title.split())
+    reasons = [reason for label in score.reasons for reason in score.reasons[label]]
+    assert reasons, score.reasons
+    for reason in reasons:
+        assert reason.phrase in words and reason.weight > 0
+
+
+def test_the_ensemble_is_one_graph_over_both_members(
+    ensemble_bundle: Path, transformer_bundle: Path
+) -> None:
+    card = read_card(ensemble_bundle)
+    assert card.model_family == "ensemble"
+    assert card.input_names[:3] == ["feature_ids", "feature_counts", "feature_blocks"]
+    assert card.ensemble is not None and set(card.ensemble) == set(card.labels)
+    assert card.category_blend is not None and 0.0 <= card.category_blend <= 1.0
+    scorer = BundleScorer(ensemble_bundle)
+    (score,) = scorer.score([REPLICA])
+    # Reasons are the n-gram member's phrases (scaled by its blend weight).
+    assert any("replica" in reason.phrase for reason in score.reasons["counterfeit"])
+    assert score.probabilities["counterfeit"] > score.probabilities["regulated"]
+    logits, _ = scorer.predict_logits([REPLICA, PHONE])
+    single, _ = scorer.predict_logits([PHONE])
+    assert np.array_equal(logits[1], single[0])
+
+
+def test_int8_outside_its_budget_fails_and_leaves_no_loadable_bundle(
+    transformer_bundle: Path,
+    tiny_encoder: Path,
+    demo_rows: list[LabeledListing],
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    with pytest.raises(ParityError, match="int8 graph is outside its budget"):
+        train_bundle(
+            demo_rows,
+            config=tiny_config("transformer", tiny_encoder, int8_max_probability_diff=1e-9),
+            data_fingerprint="demo-transformer",
+            bundle_dir=tmp_path / "bundle",
+            checkpoint_dir=transformer_bundle.parent / "checkpoints",
+            progress=lines.append,
+        )
+    assert any("reused the finished checkpoint" in line for line in lines)
+    assert not (tmp_path / "bundle" / "card.json").exists()
+
+
+class _InterruptedError(Exception):
+    pass
+
+
+def test_an_interrupted_fine_tuning_resumes_to_the_same_model(
+    transformer_bundle: Path,
+    tiny_encoder: Path,
+    demo_rows: list[LabeledListing],
+    demo_validation_rows: list[LabeledListing],
+    tmp_path: Path,
+) -> None:
+    config = tiny_config("transformer", tiny_encoder)
+
+    def stop_midway(line: str) -> None:
+        if "step 30/" in line:
+            raise _InterruptedError
+
+    run = {
+        "config": config,
+        "data_fingerprint": "demo-transformer",
+        "bundle_dir": tmp_path / "bundle",
+        "validation_rows": demo_validation_rows[:200],
+        "checkpoint_dir": tmp_path / "checkpoints",
+    }
+    with pytest.raises(_InterruptedError):
+        train_bundle(demo_rows, progress=stop_midway, **run)  # type: ignore[arg-type]
+    lines: list[str] = []
+    train_bundle(demo_rows, progress=lines.append, **run)  # type: ignore[arg-type]
+    assert any("resuming at step 20" in line for line in lines), lines
+    resumed = BundleScorer(tmp_path / "bundle").predict_logits([REPLICA, PHONE, PILLS])[0]
+    straight = BundleScorer(transformer_bundle).predict_logits([REPLICA, PHONE, PILLS])[0]
+    np.testing.assert_allclose(resumed, straight, atol=1e-5)
+
+
+def test_train_cli_registers_a_transformer_and_evaluate_compares_it(
+    tiny_encoder: Path, demo_bundle: Path, tmp_path: Path
+) -> None:
+    data = write_demo_dataset(tmp_path / "train", n=1500, seed=7)
+    validation = write_demo_dataset(tmp_path / "validation", n=300, seed=8)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "transformer: {max_steps: 60, batch_size: 16, max_length: 48, learning_rate: 1.0e-3,\n"
+        "  evaluate_every_steps: 30}\n",
+        encoding="utf-8",
+    )
+    with listingguard_home(tmp_path / "home"):
+        trained = invoke(
+            "train", "--data", data, "--mapping", "demo", "--validation", validation,
+            "--config", config, "--model", "transformer", "--encoder", tiny_encoder,
+        )  # fmt: skip
+        assert trained.exit_code == 0, trained.output
+        assert "(transformer)" in trained.output and "int8 vs fp32" in trained.output
+        assert "registered listingguard-demo version 1" in trained.output
+        bundle = Path(trained.output.strip().splitlines()[-1].removeprefix("bundle: "))
+        compared = invoke(
+            "evaluate", "--compare", demo_bundle, bundle, "--data", validation,
+            "--mapping", "demo", "--out", tmp_path / "report",
+        )  # fmt: skip
+        assert compared.exit_code == 0, compared.output
+    assert read_card(bundle).model_family == "transformer"
+    assert list((tmp_path / "report").glob("*.html"))
+
+
+def test_train_cli_names_a_missing_encoder_folder(tmp_path: Path) -> None:
+    data = write_demo_dataset(tmp_path / "train", n=300, seed=7)
+    with listingguard_home(tmp_path / "home"):
+        result = invoke(
+            "train", "--data", data, "--mapping", "demo", "--model", "transformer",
+            "--encoder", tmp_path / "nowhere", "--no-register",
+        )  # fmt: skip
+    assert result.exit_code == 1
+    assert "nowhere: not a Hugging Face model folder (no config.json)" in result.output
+    assert "Traceback" not in result.output
