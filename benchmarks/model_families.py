@@ -217,7 +217,7 @@ def _speed(
 
     from models.bundle import TOKENIZER_FILE
     from models.token_text import TokenEncoder
-    from training.families.transformer_export import export_fp32
+    from training.families.transformer_export import export_fp32, quantize_int8
     from training.families.transformer_model import RiskEncoder, encoder_folder
 
     scorer = BundleScorer(bundle)
@@ -232,13 +232,14 @@ def _speed(
     model.eval()
     texts = [encoder.text(row.listing) for row in rows[:count]]
     with tempfile.TemporaryDirectory() as scratch:
-        fp32_path = Path(scratch) / "fp32.onnx"
+        fp32_path, int8_path = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
         export_fp32(model, fp32_path, encoder.pad_id)
+        quantize_int8(fp32_path, int8_path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         sessions = {
             "onnx_fp32": ort.InferenceSession(str(fp32_path), options),
-            "onnx_int8": ort.InferenceSession(str(bundle / "model.onnx"), options),
+            "onnx_int8": ort.InferenceSession(str(int8_path), options),
         }
 
         def run_torch(batch: list[str]) -> None:
@@ -274,6 +275,7 @@ def _speed(
         began = time.perf_counter()
         for listing in served:
             scorer.score([listing])
+        result["shipped_weights"] = card.encoder.weights
         result["scorer_with_reasons_single_ms"] = round(
             (time.perf_counter() - began) / len(served) * 1000, 2
         )

@@ -43,6 +43,10 @@ def tiny_config(family: str, encoder: Path, **transformer: Any) -> Any:
         "learning_rate": 1e-3,
         "evaluate_every_steps": 30,
         "checkpoint_every_steps": 10,
+        # int8 ships (strict) within a budget wide enough for a 60-step random encoder
+        "quantize": "int8",
+        "int8_max_probability_diff": 0.5,
+        "int8_max_pr_auc_loss": 0.05,
         **transformer,
     }
     raw = merge_config(

@@ -85,7 +85,9 @@ class TransformerParams(BaseModel):
     """Early-stopping evaluations on the tune split; None: once per epoch."""
     patience: int = Field(default=2, ge=1)
     """Evaluations without a better tune-split mean average precision before stopping."""
-    quantize: Literal["int8", "none"] = "int8"
+    quantize: Literal["auto", "int8", "none"] = "auto"
+    """auto: int8 ships when within both budgets (on the tune split), else fp32; int8: the run
+    fails outside them; none: fp32, not measured."""
     int8_max_probability_diff: float = Field(default=0.1, gt=0, le=1)
     int8_max_pr_auc_loss: float = Field(default=0.01, gt=0, le=1)
     parity_tolerance: float = Field(default=1e-4, gt=0, le=1e-3)

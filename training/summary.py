@@ -46,7 +46,7 @@ def summary_lines(card: ModelCard) -> list[str]:
             f"(budget {quantized.budget_probability_diff:g}), largest PR-AUC loss "
             f"{max(quantized.pr_auc_loss.values(), default=0.0):.4f} "
             f"(budget {quantized.budget_pr_auc_loss:g}) on {quantized.rows_checked} "
-            f"{quantized.split} rows"
+            f"{quantized.split} rows: {quantized.weights} ships"
         )
     return lines
 

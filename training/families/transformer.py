@@ -2,9 +2,9 @@
 
 Splits the training rows by seller into fit / tune / calibration: fine-tuning on fit, early
 stopping on tune, calibration and certified edges on calibration (no cross-fitting: an epoch
-costs minutes). ``fit`` also compiles the model that ships — ONNX fp32, then int8 unless
-``transformer.quantize: none`` — so calibration and the edges are fitted on the shipped graph's
-scores. Serving reads it with onnxruntime and ``tokenizers`` only.
+costs minutes). ``fit`` also compiles the model that ships — ONNX fp32, and int8 where it stays
+within its budget on the tune split (``transformer.quantize``) — so calibration and the edges are
+fitted on the shipped graph's scores. Serving reads it with onnxruntime and ``tokenizers`` only.
 """
 
 import hashlib
@@ -27,9 +27,12 @@ from models.bundle import (
     EncoderSpec,
     ModelCard,
     ParityCheck,
+    QuantizationCheck,
 )
+from models.calibration import PlattMap
 from models.scorer import BundleScorer
 from models.token_text import TokenEncoder
+from training.calibration_fit import fit_platt
 from training.errors import ParityError, TrainingError
 from training.families.hashed import carried_stratify_labels
 from training.families.lifecycle import Checked, FamilySplits, ModelFamily
@@ -109,17 +112,53 @@ class TransformerFamily(ModelFamily):
         )
         self.fp32_path = scratch / "model.fp32.onnx"
         export_fp32(self.torch_model, self.fp32_path, self.encoder.pad_id)
-        self.shipped_path = self.fp32_path
-        if params.quantize == "int8":
-            self.shipped_path = scratch / "model.int8.onnx"
-            quantize_int8(self.fp32_path, self.shipped_path)
         self.fp32_session = open_session(self.fp32_path)
-        self.shipped_session = open_session(self.shipped_path)
+        self.shipped_path, self.shipped_session = self.fp32_path, self.fp32_session
+        self.quantization: QuantizationCheck | None = None
+        if params.quantize != "none":
+            self._quantize(scratch, tune)
         self.progress(
-            f"compiled ONNX: fp32 {self.fp32_path.stat().st_size / 1e6:.1f} MB, shipped "
-            f"{params.quantize if params.quantize == 'int8' else 'fp32'} "
-            f"{self.shipped_path.stat().st_size / 1e6:.1f} MB"
+            f"compiled ONNX: fp32 {self.fp32_path.stat().st_size / 1e6:.1f} MB; shipping "
+            f"{'int8' if self.int8 else 'fp32'} ({self.shipped_path.stat().st_size / 1e6:.1f} MB)"
         )
+
+    def _quantize(self, scratch: Path, tune: EncodedRows) -> None:
+        """int8 against fp32 on the tune split; the int8 graph ships only within its budget."""
+        params = self.config.transformer
+        int8_path = scratch / "model.int8.onnx"
+        quantize_int8(self.fp32_path, int8_path)
+        int8_session = open_session(int8_path)
+        pad = self.encoder.pad_id
+        fp32 = session_outputs(self.fp32_session, tune, pad, alone=False)
+        maps = [
+            _platt_or_identity(fp32[0][tune.known[:, c], c], tune.y[tune.known[:, c], c])
+            for c in range(len(self._labels))
+        ]
+        self.quantization = quantization_check(
+            fp32,
+            session_outputs(int8_session, tune, pad, alone=True),
+            tune,
+            labels=self._labels,
+            calibration=maps,
+            budget_probability=params.int8_max_probability_diff,
+            budget_pr_auc=params.int8_max_pr_auc_loss,
+            split="tune",
+            strict=params.quantize == "int8",
+        )
+        verdict = (
+            "within budget: int8 ships"
+            if self.quantization.weights == "int8"
+            else "outside the budget: fp32 ships"
+        )
+        self.progress(
+            f"int8 vs fp32 on {self.quantization.rows_checked} tune rows: max probability "
+            f"difference {self.quantization.max_abs_probability_diff:.4f} (budget "
+            f"{params.int8_max_probability_diff:g}), largest PR-AUC loss "
+            f"{max(self.quantization.pr_auc_loss.values(), default=0.0):.4f} (budget "
+            f"{params.int8_max_pr_auc_loss:g}): {verdict}"
+        )
+        if self.quantization.weights == "int8":
+            self.shipped_path, self.shipped_session = int8_path, int8_session
 
     def encode(self, rows: list[LabeledListing]) -> EncodedRows:
         return encode_rows(self.encoder, rows, self._labels, self.categories)
@@ -130,7 +169,8 @@ class TransformerFamily(ModelFamily):
 
     @property
     def int8(self) -> bool:
-        return self.config.transformer.quantize == "int8"
+        """Whether the shipped graph is the int8 one (decided in fit)."""
+        return self.quantization is not None and self.quantization.weights == "int8"
 
     def logits(self, rows: list[LabeledListing]) -> np.ndarray:
         return session_outputs(
@@ -185,41 +225,13 @@ class TransformerFamily(ModelFamily):
                 f"(tolerance {params.parity_tolerance:g}) on {len(rows)} {split} rows"
             )
         self.check_bundle(scorer, rows, self.expected_outputs(rows, encoded), maps)
-        quantization = None
-        if params.quantize == "int8":
-            calibration = self.encode(self.calibration_rows)
-            rows_in = self.calibration_rows
-            quantization = quantization_check(
-                self.model_outputs(
-                    rows_in, session_outputs(self.fp32_session, calibration, pad, alone=False)
-                ),
-                self.model_outputs(
-                    rows_in, session_outputs(self.shipped_session, calibration, pad, alone=True)
-                ),
-                calibration,
-                labels=self.labels,
-                calibration=maps,
-                budget_probability=params.int8_max_probability_diff,
-                budget_pr_auc=params.int8_max_pr_auc_loss,
-            )
-            self.progress(
-                f"int8 vs fp32 on {quantization.rows_checked} calibration rows: max probability "
-                f"difference {quantization.max_abs_probability_diff:.4f}, largest PR-AUC loss "
-                f"{max(quantization.pr_auc_loss.values(), default=0.0):.4f}"
-            )
         parity = ParityCheck(
             max_abs_probability_diff=gap,
             rows_checked=len(rows),
             tolerance=params.parity_tolerance,
             split=split,
         )
-        return Checked(parity=parity, quantization=quantization)
-
-    def model_outputs(
-        self, rows: list[LabeledListing], member: tuple[np.ndarray, np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The family's outputs given the encoder's (the ensemble blends them in)."""
-        return member
+        return Checked(parity=parity, quantization=self.quantization)
 
     @property
     def torch_device(self) -> Any:
@@ -245,6 +257,15 @@ class TransformerFamily(ModelFamily):
                 f"the written bundle differs from the in-memory model by {gap:.3g} "
                 f"(tolerance {BUNDLE_GRAPH_TOLERANCE:g}) on {len(rows)} rows"
             )
+
+
+def _platt_or_identity(logits: np.ndarray, y_true: np.ndarray) -> PlattMap:
+    """A Platt map of one label on the tune split (identity where it cannot be fitted)."""
+    try:
+        fitted = fit_platt(logits, y_true)
+    except TrainingError:
+        return PlattMap(slope=1.0, intercept=0.0)
+    return fitted if fitted.slope > 0 else PlattMap(slope=1.0, intercept=0.0)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
