@@ -35,6 +35,7 @@ from evaluation.bootstrap import bootstrap_many, paired_bootstrap_difference
 from evaluation.metrics import LABEL_STATISTICS
 from evaluation.ood import load_ood, ood_check
 from evaluation.scored import score_rows, seller_group
+from models.bundle import read_card
 from models.policy import default_policy
 from models.scorer import BundleScorer
 from training.config import TrainConfig, load_config, merge_config
@@ -97,7 +98,7 @@ def main() -> None:
         started = time.perf_counter()
         probabilities["frozen MiniLM+TF-IDF"] = frozen_reference_scores(train, validation, labels)
         figures["train_seconds"]["frozen"] = round(time.perf_counter() - started, 1)
-        figures["fine_tuning"] = _fine_tuning_figures(checkpoints)
+        figures["fine_tuning"] = read_card(bundles["transformer"]).training["fine_tuning"]
         figures["validation"] = _validation(validation, labels, probabilities, args.resamples)
         figures["slices"] = _source_slices(validation, labels, probabilities)
         figures["speed"] = _speed(bundles["transformer"], validation, args.speed_texts, checkpoints)
@@ -134,20 +135,10 @@ def _ood(scorer: BundleScorer) -> dict[str, Any]:
     }
 
 
-def _latest_checkpoint(checkpoints: Path) -> Path:
-    return max(checkpoints.glob("*/fine_tuning.pt"), key=lambda path: path.stat().st_mtime)
-
-
-def _fine_tuning_figures(checkpoints: Path) -> dict[str, Any]:
-    import torch
-
-    path = _latest_checkpoint(checkpoints)
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    return {
-        "steps": saved["step"],
-        "seconds": round(saved["seconds"], 1),
-        "history": saved["history"],
-    }
+def _checkpoint_of(bundle: Path, checkpoints: Path) -> Path:
+    """The fine-tuning checkpoint the bundle's card names (its key)."""
+    key = read_card(bundle).training["fine_tuning"]["checkpoint_key"]
+    return checkpoints / key / "fine_tuning.pt"
 
 
 def _validation(
@@ -226,7 +217,7 @@ def _speed(
     encoder = TokenEncoder(
         bundle / TOKENIZER_FILE, max_length=card.encoder.max_length, feature_spec=card.feature_spec
     )
-    path = _latest_checkpoint(checkpoints)
+    path = _checkpoint_of(bundle, checkpoints)
     model = RiskEncoder(encoder_folder(None), len(card.labels), len(card.regulated_categories))
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["best"])
     model.eval()

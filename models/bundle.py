@@ -72,7 +72,8 @@ class EncoderSpec(BaseModel):
 
 
 class QuantizationCheck(BaseModel):
-    """How far the shipped int8 graph is from the fp32 one, on the calibration split."""
+    """How far the int8 graph of the transformer (the ensemble's transformer member) is from
+    its fp32 graph, on the tune split, and which of the two ships."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -221,7 +222,9 @@ def _check_family(card: ModelCard, bundle_dir: Path) -> None:
     tokenized = card.model_family in TOKENIZED_FAMILIES
     if tokenized != (card.encoder is not None):
         needs = "needs" if tokenized else "must not have"
-        raise BundleError(f"{card_path}: a {card.model_family} card {needs} an encoder section")
+        raise BundleError(
+            f"{card_path}: a card of the {card.model_family} family {needs} an encoder section"
+        )
     if card.encoder is not None:
         tokenizer = bundle_dir / TOKENIZER_FILE
         if not tokenizer.is_file():
@@ -236,7 +239,8 @@ def _check_family(card: ModelCard, bundle_dir: Path) -> None:
     if blended != (card.ensemble is not None and card.category_blend is not None):
         needs = "needs" if blended else "must not have"
         raise BundleError(
-            f"{card_path}: a {card.model_family} card {needs} ensemble and category_blend"
+            f"{card_path}: a card of the {card.model_family} family {needs} ensemble and "
+            "category_blend"
         )
     if card.ensemble is not None and set(card.ensemble) != set(card.labels):
         raise BundleError(

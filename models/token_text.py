@@ -33,8 +33,8 @@ class TokenEncoder:
         self.max_length = max_length
         self.spec = feature_spec
         self._hasher = FeatureHasher(feature_spec)
-        pad = self.tokenizer.token_to_id("[PAD]")
-        self.pad_id = 0 if pad is None else pad
+        pads = [self.tokenizer.token_to_id(token) for token in ("[PAD]", "<pad>")]
+        self.pad_id = next((pad for pad in pads if pad is not None), 0)
 
     def words(self, text: str) -> list[str]:
         return self._hasher.words(text)

@@ -39,6 +39,8 @@ def with_family(
     raw = config.model_dump(mode="json")
     if family is not None:
         raw["family"] = family
+    if encoder is not None and raw["family"] == "hashed-linear":
+        raise TrainingError("--encoder applies to --model transformer or ensemble")
     if encoder is not None:
         raw["transformer"]["encoder"] = encoder
     try:

@@ -185,6 +185,7 @@ def _card(
             "rows": splits.sizes(),
             "seed": config.seed,
             "config": config.model_dump(mode="json"),
+            **family.training_record(),
         },
         metrics={"calibration": calibrated.metrics},
         parity=None,

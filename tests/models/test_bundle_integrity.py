@@ -232,4 +232,6 @@ def test_a_family_whose_graph_names_are_another_familys_is_refused(bundle: Path)
 def test_a_hashed_card_with_an_encoder_section_is_refused(bundle: Path) -> None:
     encoder = {"base_model": "x", "tokenizer_sha256": "0" * 64, "max_length": 64}
     edit_card(bundle, lambda card: card.update(encoder=encoder))
-    assert "a hashed-ngram-linear card must not have an encoder section" in refusal(bundle)
+    assert "a card of the hashed-ngram-linear family must not have an encoder section" in refusal(
+        bundle
+    )

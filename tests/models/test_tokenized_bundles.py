@@ -33,7 +33,7 @@ def test_a_transformer_card_without_its_encoder_section_is_refused(
 ) -> None:
     bundle = copy_of(transformer_bundle, tmp_path)
     edit_card(bundle, lambda card: card.update(encoder=None))
-    assert "a transformer card needs an encoder section" in refusal(bundle)
+    assert "a card of the transformer family needs an encoder section" in refusal(bundle)
 
 
 def test_an_edited_token_limit_breaks_the_binding(transformer_bundle: Path, tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_an_unchecked_transformer_bundle_is_refused(
 def test_an_ensemble_without_its_blend_is_refused(ensemble_bundle: Path, tmp_path: Path) -> None:
     bundle = copy_of(ensemble_bundle, tmp_path)
     edit_card(bundle, lambda card: card.update(ensemble=None))
-    assert "an ensemble card needs ensemble and category_blend" in refusal(bundle)
+    assert "a card of the ensemble family needs ensemble and category_blend" in refusal(bundle)
 
 
 def test_edited_blend_weights_break_the_binding(ensemble_bundle: Path, tmp_path: Path) -> None:

@@ -3,13 +3,17 @@
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 from data.demo import write_demo_dataset
 from data.schema import LabeledListing, Listing
 from data.taxonomy import default_taxonomy
 from models.bundle import read_card
+from models.runner_tokens import run_inputs
 from models.scorer import BundleScorer
+from models.token_text import TokenEncoder
 from tests.cli_runs import invoke, listingguard_home
 from tests.transformer_fixtures import tiny_config
 from training.config import load_config
@@ -46,6 +50,7 @@ def test_each_lifecycle_step_refuses_to_run_before_the_one_it_needs(
 
 
 def test_the_tokenized_families_share_the_guards(demo_rows: list[LabeledListing]) -> None:
+    pytest.importorskip("torch", reason="the transformer extra is not installed")
     for name in ("transformer", "ensemble"):
         family = family_for(name)(load_config(), default_taxonomy(), lambda line: None)
         with pytest.raises(LifecycleError, match=r"calibrate\(\) called before fit\(\)"):
@@ -66,8 +71,11 @@ def test_a_transformer_bundle_records_its_encoder_and_checks(transformer_bundle:
     assert set(quantized.pr_auc_loss) == set(card.labels)
     assert max(quantized.pr_auc_loss.values()) <= quantized.budget_pr_auc_loss
     assert card.training["rows"]["tune"] > 0
+    assert card.training["fine_tuning"]["steps"] == 60
+    assert [item["step"] for item in card.training["fine_tuning"]["history"]] == [30, 60]
     for label in card.labels:
-        assert card.thresholds[label].let_through is not None  # certified (or said it is not)
+        certificate = card.thresholds[label].let_through
+        assert certificate is not None and certificate.units > 0  # certified on sellers, or not
         assert 0.0 <= card.metrics["validation"][label]["average_precision"] <= 1.0
 
 
@@ -76,6 +84,20 @@ def test_an_int8_listing_scores_the_same_alone_or_in_a_batch(transformer_bundle:
     batch = scorer.score([REPLICA, PHONE, PILLS])
     for listing, together in zip((REPLICA, PHONE, PILLS), batch, strict=True):
         assert scorer.score([listing])[0].probabilities == together.probabilities
+    # The control: the same int8 graph run on the padded batch gives other scores.
+    card = scorer.card
+    assert card.encoder is not None
+    encoder = TokenEncoder(
+        transformer_bundle / "tokenizer.json",
+        max_length=card.encoder.max_length,
+        feature_spec=card.feature_spec,
+    )
+    session = ort.InferenceSession(str(transformer_bundle / "model.onnx"))
+    inputs = encoder.encode([REPLICA, PHONE, PILLS])
+    names = list(card.output_names)
+    batched = run_inputs(session, names, inputs, alone=False)[0]
+    alone = run_inputs(session, names, inputs, alone=True)[0]
+    assert np.abs(batched - alone).max() > 1e-6
 
 
 def test_transformer_reasons_are_occluded_title_words(transformer_bundle: Path) -> None:
@@ -93,6 +115,11 @@ def test_the_ensemble_is_one_graph_over_both_members(
 ) -> None:
     card = read_card(ensemble_bundle)
     assert card.model_family == "ensemble"
+    nodes = [
+        node.name or node.output[0] for node in onnx.load(ensemble_bundle / "model.onnx").graph.node
+    ]
+    for prefix in ("ngrams/", "encoder/", "blend/"):
+        assert any(name.startswith(prefix) for name in nodes), prefix
     assert card.input_names[:3] == ["feature_ids", "feature_counts", "feature_blocks"]
     assert card.ensemble is not None and set(card.ensemble) == set(card.labels)
     assert card.category_blend is not None and 0.0 <= card.category_blend <= 1.0
@@ -213,6 +240,7 @@ def test_train_cli_registers_a_transformer_and_evaluate_compares_it(
 
 
 def test_train_cli_names_a_missing_encoder_folder(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="the transformer extra is not installed")
     data = write_demo_dataset(tmp_path / "train", n=300, seed=7)
     with listingguard_home(tmp_path / "home"):
         result = invoke(

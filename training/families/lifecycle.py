@@ -10,7 +10,8 @@ guards do); fitting again forgets the later steps.
 * ``calibrate(rows)`` — Platt maps and point-estimate edges from the shipped model's logits,
 * ``export(bundle_dir, card)`` — writes the graph (and tokenizer) bound to the card,
 * ``check(scorer, rows)`` — the written bundle reproduces the in-memory model (and, for
-  tokenized families, fp32 matches torch and int8 stays within its budget).
+  tokenized families, the fp32 graph matches torch; int8 was measured against its budget when
+  ``fit`` compiled it).
 """
 
 from abc import ABC, abstractmethod
@@ -149,6 +150,10 @@ class ModelFamily(ABC):
     @abstractmethod
     def ordering_logits(self) -> tuple[list[LabeledListing], np.ndarray]:
         """Rows and logits out of their model's fit that order the enforce candidates."""
+
+    def training_record(self) -> dict[str, Any]:
+        """What the card's ``training`` section adds for this family (fine-tuning figures)."""
+        return {}
 
     @abstractmethod
     def card_fields(self) -> dict[str, Any]:

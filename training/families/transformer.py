@@ -8,6 +8,7 @@ fitted on the shipped graph's scores. Serving reads it with onnxruntime and ``to
 """
 
 import hashlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -75,8 +76,12 @@ class TransformerFamily(ModelFamily):
             seed=self.config.seed,
             stratify_labels=carried_stratify_labels(rows, self.taxonomy),
         )
-        if not parts["tune"]:
-            raise TrainingError("the tune split is empty: too few sellers for early stopping")
+        empty = [name for name in ("fit", "tune", "calibration") if not parts[name]]
+        if empty:
+            raise TrainingError(
+                f"the {' and '.join(empty)} split is empty: too few sellers "
+                f"({len(rows)} rows) for fit / tune / calibration"
+            )
         return FamilySplits(fit=parts["fit"], tune=parts["tune"], calibration=parts["calibration"])
 
     # -- fit: fine-tune, then compile the shipped graph -------------------------------------
@@ -89,6 +94,7 @@ class TransformerFamily(ModelFamily):
         self.encoder = TokenEncoder(
             self.tokenizer_path, max_length=params.max_length, feature_spec=self.config.features
         )
+        _check_token_limit(self.folder, params.max_length)
         self._labels, self.categories = _labels_and_categories(splits.fit, self.taxonomy)
         self.tune_rows, self.calibration_rows = splits.tune, splits.calibration
         fit, tune = self.encode(splits.fit), self.encode(splits.tune)
@@ -106,12 +112,16 @@ class TransformerFamily(ModelFamily):
             pad_id=self.encoder.pad_id,
             progress=self.progress,
         )
-        key = tuner.run_key(splits.fit, splits.tune)
+        key = tuner.run_key(splits.fit, splits.tune, self.config.features)
+        self.fine_tuning: dict[str, Any] = {"checkpoint_key": key}
         self.torch_model = tuner.train(
             fit, tune, key=key, checkpoint_dir=checkpoint_dir / key if checkpoint_dir else None
         )
+        self.fine_tuning.update(
+            {"steps": tuner.steps, "seconds": round(tuner.seconds, 1), "history": tuner.history}
+        )
         self.fp32_path = scratch / "model.fp32.onnx"
-        export_fp32(self.torch_model, self.fp32_path, self.encoder.pad_id)
+        export_fp32(self.torch_model, self.fp32_path, self.encoder.pad_id, fit.ids[:2])
         self.fp32_session = open_session(self.fp32_path)
         self.shipped_path, self.shipped_session = self.fp32_path, self.fp32_session
         self.quantization: QuantizationCheck | None = None
@@ -180,6 +190,9 @@ class TransformerFamily(ModelFamily):
     def ordering_logits(self) -> tuple[list[LabeledListing], np.ndarray]:
         """The tune split: out of the fine-tuning fit (no cross-fitting of the transformer)."""
         return self.tune_rows, self.logits(self.tune_rows)
+
+    def training_record(self) -> dict[str, Any]:
+        return {"fine_tuning": self.fine_tuning}
 
     def card_fields(self) -> dict[str, Any]:
         return {
@@ -257,6 +270,16 @@ class TransformerFamily(ModelFamily):
                 f"the written bundle differs from the in-memory model by {gap:.3g} "
                 f"(tolerance {BUNDLE_GRAPH_TOLERANCE:g}) on {len(rows)} rows"
             )
+
+
+def _check_token_limit(folder: Path, max_length: int) -> None:
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    limit = config.get("max_position_embeddings")
+    if isinstance(limit, int) and max_length > limit:
+        raise TrainingError(
+            f"transformer.max_length {max_length} exceeds the encoder's "
+            f"max_position_embeddings {limit} ({folder / 'config.json'})"
+        )
 
 
 def _platt_or_identity(logits: np.ndarray, y_true: np.ndarray) -> PlattMap:

@@ -8,6 +8,7 @@ a Platt map fitted there on the fp32 logits); above either budget ``quantize: in
 ``quantize: auto`` ships fp32.
 """
 
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -28,10 +29,14 @@ from training.families.transformer_model import ExportedGraph, RiskEncoder
 OPSET = 17
 
 
-def export_fp32(model: RiskEncoder, path: Path, pad_id: int) -> None:
-    """``torch.onnx.export`` (TorchScript exporter, opset 17) with dynamic batch and length."""
+def export_fp32(
+    model: RiskEncoder, path: Path, pad_id: int, sample: list[np.ndarray] | None = None
+) -> None:
+    """``torch.onnx.export`` (TorchScript exporter, opset 17) with dynamic batch and length;
+    ``sample``: token ids of two texts of the encoder's own vocabulary to trace with."""
     graph = ExportedGraph(model.cpu()).eval()
-    tokens, mask = padded([np.array([101, 2000, 102]), np.array([101, 102])], pad_id)
+    ids = sample or [np.array([pad_id, pad_id, pad_id]), np.array([pad_id, pad_id])]
+    tokens, mask = padded(ids[:2], pad_id)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -61,13 +66,19 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
         for node in onnx.load(str(fp32_path)).graph.node
         if node.name.startswith(("/model/risk/", "/model/category/"))
     ]
-    quantize_dynamic(
-        str(fp32_path),
-        str(int8_path),
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=heads,
-    )
+    quiet = logging.getLogger()  # quantize_dynamic advises pre-processing on the root logger
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            str(fp32_path),
+            str(int8_path),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=heads,
+        )
+    finally:
+        quiet.setLevel(level)
 
 
 def open_session(path: Path) -> ort.InferenceSession:

@@ -108,8 +108,20 @@ def mean_average_precision(logits: np.ndarray, encoded: EncodedRows) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
-def _ids_digest(rows: list[LabeledListing]) -> str:
-    return hashlib.sha256("\n".join(row.listing.listing_id for row in rows).encode()).hexdigest()
+def _rows_digest(rows: list[LabeledListing]) -> str:
+    """Listings and labels of the rows, in order."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(row.listing.model_dump_json().encode())
+        digest.update(row.labels.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def _folder_digest(folder: Path) -> str:
+    """The encoder folder's config and the names and sizes of its files."""
+    files = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+    config = (folder / "config.json").read_text(encoding="utf-8")
+    return hashlib.sha256(json.dumps([config, files]).encode()).hexdigest()
 
 
 class FineTuner:
@@ -131,17 +143,19 @@ class FineTuner:
         self.progress = progress
         self.device = pick_device(params.device)
 
-    def run_key(self, fit: list[LabeledListing], tune: list[LabeledListing]) -> str:
-        """What a checkpoint must match to be resumed: data, settings, encoder, seed."""
+    def run_key(self, fit: list[LabeledListing], tune: list[LabeledListing], features: Any) -> str:
+        """What a checkpoint must match to be resumed: the rows (text, labels), the settings
+        that change the weights, the text normalization, the encoder and the seed."""
         settings = self.params.model_dump(mode="json", exclude=NOT_IN_THE_KEY)
         content = {
             "settings": settings,
+            "features": features.model_dump(mode="json"),
             "seed": self.seed,
-            "encoder": str(self.folder.resolve()),
+            "encoder": _folder_digest(self.folder),
             "labels": self.labels,
             "categories": self.categories,
-            "fit": _ids_digest(fit),
-            "tune": _ids_digest(tune),
+            "fit": _rows_digest(fit),
+            "tune": _rows_digest(tune),
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -300,9 +314,16 @@ class FineTuner:
     ) -> dict[str, Any]:
         if checkpoint_dir is None or not (checkpoint_dir / CHECKPOINT_FILE).is_file():
             return {}
-        state: dict[str, Any] = torch.load(
-            checkpoint_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=False
-        )
+        try:
+            state: dict[str, Any] = torch.load(
+                checkpoint_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=False
+            )
+        except Exception as error:  # a truncated or foreign file: torch raises many types
+            self.progress(
+                f"fine-tuning: the checkpoint in {checkpoint_dir} is unreadable "
+                f"({type(error).__name__}); starting afresh"
+            )
+            return {}
         if state.get("key") != key:
             self.progress(
                 f"fine-tuning: the checkpoint in {checkpoint_dir} is for other data or settings; "
@@ -313,6 +334,8 @@ class FineTuner:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         if not state.get("finished"):
             self.progress(f"fine-tuning: resuming at step {state['step']} from {checkpoint_dir}")
         return state
@@ -337,6 +360,7 @@ class FineTuner:
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 "finished": finished,
                 **state.as_checkpoint(),
             },
