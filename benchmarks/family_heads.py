@@ -13,7 +13,6 @@ optimistic: the checkpoint was chosen on this tune split. Needs the ``transforme
 """
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -24,8 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
-from data.loaders import load_labeled
-from data.mapping import load_mapping, resolve_mapping_path
+from benchmarks.marketplace_data import load_marketplace
 from data.schema import LabeledListing
 from data.taxonomy import default_taxonomy
 from models.token_text import TokenEncoder
@@ -34,19 +32,16 @@ from training.families.transformer import TransformerFamily
 from training.families.transformer_fit import padded
 from training.families.transformer_model import RiskEncoder, encoder_folder
 
-DATASET = "marketplace-risk-v1"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     args = parser.parse_args()
-    folder = Path(os.environ.get("LISTINGGUARD_SHARED_DIR", "../shared")) / "data" / DATASET
-    if not (folder / "train.jsonl").is_file():
-        print(f"{folder}: absent; nothing to measure")
+    loaded = load_marketplace("train")
+    if loaded is None:
         return
-    mapping = load_mapping(resolve_mapping_path(DATASET))
-    rows = load_labeled(folder / "train.jsonl", mapping).rows
+    mapping, parts = loaded
+    rows = parts["train"]
     config = load_config()
     taxonomy = default_taxonomy()
     splits = TransformerFamily(config, taxonomy, print).split(rows)

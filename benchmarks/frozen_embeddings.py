@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.loaders import load_labeled
-from data.mapping import load_mapping, resolve_mapping_path
+from benchmarks.marketplace_data import DATASET, load_marketplace
 from data.schema import LabeledListing
 from evaluation.bootstrap import bootstrap_many
 from evaluation.metrics import LABEL_STATISTICS
@@ -31,7 +30,6 @@ from models.scorer import BundleScorer
 from training.config import load_config
 from training.pipeline import train_bundle
 
-DATASET = "marketplace-risk-v1"
 BATCH = 256
 
 
@@ -39,13 +37,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--resamples", type=int, default=500)
     args = parser.parse_args()
-    folder = Path(os.environ.get("LISTINGGUARD_SHARED_DIR", "../shared")) / "data" / DATASET
-    if not (folder / "train.jsonl").is_file():
-        print(f"{folder}: absent; nothing to measure")
+    loaded = load_marketplace("train", "validation")
+    if loaded is None:
         return
-    mapping = load_mapping(resolve_mapping_path(DATASET))
-    train = load_labeled(folder / "train.jsonl", mapping).rows
-    validation = load_labeled(folder / "validation.jsonl", mapping).rows
+    mapping, parts = loaded
+    train, validation = parts["train"], parts["validation"]
     labels = list(mapping.known_labels)
     print(f"{DATASET}: {len(train)} train, {len(validation)} validation rows; labels {labels}")
     started = time.perf_counter()

@@ -28,8 +28,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.frozen_embeddings import frozen_reference_scores
-from data.loaders import load_labeled
-from data.mapping import load_mapping, resolve_mapping_path
+from benchmarks.marketplace_data import DATASET, load_marketplace
 from data.schema import LabeledListing
 from evaluation.bootstrap import bootstrap_many, paired_bootstrap_difference
 from evaluation.metrics import LABEL_STATISTICS
@@ -41,7 +40,6 @@ from models.scorer import BundleScorer
 from training.config import TrainConfig, load_config, merge_config
 from training.pipeline import train_bundle
 
-DATASET = "marketplace-risk-v1"
 CHECKPOINTS = Path("var/checkpoints/model-families")
 SMOKE_CHECKPOINTS = Path("var/checkpoints/model-families-smoke")
 
@@ -55,13 +53,11 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, help="stop fine-tuning after this many steps")
     parser.add_argument("--learning-rate", type=float, help="the encoder's (default: config's)")
     args = parser.parse_args()
-    folder = Path(os.environ.get("LISTINGGUARD_SHARED_DIR", "../shared")) / "data" / DATASET
-    if not (folder / "train.jsonl").is_file():
-        print(f"{folder}: absent; nothing to measure")
+    loaded = load_marketplace("train", "validation")
+    if loaded is None:
         return
-    mapping = load_mapping(resolve_mapping_path(DATASET))
-    train = load_labeled(folder / "train.jsonl", mapping).rows
-    validation = load_labeled(folder / "validation.jsonl", mapping).rows
+    mapping, parts = loaded
+    train, validation = parts["train"], parts["validation"]
     train, validation = train[:: args.every], validation[:: args.every]
     labels = list(mapping.known_labels)
     print(
