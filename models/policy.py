@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data.taxonomy import Action, Taxonomy
 from models.policy_rules import Rule
+from models.review_policy import ReviewPolicy
 
 ACTION_SEVERITY: dict[str, int] = {"allow": 0, "review": 1, "block": 2}
 CategoryStatus = Literal["prohibited", "restricted", "allowed"]
@@ -86,6 +87,8 @@ class Policy(BaseModel):
     markets: dict[str, MarketPolicy] = Field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
     """Declarative rules (:mod:`models.policy_rules`), applied in order."""
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
+    """Reason codes, SLAs and queue priority of human review (:mod:`models.review_policy`)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "Policy":
@@ -120,6 +123,8 @@ class Policy(BaseModel):
                 taxonomy.check_category(name, where.replace("labels", "categories") + f".{name}")
         for index, rule in enumerate(self.rules):
             taxonomy.check_labels([rule.label], f"rules.{index}.label")
+        for clause, label in self.review.labels_named():
+            taxonomy.check_labels([label], clause)
 
     def content_id(self) -> str:
         """The version and a hash of every clause: an edit under the same version changes it."""

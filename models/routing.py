@@ -16,7 +16,6 @@ class RoutedListing:
     bands: dict[str, str]
     action: Action
     rules: list[str]
-    review_priority: float
     clause: str
     """The policy clause that decided the action."""
     fired_rules: tuple[Rule, ...] = ()
@@ -45,8 +44,7 @@ def route_listing(
 
     Bands come from the edges, then the policy's rules may force a band or the action (never a
     probability; ``apply_rules=False`` routes true labels, which need no heuristics), then the
-    policy turns bands into the action in the listing's market. Review priority is the highest
-    probability among review bands.
+    policy turns bands into the action in the listing's market.
     """
     bands = {label: band_of(p, thresholds[label]) for label, p in probabilities.items()}
     fired = _matching_rules(policy, listing) if apply_rules else []
@@ -65,12 +63,10 @@ def route_listing(
         rules.append(f"rule {rule.id}: {rule.label} -> {rule.band or rule.action}")
         if rule.action is not None:
             action, clause = rule.action, f"rules.{rule.id}"
-    in_review = [probabilities[label] for label, band in bands.items() if band == "review"]
     return RoutedListing(
         bands=bands,
         action=action,
         rules=rules,
-        review_priority=max(in_review, default=0.0),
         clause=clause,
         fired_rules=tuple(fired),
     )

@@ -1,6 +1,8 @@
-"""The review queue: list items, claim the next one, record a reviewer's decision."""
+"""The work queues: list and read items, claim the next one, release, hold, escalate, decide."""
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session, sessionmaker
@@ -8,105 +10,251 @@ from sqlalchemy.orm import Session, sessionmaker
 from serving.api_errors import ApiError, ErrorResponse
 from serving.deps import StateDep
 from serving.errors import (
+    IllegalTransitionError,
     InvalidReviewError,
-    ItemAlreadyDecidedError,
+    ItemChangedError,
     ItemNotClaimedError,
     ItemNotFoundError,
     QueueContentionError,
 )
+from serving.review_actions import claim_next, decide, escalate, hold, release
 from serving.review_queue import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
     QueueItem,
-    claim_next,
     count_items,
-    decide,
+    get_item,
+    item_history,
     list_items,
 )
-from serving.schemas import ClaimRequest, QueueItemOut, QueuePage, ReviewDecisionRequest
+from serving.schemas import (
+    ClaimRequest,
+    EscalateRequest,
+    HistoryEntryOut,
+    HoldRequest,
+    ItemHistoryOut,
+    Kind,
+    QueueItemDetailOut,
+    QueueItemOut,
+    QueuePage,
+    ReasonOut,
+    ReleaseRequest,
+    ReviewDecisionRequest,
+    Status,
+)
+from serving.tables import utc_now
 
 router = APIRouter(prefix="/v1/queue", tags=["review queue"])
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (404, 409, 413, 415, 422, 503)
 }
-Status = Literal["open", "claimed", "decided", "superseded"]
 
 
 @router.get("", response_model=QueuePage, responses=ERRORS)
 async def list_queue(
     state: StateDep,
+    kind: Kind | None = None,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> QueuePage:
-    """Queue items, most urgent first (highest review priority, then oldest)."""
+    """Work items, most urgent first (earliest SLA deadline advanced by urgency)."""
     items, total = await state.database.run(
-        _page, state.session_factory, status=status, limit=limit, offset=offset
+        _page, state.session_factory, kind, status, limit, offset
     )
-    return QueuePage(items=[_out(item) for item in items], total=total, limit=limit, offset=offset)
+    items_out = [item_out(item) for item in items]
+    return QueuePage(items=items_out, total=total, limit=limit, offset=offset)
 
 
 def _page(
-    session_factory: sessionmaker[Session], *, status: str | None, limit: int, offset: int
+    session_factory: sessionmaker[Session],
+    kind: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[QueueItem], int]:
-    items = list_items(session_factory, status=status, limit=limit, offset=offset)
-    return items, count_items(session_factory, status=status)
+    items = list_items(session_factory, kind=kind, status=status, limit=limit, offset=offset)
+    return items, count_items(session_factory, kind=kind, status=status)
 
 
 @router.post(
     "/claim",
-    response_model=QueueItemOut,
+    response_model=QueueItemDetailOut,
     responses={**ERRORS, 204: {"description": "nothing to claim"}},
 )
-async def claim(body: ClaimRequest, state: StateDep) -> QueueItemOut | Response:
-    """Claim the most urgent open item (or one whose claim lease expired)."""
+async def claim(body: ClaimRequest, state: StateDep) -> QueueItemDetailOut | Response:
+    """Claim the most urgent open item of a kind (expired claims and due holds count as open)."""
+    item = await _act(
+        state,
+        claim_next,
+        state.session_factory,
+        body.reviewer,
+        kind=body.kind,
+        lease_seconds=state.settings.review_lease_seconds,
+    )
+    if item is None:
+        return Response(status_code=204)
+    return detail_out(item)
+
+
+@router.get("/{item_id}", response_model=QueueItemDetailOut, responses=ERRORS)
+async def read_item(item_id: str, state: StateDep) -> QueueItemDetailOut:
+    """One item with its listing, scores, reasons, rules and the policy clause."""
+    item = await state.database.run(get_item, state.session_factory, item_id)
+    if item is None:
+        raise ApiError(404, "not_found", str(ItemNotFoundError(item_id)))
+    return detail_out(item)
+
+
+@router.get("/{item_id}/history", response_model=ItemHistoryOut, responses=ERRORS)
+async def read_history(item_id: str, state: StateDep) -> ItemHistoryOut:
+    """Every status change of the item: who, when, from, to, why."""
+    entries = await _act(state, item_history, state.session_factory, item_id)
+    return ItemHistoryOut(
+        item_id=item_id,
+        history=[
+            HistoryEntryOut(
+                at=e.at,
+                actor=e.actor,
+                event=e.event,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                reason=e.reason,
+            )
+            for e in entries
+        ],
+    )
+
+
+@router.post("/{item_id}/release", response_model=QueueItemDetailOut, responses=ERRORS)
+async def release_item(item_id: str, body: ReleaseRequest, state: StateDep) -> QueueItemDetailOut:
+    """Give back a claimed or held item: it returns to the queue."""
+    item = await _act(
+        state, release, state.session_factory, item_id, body.reviewer, reason=body.reason
+    )
+    return detail_out(item)
+
+
+@router.post("/{item_id}/hold", response_model=QueueItemDetailOut, responses=ERRORS)
+async def hold_item(item_id: str, body: HoldRequest, state: StateDep) -> QueueItemDetailOut:
+    """Park a claimed item until a due time (waiting on information); it then returns to the
+    queue."""
+    item = await _act(
+        state,
+        hold,
+        state.session_factory,
+        item_id,
+        body.reviewer,
+        reason=body.reason,
+        until=utc_now() + timedelta(hours=body.hours),
+    )
+    return detail_out(item)
+
+
+@router.post("/{item_id}/escalate", response_model=QueueItemDetailOut, responses=ERRORS)
+async def escalate_item(item_id: str, body: EscalateRequest, state: StateDep) -> QueueItemDetailOut:
+    """Send a claimed review item to the senior queue; answers the new senior item."""
+    item = await _act(
+        state,
+        escalate,
+        state.session_factory,
+        item_id,
+        body.reviewer,
+        reason=body.reason,
+        review=state.policy.review,
+    )
+    return detail_out(item)
+
+
+@router.post("/{item_id}/decision", response_model=QueueItemDetailOut, responses=ERRORS)
+async def record_review(
+    item_id: str, body: ReviewDecisionRequest, state: StateDep
+) -> QueueItemDetailOut:
+    """Decide an item you hold: action, a reason code of the policy, the clause, a note."""
+    item = await _act(
+        state,
+        decide,
+        state.session_factory,
+        item_id,
+        body.reviewer,
+        action=body.action,
+        reason_code=body.reason_code,
+        review=state.policy.review,
+        policy_clause=body.policy_clause,
+        note=body.note,
+    )
+    return detail_out(item)
+
+
+async def _act(state: StateDep, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a queue operation on the database threads; its errors as HTTP answers."""
     try:
-        item = await state.database.run(
-            claim_next,
-            state.session_factory,
-            body.reviewer,
-            lease_seconds=state.settings.review_lease_seconds,
-        )
+        return await state.database.run(function, *args, **kwargs)
+    except ItemNotFoundError as error:
+        raise ApiError(404, "not_found", str(error)) from error
+    except (ItemNotClaimedError, IllegalTransitionError, ItemChangedError) as error:
+        raise ApiError(409, "conflict", str(error)) from error
     except QueueContentionError as error:
         raise ApiError(503, "queue_busy", str(error)) from error
     except InvalidReviewError as error:
-        raise ApiError(422, "invalid_review", str(error), field="reviewer") from error
-    if item is None:
-        return Response(status_code=204)
-    return _out(item)
+        raise ApiError(422, "invalid_review", str(error), field=_field_of(str(error))) from error
 
 
-@router.post("/{item_id}/decision", response_model=QueueItemOut, responses=ERRORS)
-async def record_review(item_id: str, body: ReviewDecisionRequest, state: StateDep) -> QueueItemOut:
-    """Record the reviewer's action on an item they hold; closes the item."""
-    try:
-        item = await state.database.run(
-            decide, state.session_factory, item_id, body.reviewer, body.action, body.reason
-        )
-    except ItemNotFoundError as error:
-        raise ApiError(404, "not_found", str(error)) from error
-    except (ItemNotClaimedError, ItemAlreadyDecidedError) as error:
-        raise ApiError(409, "conflict", str(error)) from error
-    except InvalidReviewError as error:
-        raise ApiError(422, "invalid_review", str(error)) from error
-    return _out(item)
+def _field_of(message: str) -> str | None:
+    name = message.split(" ", 1)[0]
+    known = ("reviewer", "reason", "reason_code", "note", "policy_clause", "until", "action")
+    return name if name in known else None
 
 
-def _out(item: QueueItem) -> QueueItemOut:
-    return QueueItemOut(
-        id=item.id,
-        decision_id=item.decision_id,
-        listing_id=item.listing_id,
-        title=item.title,
-        status=item.status,
-        priority=item.priority,
-        model_action=item.action,
-        scores=item.scores,
-        created_at=item.created_at,
-        claimed_by=item.claimed_by,
-        claimed_at=item.claimed_at,
-        decided_by=item.decided_by,
-        reviewer_action=item.reviewer_action,
-        reviewer_reason=item.reviewer_reason,
-        decided_at=item.decided_at,
+def item_out(item: QueueItem) -> QueueItemOut:
+    return QueueItemOut(**_common(item))
+
+
+def detail_out(item: QueueItem) -> QueueItemDetailOut:
+    explanation = item.explanation
+    reasons = {
+        label: [ReasonOut(**reason) for reason in entries]
+        for label, entries in explanation.get("reasons", {}).items()
+    }
+    return QueueItemDetailOut(
+        **_common(item),
+        listing=item.listing,
+        bands=item.bands,
+        reasons=reasons,
+        rules=list(explanation.get("rules", [])),
+        model_policy_clause=explanation.get("clause"),
+        market=item.market,
+        model_version=item.model_version,
+        policy_version=item.policy_version,
     )
+
+
+def _common(item: QueueItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "decision_id": item.decision_id,
+        "listing_id": item.listing_id,
+        "seller_id": item.seller_id,
+        "parent_id": item.parent_id,
+        "title": item.title,
+        "status": item.status,
+        "priority": item.priority,
+        "priority_factors": item.priority_factors,
+        "due_at": item.due_at,
+        "sla_breached": item.sla_breached(utc_now()),
+        "model_action": item.model_action,
+        "scores": item.scores,
+        "created_at": item.created_at,
+        "claimed_by": item.claimed_by,
+        "claimed_at": item.claimed_at,
+        "lease_expires_at": item.lease_expires_at,
+        "held_until": item.held_until,
+        "decided_by": item.decided_by,
+        "human_action": item.human_action,
+        "reason_code": item.reason_code,
+        "policy_clause": item.policy_clause,
+        "note": item.note,
+        "decided_at": item.decided_at,
+        "turnaround_seconds": item.turnaround_seconds,
+    }

@@ -8,8 +8,9 @@ from fastapi import FastAPI, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from models.bundle import ModelCard
+from models.review_policy import ReviewPolicy
 from models.scorer import BundleScorer
-from serving import api_queue, api_score
+from serving import api_outcomes, api_queue, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
 from serving.database_calls import DatabaseCalls
 from serving.db import (
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     install_error_handlers(app)
     app.include_router(api_score.router)
     app.include_router(api_queue.router)
+    app.include_router(api_outcomes.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -126,17 +128,21 @@ def _document_configured_limits(app: FastAPI, settings: Settings) -> None:
     """The OpenAPI document states the batch limit this server was configured with."""
     generate = app.openapi
 
+    documented_policy: list[str] = []
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
+        service: ServiceState | None = getattr(app.state, "service", None)
+        current = [service.policy.content_id()] if service else []
+        if app.openapi_schema is not None and documented_policy == current:
             return app.openapi_schema
         document = generate()
         schemas = document["components"]["schemas"]
         schemas["BatchScoreRequest"]["properties"]["listings"]["maxItems"] = settings.max_batch_size
-        service: ServiceState | None = getattr(app.state, "service", None)
         if service is None:
             return document  # before startup: the taxonomy is not known yet, do not cache
         _document_taxonomy(schemas, service.scorer.card)
-        app.openapi_schema = document
+        _document_reason_codes(schemas, service.policy.review)
+        app.openapi_schema, documented_policy[:] = document, current  # a reload re-documents
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -165,6 +171,23 @@ def _document_taxonomy(schemas: dict[str, Any], card: ModelCard) -> None:
         "required": list(card.regulated_categories),
         "additionalProperties": False,
     }
+
+
+def _document_reason_codes(schemas: dict[str, Any], review: ReviewPolicy) -> None:
+    """A decision's reason code is one of the loaded policy's codes for its action."""
+    request = schemas["ReviewDecisionRequest"]
+    variants = []
+    for action in ("allow", "block"):
+        codes = sorted(name for name, code in review.reason_codes.items() if code.action == action)
+        variants.append(
+            {
+                "properties": {
+                    "action": {"const": action},
+                    "reason_code": {"type": "string", "enum": codes},
+                }
+            }
+        )
+    request["oneOf"] = variants
 
 
 def _described(schema: dict[str, Any]) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def retention(settings: Settings, days: int | None, mode: str | None) -> None:
     verb = "deleted" if chosen == "delete" else "anonymized"
     click.echo(
         f"{verb} {counts.decisions} decisions older than {days} days "
-        f"(before {cutoff:%Y-%m-%d %H:%M} UTC) and {counts.review_items} review items"
+        f"(before {cutoff:%Y-%m-%d %H:%M} UTC) and {counts.work_items} work items"
     )
 
 
@@ -147,8 +147,7 @@ def erase_seller_command(settings: Settings, seller_id: str) -> None:
     """Delete every decision and review item of SELLER_ID (erasure on request)."""
     counts = erase_seller(_session_factory(settings), seller_id)
     click.echo(
-        f"erased seller {seller_id!r}: {counts.decisions} decisions, "
-        f"{counts.review_items} review items"
+        f"erased seller {seller_id!r}: {counts.decisions} decisions, {counts.work_items} work items"
     )
 
 

@@ -24,7 +24,15 @@ from typing import IO, Any, Final, Literal
 from sqlalchemy import ColumnElement, Select, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.tables import ACTIVE_REVIEW_STATUSES, DecisionRecord, ReviewItem, utc_now
+from serving.tables import (
+    ACTIVE_STATUSES,
+    DecisionRecord,
+    HumanVerdict,
+    OutcomeEvent,
+    WorkItem,
+    WorkItemHistory,
+    utc_now,
+)
 
 RetentionMode = Literal["anonymize", "delete"]
 CHUNK: Final = 500
@@ -37,7 +45,7 @@ KEPT_LISTING_FIELDS: Final = ("listing_id", "market", "currency", "price", "cate
 @dataclass(frozen=True)
 class HygieneCounts:
     decisions: int
-    review_items: int
+    work_items: int
 
 
 def apply_retention(
@@ -58,20 +66,24 @@ def apply_retention(
             else:
                 anonymized, reviewed = _anonymize(session, idle)
                 decisions, items = decisions + anonymized, items + reviewed
-    return HygieneCounts(decisions=decisions, review_items=items)
+    return HygieneCounts(decisions=decisions, work_items=items)
 
 
 def erase_seller(session_factory: sessionmaker[Session], seller_id: str) -> HygieneCounts:
-    """Delete every decision and review item of ``seller_id``."""
+    """Delete every decision and work item of ``seller_id``, and the verdicts and feed events
+    of their listings."""
     with session_factory.begin() as session:
         ids = list(
             session.scalars(select(DecisionRecord.id).where(DecisionRecord.seller_id == seller_id))
         )
+        listings = select(DecisionRecord.listing_id).where(DecisionRecord.seller_id == seller_id)
+        session.execute(delete(HumanVerdict).where(HumanVerdict.listing_id.in_(listings)))
+        session.execute(delete(OutcomeEvent).where(OutcomeEvent.listing_id.in_(listings)))
         items = sum(_delete_items(session, ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             session.execute(delete(DecisionRecord).where(DecisionRecord.id.in_(chunk)))
-    return HygieneCounts(decisions=len(ids), review_items=items)
+    return HygieneCounts(decisions=len(ids), work_items=items)
 
 
 def export_decisions(
@@ -108,7 +120,7 @@ def redact_record(record: dict[str, Any], key: bytes) -> dict[str, Any]:
         listing["seller_id"] = pseudonym(original["seller_id"], key)
     redacted["listing"] = listing
     redacted["review"] = [
-        {**item, "reviewer_reason": None, "decided_by": pseudonym(item.get("decided_by"), key)}
+        {**item, "note": None, "decided_by": pseudonym(item.get("decided_by"), key)}
         for item in record.get("review", [])
     ]
     return redacted
@@ -138,7 +150,7 @@ def _retention_chunk(
 
 
 def _active_decisions() -> Select[str]:
-    return select(ReviewItem.decision_id).where(ReviewItem.status.in_(ACTIVE_REVIEW_STATUSES))
+    return select(WorkItem.decision_id).where(WorkItem.status.in_(ACTIVE_STATUSES))
 
 
 def _anonymize(session: Session, which: ColumnElement[bool]) -> tuple[int, int]:
@@ -159,16 +171,22 @@ def _anonymize(session: Session, which: ColumnElement[bool]) -> tuple[int, int]:
         record.seller_id = None
         record.anonymized_at = now
     result = session.execute(
-        update(ReviewItem).where(ReviewItem.decision_id.in_(ids)).values(reviewer_reason=None)
+        update(WorkItem).where(WorkItem.decision_id.in_(ids)).values(note=None)
+    )
+    items = select(WorkItem.id).where(WorkItem.decision_id.in_(ids))
+    session.execute(
+        update(WorkItemHistory).where(WorkItemHistory.item_id.in_(items)).values(reason=None)
     )
     return len(ids), int(getattr(result, "rowcount", 0) or 0)
 
 
 def _delete_items(session: Session, ids: list[str], *, only_closed: bool = False) -> int:
-    query = delete(ReviewItem).where(ReviewItem.decision_id.in_(ids))
+    doomed = select(WorkItem.id).where(WorkItem.decision_id.in_(ids))
     if only_closed:
-        query = query.where(ReviewItem.status.not_in(ACTIVE_REVIEW_STATUSES))
-    result = session.execute(query)
+        doomed = doomed.where(WorkItem.status.not_in(ACTIVE_STATUSES))
+    session.execute(delete(WorkItemHistory).where(WorkItemHistory.item_id.in_(doomed)))
+    session.execute(delete(HumanVerdict).where(HumanVerdict.item_id.in_(doomed)))
+    result = session.execute(delete(WorkItem).where(WorkItem.id.in_(doomed)))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -198,16 +216,19 @@ def _export_records(
 def _reviews_of(session: Session, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     reviews: dict[str, list[dict[str, Any]]] = {}
     items = session.scalars(
-        select(ReviewItem).where(ReviewItem.decision_id.in_(ids)).order_by(ReviewItem.created_at)
+        select(WorkItem).where(WorkItem.decision_id.in_(ids)).order_by(WorkItem.created_at)
     )
     for item in items:
         reviews.setdefault(item.decision_id, []).append(
             {
                 "id": item.id,
+                "kind": item.kind,
                 "status": item.status,
                 "decided_by": item.decided_by,
-                "reviewer_action": item.reviewer_action,
-                "reviewer_reason": item.reviewer_reason,
+                "human_action": item.human_action,
+                "reason_code": item.reason_code,
+                "policy_clause": item.policy_clause,
+                "note": item.note,
                 "decided_at": item.decided_at,
             }
         )

@@ -1,9 +1,15 @@
 """Recording scoring decisions, idempotently, and queueing the ones that need a human.
 
 One call to :func:`record_decision` is one transaction: the decision row and, for a ``review``
-action, the listing's single open-or-claimed queue item (created, or repointed at the newer
-decision). Retried requests carrying the same idempotency key get the stored decision back and
-write nothing, including when two identical requests race.
+action, the listing's single active review item (created, or repointed at the newer decision).
+Retried requests carrying the same idempotency key get the stored decision back and write
+nothing, including when two identical requests race.
+
+A human decision is authoritative (:class:`serving.tables.HumanVerdict`): while the listing's
+content is the content a human decided, every decision answers the human's action (the model's
+scores and action beside it) and nothing is queued. When the content changes the model decides
+again — except that a model ``allow`` of content edited after a human block goes to review, so
+a human block is never silently undone.
 """
 
 import math
@@ -12,30 +18,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.review_policy import Urgency
 from serving.errors import InvalidDecisionError
 from serving.tables import (
     ACTIONS,
-    ACTIVE_REVIEW_STATUSES,
     BANDS,
     IDEMPOTENCY_KEY_LENGTH,
     LISTING_ID_LENGTH,
     DecisionRecord,
-    ReviewItem,
+    HumanVerdict,
+    WorkItem,
     is_record_id,
     utc_now,
 )
+from serving.work_items import active_items, move, open_item, prior_violations, repoint
 
 MAX_RECORD_ATTEMPTS: Final = 3
+DEFAULT_URGENCY: Final = Urgency(factors={}, weights={}, sla_hours=24.0)
+EDITED_AFTER_BLOCK: Final = "human.edited_after_block"
+"""The clause of a model allow turned into review because a human blocked earlier content."""
 """Two different decisions for one listing can race to open its queue item; the loser retries."""
 
 
 @dataclass(frozen=True, slots=True)
 class NewDecision:
-    """A decision the scoring endpoint wants stored; ``priority`` orders it in the review queue."""
+    """A decision the scoring endpoint wants stored; ``urgency`` orders it in the review queue."""
 
     idempotency_key: str
     listing_id: str
@@ -52,7 +63,7 @@ class NewDecision:
     model_version: str
     threshold_set_id: str
     policy_version: str
-    priority: float = 0.0
+    urgency: Urgency = DEFAULT_URGENCY
 
     def __post_init__(self) -> None:
         _check_length("idempotency_key", self.idempotency_key, IDEMPOTENCY_KEY_LENGTH)
@@ -62,8 +73,11 @@ class NewDecision:
             _check_choice(f"bands[{label!r}]", band, BANDS)
         _check_probabilities("scores", self.scores)
         _check_probabilities("category_scores", self.category_scores)
-        if not math.isfinite(self.priority):
-            raise InvalidDecisionError(f"priority = {self.priority!r} is not a finite number")
+        for name, value in self.urgency.factors.items():
+            if not 0.0 <= value <= 1.0:
+                raise InvalidDecisionError(f"urgency factor {name} = {value!r} is not in [0, 1]")
+        if not (math.isfinite(self.urgency.advance_hours) and self.urgency.sla_hours > 0):
+            raise InvalidDecisionError(f"urgency {self.urgency!r} is not finite and positive")
 
 
 def _check_length(name: str, value: str, limit: int) -> None:
@@ -87,8 +101,22 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class HumanAnswer:
+    """The human decision that answers for the listing's content."""
+
+    item_id: str
+    action: str
+    decided_by: str
+    reason_code: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StoredDecision:
-    """A recorded decision, detached from any session; ``review_item_id`` is its queue item."""
+    """A recorded decision, detached from any session; ``review_item_id`` is its queue item.
+
+    ``action`` is the answer: the human's where ``human`` is set, else ``model_action``.
+    """
 
     id: str
     idempotency_key: str
@@ -107,7 +135,9 @@ class StoredDecision:
     threshold_set_id: str
     policy_version: str
     created_at: datetime
+    model_action: str
     review_item_id: str | None = None
+    human: HumanAnswer | None = None
 
 
 def record_decision(
@@ -182,16 +212,33 @@ def get_decision(session_factory: sessionmaker[Session], decision_id: str) -> St
         return None
     with session_factory() as session:
         record = session.get(DecisionRecord, decision_id)
-        return None if record is None else _to_stored(session, record)
+        if record is None:
+            return None
+        verdict = session.get(HumanVerdict, record.listing_id)
+        if verdict is not None and verdict.content_hash != record.content_hash:
+            verdict = None
+        return _to_stored(session, record, verdict=verdict)
 
 
 def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
     """Insert ``record`` and apply it to the queue: enqueue a review, supersede otherwise."""
+    verdict = session.get(HumanVerdict, record.listing_id)
+    if verdict is not None and verdict.content_hash == record.content_hash:
+        session.add(record)
+        session.flush()
+        return _to_stored(session, record, verdict=verdict)
+    if verdict is not None and verdict.action == "block" and record.action == "allow":
+        record.action = "review"
+        record.explanation = {
+            **record.explanation,
+            "clause": EDITED_AFTER_BLOCK,
+            "rules": [*record.explanation.get("rules", []), "edited after a human block -> review"],
+        }
     session.add(record)
     session.flush()
-    if new.action == "review":
-        return _to_stored(session, record, review_item_id=_enqueue(session, record, new.priority))
-    _supersede_open_item(session, record)
+    if record.action == "review":
+        return _to_stored(session, record, review_item_id=_enqueue(session, record, new.urgency))
+    _supersede_open_items(session, record)
     return _to_stored(session, record, review_item_id=None)
 
 
@@ -199,20 +246,21 @@ def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> Store
     """Return a stored decision and make the queue agree with it again.
 
     Content can come back (A, edited to B, reverted to A): A's decision is replayed, so the
-    queue must follow A again — re-queued unless a reviewer already decided A, or any open
-    item superseded when A needs no review. For a plain retry this changes nothing.
+    queue must follow A again — re-queued unless a human already decided A, or any open item
+    superseded when A needs no review. For a plain retry this changes nothing.
     """
+    verdict = session.get(HumanVerdict, record.listing_id)
+    if verdict is not None and verdict.content_hash == record.content_hash:
+        return _to_stored(session, record, verdict=verdict)
     if record.action != "review":
-        _supersede_open_item(session, record)
+        _supersede_open_items(session, record)
         return _to_stored(session, record)
     decided = session.scalars(
-        select(ReviewItem.id).where(
-            ReviewItem.decision_id == record.id, ReviewItem.status == "decided"
-        )
+        select(WorkItem.id).where(WorkItem.decision_id == record.id, WorkItem.status == "decided")
     ).first()
     if decided is not None:
         return _to_stored(session, record, review_item_id=decided)
-    return _to_stored(session, record, review_item_id=_enqueue(session, record, new.priority))
+    return _to_stored(session, record, review_item_id=_enqueue(session, record, new.urgency))
 
 
 def _new_record(new: NewDecision) -> DecisionRecord:
@@ -237,56 +285,59 @@ def _new_record(new: NewDecision) -> DecisionRecord:
     )
 
 
-def _enqueue(session: Session, record: DecisionRecord, priority: float) -> str:
-    """Point the listing's active queue item at ``record``, creating the item if there is none."""
-    active = session.scalars(
-        select(ReviewItem)
-        .where(
-            ReviewItem.listing_id == record.listing_id,
-            ReviewItem.status.in_(ACTIVE_REVIEW_STATUSES),
-        )
-        .with_for_update()
-    ).first()
-    if active is not None:
-        active.decision_id = record.id
-        active.priority = priority
-        active.updated_at = record.created_at
-    else:
-        active = ReviewItem(
-            decision_id=record.id,
-            listing_id=record.listing_id,
-            status="open",
-            priority=priority,
-            created_at=record.created_at,
-            updated_at=record.created_at,
-        )
-        session.add(active)
-    session.flush()
-    return active.id
+def _enqueue(session: Session, record: DecisionRecord, urgency: Urgency) -> str:
+    """Point the listing's active review item at ``record``, opening one if there is none."""
+    active = [item for item in active_items(session, record.listing_id, lock=True)]
+    review = next((item for item in active if item.kind == "review"), None)
+    if review is not None:
+        repoint(session, review, record, urgency)
+        session.flush()
+        return review.id
+    urgency = urgency.with_seller_history(prior_violations(session, record.seller_id))
+    return open_item(session, record, urgency, kind="review", now=record.created_at).id
 
 
-def _supersede_open_item(session: Session, record: DecisionRecord) -> None:
-    """A listing re-scored to allow or block leaves the queue unless a reviewer already holds it.
+def _supersede_open_items(session: Session, record: DecisionRecord) -> None:
+    """A listing re-scored to allow or block leaves the review queue unless a reviewer holds
+    it (claimed) or a senior has it (escalated).
 
     The item keeps pointing at the decision that queued it, so the audit trail shows what was
-    waiting; a claimed item stays with its reviewer.
+    waiting.
     """
-    session.execute(
-        update(ReviewItem)
-        .where(ReviewItem.listing_id == record.listing_id, ReviewItem.status == "open")
-        .values(status="superseded", updated_at=record.created_at)
-    )
+    for item in active_items(session, record.listing_id):
+        if item.kind == "review" and item.status in ("open", "held"):
+            move(
+                session,
+                item,
+                "supersede",
+                actor="system",
+                now=record.created_at,
+                reason=f"re-scored to {record.action} (decision {record.id})",
+            )
 
 
 def _to_stored(
-    session: Session, record: DecisionRecord, *, review_item_id: str | None = None
+    session: Session,
+    record: DecisionRecord,
+    *,
+    review_item_id: str | None = None,
+    verdict: HumanVerdict | None = None,
 ) -> StoredDecision:
     if review_item_id is None:
         review_item_id = session.scalars(
-            select(ReviewItem.id)
-            .where(ReviewItem.decision_id == record.id)
-            .order_by(ReviewItem.created_at.desc())
+            select(WorkItem.id)
+            .where(WorkItem.decision_id == record.id, WorkItem.kind == "review")
+            .order_by(WorkItem.created_at.desc())
         ).first()
+    human = None
+    if verdict is not None:
+        human = HumanAnswer(
+            item_id=verdict.item_id,
+            action=verdict.action,
+            decided_by=verdict.decided_by,
+            reason_code=verdict.reason_code,
+            decided_at=verdict.decided_at,
+        )
     return StoredDecision(
         id=record.id,
         idempotency_key=record.idempotency_key,
@@ -299,11 +350,13 @@ def _to_stored(
         bands=dict(record.bands),
         regulated_category=record.regulated_category,
         category_scores=dict(record.category_scores),
-        action=record.action,
+        action=human.action if human else record.action,
         explanation=dict(record.explanation),
         model_version=record.model_version,
         threshold_set_id=record.threshold_set_id,
         policy_version=record.policy_version,
         created_at=record.created_at,
+        model_action=record.action,
         review_item_id=review_item_id,
+        human=human,
     )

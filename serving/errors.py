@@ -10,14 +10,14 @@ class InvalidDecisionError(ServingError, ValueError):
 
 
 class InvalidReviewError(ServingError, ValueError):
-    """A review-queue argument (reviewer, action, reason, status, paging) is out of bounds."""
+    """A work-queue argument (reviewer, action, reason code, status, paging) is out of bounds."""
 
 
 class ItemNotFoundError(ServingError, LookupError):
-    """No review item has the given id."""
+    """No work item has the given id."""
 
     def __init__(self, item_id: str) -> None:
-        super().__init__(f"review item {item_id[:80]!r} does not exist")
+        super().__init__(f"work item {item_id[:80]!r} does not exist")
         self.item_id = item_id
 
 
@@ -27,20 +27,28 @@ class ItemNotClaimedError(ServingError):
     def __init__(self, item_id: str, reviewer: str, holder: str | None) -> None:
         held = f"it is claimed by {holder!r}" if holder else "it is not claimed by anyone"
         super().__init__(
-            f"review item {item_id!r} is not claimed by {reviewer!r}: {held}; claim it first"
+            f"work item {item_id!r} is not claimed by {reviewer!r}: {held}; claim it first"
         )
         self.item_id = item_id
         self.reviewer = reviewer
         self.holder = holder
 
 
-class ItemAlreadyDecidedError(ServingError):
-    """A reviewer acted on an item that already carries a reviewer decision."""
+class IllegalTransitionError(ServingError):
+    """The item's status does not allow the requested move (e.g. deciding a decided item)."""
 
-    def __init__(self, item_id: str, decided_by: str | None) -> None:
-        super().__init__(f"review item {item_id!r} was already decided by {decided_by!r}")
+    def __init__(self, event: str, status: str, allowed: str) -> None:
+        super().__init__(f"cannot {event} an item that is {status} (allowed from: {allowed})")
+        self.event = event
+        self.status = status
+
+
+class ItemChangedError(ServingError):
+    """Another writer changed the item between reading and updating it; reload and retry."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"work item {item_id!r} changed while it was being updated; reload it")
         self.item_id = item_id
-        self.decided_by = decided_by
 
 
 class QueueContentionError(ServingError):

@@ -1,11 +1,12 @@
 """Request and response bodies of the HTTP API."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from data.schema import Listing, NonBlankText, NoNulText
+from serving.review_actions import MAX_HOLD, MAX_REASON_CHARS
 from serving.tables import REVIEWER_LENGTH
 
 
@@ -63,12 +64,31 @@ class CategoryOut(BaseModel):
     probabilities: dict[str, float]
 
 
+class HumanDecisionOut(BaseModel):
+    """The human decision that answers for this content (it overrides the model's action)."""
+
+    item_id: str
+    action: Literal["allow", "block"]
+    decided_by: str
+    reason_code: str
+    decided_at: datetime
+
+
 class DecisionOut(BaseModel):
     """A scoring decision: everything needed to act on it, explain it and replay it."""
 
     decision_id: str
     listing_id: str
-    action: Literal["allow", "review", "block"]
+    action: Literal["allow", "review", "block"] = Field(
+        description="what to do: the human decision's action where there is one, else the model's"
+    )
+    model_action: Literal["allow", "review", "block"] = Field(
+        description="what the model and policy decided, human decision aside"
+    )
+    human_decision: HumanDecisionOut | None = Field(
+        description="the human decision on this very content, if any: it stands until the "
+        "content changes"
+    )
     labels: dict[str, LabelScoreOut]
     category: CategoryOut
     rules: list[str]
@@ -96,36 +116,107 @@ class BatchScoreResponse(BaseModel):
     results: list[DecisionOut]
 
 
+MAX_HOLD_HOURS = MAX_HOLD.total_seconds() / 3600
+Reviewer = Annotated[NonBlankText, Field(min_length=1, max_length=REVIEWER_LENGTH)]
+Kind = Literal["review", "senior", "appeal", "qa", "gold"]
+Status = Literal["open", "claimed", "held", "escalated", "decided", "superseded", "withdrawn"]
+Reason = Annotated[NonBlankText, Field(max_length=MAX_REASON_CHARS)]
+
+
 class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: NonBlankText = Field(min_length=1, max_length=REVIEWER_LENGTH)
+    reviewer: Reviewer
+    kind: Kind = "review"
+
+
+class ReleaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: Reviewer
+    reason: NoNulText = Field(default="", max_length=MAX_REASON_CHARS)
+
+
+class HoldRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: Reviewer
+    reason: Reason
+    hours: float = Field(
+        ge=1 / 60,
+        le=MAX_HOLD_HOURS,
+        description="how long to hold (a minute to 30 days); the item then returns to the queue",
+    )
+
+
+class EscalateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: Reviewer
+    reason: Reason
 
 
 class ReviewDecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: NonBlankText = Field(min_length=1, max_length=REVIEWER_LENGTH)
-    action: Literal["allow", "block", "escalate"]
-    reason: NoNulText = Field(default="", max_length=2000)
+    reviewer: Reviewer
+    action: Literal["allow", "block"]
+    reason_code: NonBlankText = Field(
+        max_length=64, description="one of the policy's review.reason_codes for this action"
+    )
+    policy_clause: NonBlankText | None = Field(
+        default=None, max_length=200, description="default: the reason code's or the decision's"
+    )
+    note: NoNulText = Field(default="", max_length=MAX_REASON_CHARS)
+
+
+class WithdrawRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: Reviewer
+    reason: Reason
 
 
 class QueueItemOut(BaseModel):
     id: str
+    kind: Kind
     decision_id: str
     listing_id: str
+    seller_id: str | None
+    parent_id: str | None = Field(description="the escalated item a senior item continues")
     title: str
-    status: str
-    priority: float
+    status: Status
+    priority: float = Field(description="hours ahead of its SLA deadline the item is served")
+    priority_factors: dict[str, float]
+    due_at: datetime
+    sla_breached: bool
     model_action: str
     scores: dict[str, float]
     created_at: datetime
     claimed_by: str | None
     claimed_at: datetime | None
+    lease_expires_at: datetime | None
+    held_until: datetime | None
     decided_by: str | None
-    reviewer_action: str | None
-    reviewer_reason: str | None
+    human_action: str | None
+    reason_code: str | None
+    policy_clause: str | None
+    note: str | None
     decided_at: datetime | None
+    turnaround_seconds: float | None
+
+
+class QueueItemDetailOut(QueueItemOut):
+    """An item with what a reviewer needs to decide it."""
+
+    listing: dict[str, object]
+    bands: dict[str, str]
+    reasons: dict[str, list[ReasonOut]]
+    rules: list[str]
+    model_policy_clause: str | None
+    market: str
+    model_version: str
+    policy_version: str
 
 
 class QueuePage(BaseModel):
@@ -133,6 +224,39 @@ class QueuePage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class HistoryEntryOut(BaseModel):
+    at: datetime
+    actor: str
+    event: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+
+
+class ItemHistoryOut(BaseModel):
+    item_id: str
+    history: list[HistoryEntryOut]
+
+
+class EventOut(BaseModel):
+    id: int
+    at: datetime
+    type: Literal["human_decision", "escalated", "listing_withdrawn"]
+    listing_id: str
+    item_id: str | None
+    payload: dict[str, object]
+
+
+class EventsPage(BaseModel):
+    events: list[EventOut]
+    next_after: int = Field(description="pass as ?after= to read on")
+
+
+class WithdrawOut(BaseModel):
+    listing_id: str
+    closed_items: list[str]
 
 
 class ReadinessOut(BaseModel):

@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data.schema import Listing
 from models.policy import Policy
+from models.review_policy import Urgency, parse_reach, review_urgency
 from models.routing import RoutedListing, route_listing
 from models.scorer import BundleScorer, ListingScore
 from models.thresholds import LabelThresholds
 from serving.decision_store import NewDecision, StoredDecision, record_decisions
-from serving.schemas import CategoryOut, DecisionOut, LabelScoreOut, ReasonOut
+from serving.schemas import CategoryOut, DecisionOut, HumanDecisionOut, LabelScoreOut, ReasonOut
 
 SCORED_FIELDS = ("title", "description", "price", "currency", "market")
 
@@ -97,7 +98,25 @@ def _new_decision(
         model_version=card.model_id,
         threshold_set_id=card.threshold_set_id,
         policy_version=policy.version,
-        priority=routed.review_priority,
+        urgency=_urgency(listing, score, routed, card.thresholds, policy),
+    )
+
+
+def _urgency(
+    listing: Listing,
+    score: ListingScore,
+    routed: RoutedListing,
+    thresholds: dict[str, LabelThresholds],
+    policy: Policy,
+) -> Urgency:
+    return review_urgency(
+        score.probabilities,
+        routed.bands,
+        {label: (edges.allow, edges.enforce) for label, edges in thresholds.items()},
+        market=listing.market,
+        price=listing.price,
+        reach=parse_reach(listing.attributes),
+        review=policy.review,
     )
 
 
@@ -159,6 +178,18 @@ def decision_out(stored: StoredDecision, *, replayed: bool) -> DecisionOut:
         decision_id=stored.id,
         listing_id=stored.listing_id,
         action=stored.action,
+        model_action=stored.model_action,
+        human_decision=(
+            HumanDecisionOut(
+                item_id=stored.human.item_id,
+                action=stored.human.action,
+                decided_by=stored.human.decided_by,
+                reason_code=stored.human.reason_code,
+                decided_at=stored.human.decided_at,
+            )
+            if stored.human
+            else None
+        ),
         labels={
             label: LabelScoreOut(
                 probability=probability,

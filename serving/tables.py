@@ -1,4 +1,4 @@
-"""Database tables of the serving layer: recorded decisions and the human review queue.
+"""Database tables of the serving layer: decisions, work items and their history, verdicts, feed.
 
 The schema is created and changed only by the Alembic migrations in ``serving/migrations``;
 this module is their ``target_metadata`` and the ORM mapping the stores use.
@@ -10,12 +10,14 @@ from typing import Any, ClassVar, Final
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -31,15 +33,26 @@ ACTIONS: Final = ("allow", "review", "block")
 BANDS: Final = ("allow", "review", "enforce")
 """Where one label's calibrated probability fell relative to its thresholds."""
 
-REVIEW_STATUSES: Final = ("open", "claimed", "decided", "superseded")
-"""Life cycle of a review item: waiting, held by a reviewer, closed with a reviewer action, or
-closed because the listing was re-scored to a decision that needs no review."""
+WORK_ITEM_KINDS: Final = ("review", "senior", "appeal", "qa", "gold")
+"""What a work item asks of a human: first review, an escalation for a senior, a seller's appeal,
+a QA audit of a sampled decision, or a gold item with a known answer."""
 
-ACTIVE_REVIEW_STATUSES: Final = ("open", "claimed")
-"""Statuses of an item still in the queue; a listing has at most one such item."""
+WORK_ITEM_STATUSES: Final = (
+    "open",
+    "claimed",
+    "held",
+    "escalated",
+    "decided",
+    "superseded",
+    "withdrawn",
+)
+"""Life cycle of a work item (:mod:`serving.work_item_states` says which moves are legal)."""
 
-REVIEW_ACTIONS: Final = ("allow", "block", "escalate")
-"""What a reviewer may decide for a queued listing."""
+ACTIVE_STATUSES: Final = ("open", "claimed", "held", "escalated")
+"""Statuses of an item not yet closed; a listing has at most one such item per kind."""
+
+HUMAN_ACTIONS: Final = ("allow", "block")
+"""What a human may decide for a listing."""
 
 ID_LENGTH: Final = 32
 REQUEST_ID_LENGTH: Final = 100
@@ -47,6 +60,8 @@ IDEMPOTENCY_KEY_LENGTH: Final = 64
 LISTING_ID_LENGTH: Final = 200
 SELLER_ID_LENGTH: Final = 200
 REVIEWER_LENGTH: Final = 100
+REASON_CODE_LENGTH: Final = 64
+CLAUSE_LENGTH: Final = 200
 VERSION_LENGTH: Final = 200
 
 # Explicit names keep migrations, batch-mode SQLite rebuilds and autogenerate diffs stable.
@@ -78,8 +93,8 @@ def _in_clause(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
-ACTIVE_ITEM_WHERE: Final = _in_clause("status", ACTIVE_REVIEW_STATUSES)
-"""SQL predicate of the partial unique index allowing one active item per listing."""
+ACTIVE_ITEM_WHERE: Final = _in_clause("status", ACTIVE_STATUSES)
+"""SQL predicate of the partial unique index allowing one active item per listing and kind."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -153,20 +168,27 @@ class DecisionRecord(Base):
     """Set when retention stripped the listing's content and free text from this decision."""
 
 
-class ReviewItem(Base):
-    """A listing waiting for, held by, or decided by a human reviewer."""
+class WorkItem(Base):
+    """A listing waiting for, held by, or decided by a human: review, senior, appeal, qa, gold.
 
-    __tablename__ = "review_items"
+    Only :mod:`serving.work_items` changes ``status``; each change is a row of
+    :class:`WorkItemHistory`.
+    """
+
+    __tablename__ = "work_items"
     __table_args__ = (
-        CheckConstraint(_in_clause("status", REVIEW_STATUSES), name="status"),
+        CheckConstraint(_in_clause("status", WORK_ITEM_STATUSES), name="status"),
+        CheckConstraint(_in_clause("kind", WORK_ITEM_KINDS), name="kind"),
         CheckConstraint(
-            "reviewer_action IS NULL OR " + _in_clause("reviewer_action", REVIEW_ACTIONS),
-            name="reviewer_action",
+            "human_action IS NULL OR " + _in_clause("human_action", HUMAN_ACTIONS),
+            name="human_action",
         ),
-        Index("ix_review_items_status_priority_created_at", "status", "priority", "created_at"),
+        Index("ix_work_items_kind_status_order_at", "kind", "status", "order_at"),
+        Index("ix_work_items_status_lease_expires_at", "status", "lease_expires_at"),
         Index(
-            "uq_review_items_listing_id_active",
+            "uq_work_items_listing_id_kind_active",
             "listing_id",
+            "kind",
             unique=True,
             sqlite_where=text(ACTIVE_ITEM_WHERE),
             postgresql_where=text(ACTIVE_ITEM_WHERE),
@@ -174,15 +196,71 @@ class ReviewItem(Base):
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16), default="review")
     decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), index=True)
     listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH))
+    seller_id: Mapped[str | None] = mapped_column(String(SELLER_ID_LENGTH), index=True)
+    parent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    """The item this one continues (a senior item's escalated review item)."""
     status: Mapped[str] = mapped_column(String(16), default="open")
     priority: Mapped[float] = mapped_column(Float)
+    """Hours ahead of its deadline the item is served (the weighted urgency factors)."""
+    priority_factors: Mapped[dict[str, float]]
+    due_at: Mapped[datetime]
+    """The SLA deadline."""
+    order_at: Mapped[datetime]
+    """``due_at`` minus ``priority`` hours: the queue serves the earliest first."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     claimed_by: Mapped[str | None] = mapped_column(String(REVIEWER_LENGTH))
     claimed_at: Mapped[datetime | None]
+    lease_expires_at: Mapped[datetime | None]
+    held_until: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(REVIEWER_LENGTH))
-    reviewer_action: Mapped[str | None] = mapped_column(String(16))
-    reviewer_reason: Mapped[str | None] = mapped_column(Text)
+    human_action: Mapped[str | None] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(REASON_CODE_LENGTH))
+    policy_clause: Mapped[str | None] = mapped_column(String(CLAUSE_LENGTH))
+    note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]
+
+
+class WorkItemHistory(Base):
+    """One status change of a work item: append-only (who, when, from, to, why)."""
+
+    __tablename__ = "work_item_history"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("work_items.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(REVIEWER_LENGTH))
+    event: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class HumanVerdict(Base):
+    """The latest human decision on a listing's content: authoritative while the content is."""
+
+    __tablename__ = "human_verdicts"
+
+    listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    decided_by: Mapped[str] = mapped_column(String(REVIEWER_LENGTH))
+    reason_code: Mapped[str] = mapped_column(String(REASON_CODE_LENGTH))
+    decided_at: Mapped[datetime]
+
+
+class OutcomeEvent(Base):
+    """An outcome pipelines hear about (human decision, withdrawal, ...), in commit order."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(32))
+    listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH), index=True)
+    item_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    payload: Mapped[dict[str, Any]]

@@ -4,6 +4,7 @@ import dataclasses
 import uuid
 from typing import Any
 
+from models.review_policy import PriorityWeights, Urgency
 from serving.decision_store import NewDecision
 
 
@@ -39,18 +40,27 @@ def make_new_decision(**overrides: Any) -> NewDecision:
         model_version="baseline-tfidf@3",
         threshold_set_id="thresholds-2026-01",
         policy_version="policy-v1",
-        priority=0.0,
     )
     return dataclasses.replace(defaults, **overrides)
 
 
-def make_review_decision(**overrides: Any) -> NewDecision:
-    """A ``review`` decision: counterfeit probability between its allow and enforce thresholds."""
+def urgency(risk: float = 0.55, *, sla_hours: float = 24.0, **factors: float) -> Urgency:
+    """An urgency with the default weights; ``risk`` and any other factor given."""
+    return Urgency(
+        factors={"risk": risk, **factors},
+        weights=PriorityWeights().as_hours(),
+        sla_hours=sla_hours,
+    )
+
+
+def make_review_decision(*, risk: float = 0.55, **overrides: Any) -> NewDecision:
+    """A ``review`` decision: counterfeit probability between its allow and enforce thresholds;
+    ``risk`` sets its urgency (unless ``urgency`` is given)."""
     review: dict[str, Any] = {
         "action": "review",
         "scores": {"fraud": 0.02, "counterfeit": 0.55, "regulated": 0.01},
         "bands": {"fraud": "allow", "counterfeit": "review", "regulated": "allow"},
-        "explanation": {"rules": ["counterfeit review -> review"]},
-        "priority": 0.55,
+        "explanation": {"rules": ["counterfeit review -> review"], "clause": "bands.review"},
+        "urgency": urgency(risk),
     }
     return make_new_decision(**(review | overrides))

@@ -61,12 +61,6 @@ def test_rules_explain_the_action() -> None:
     assert outcome.clause == "labels.fraud"
 
 
-def test_review_priority_is_highest_review_score() -> None:
-    scores = {"fraud": 0.5, "counterfeit": 0.6, "regulated": 0.1}
-    routed = route_listing(scores, None, thresholds=EDGES, policy=POLICY)
-    assert routed.review_priority == pytest.approx(0.6)
-
-
 def test_band_edges_are_inclusive_at_enforce_exclusive_at_allow() -> None:
     edges = LabelThresholds(allow=0.2, enforce=0.9)
     assert band_of(0.2, edges) == "review"

@@ -92,15 +92,15 @@ def test_review_listing_goes_to_the_queue_and_can_be_decided(client: TestClient)
     assert reviewed, "tobacco and paraphernalia listings are routed to review"
     claimed = client.post("/v1/queue/claim", json={"reviewer": "ana"}).json()
     assert claimed["status"] == "claimed" and claimed["claimed_by"] == "ana"
+    decision = {"action": "block", "reason_code": "violation-confirmed", "note": "replica"}
     refused = client.post(
-        f"/v1/queue/{claimed['id']}/decision", json={"reviewer": "bo", "action": "block"}
+        f"/v1/queue/{claimed['id']}/decision", json={"reviewer": "bo", **decision}
     )
     assert refused.status_code == 409
     decided = client.post(
-        f"/v1/queue/{claimed['id']}/decision",
-        json={"reviewer": "ana", "action": "block", "reason": "replica"},
+        f"/v1/queue/{claimed['id']}/decision", json={"reviewer": "ana", **decision}
     ).json()
-    assert decided["status"] == "decided" and decided["reviewer_action"] == "block"
+    assert decided["status"] == "decided" and decided["human_action"] == "block"
 
 
 def test_empty_queue_claim_is_204(client: TestClient) -> None:

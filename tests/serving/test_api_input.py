@@ -48,7 +48,8 @@ def test_a_request_id_of_100_characters_is_kept(client: TestClient) -> None:
     [("GET", "/v1/decisions/%00"), ("POST", "/v1/queue/%00/decision")],
 )
 def test_nul_in_a_path_id_is_404(client: TestClient, method: str, path: str) -> None:
-    body = {"reviewer": "ana", "action": "allow"} if method == "POST" else None
+    decision = {"reviewer": "ana", "action": "allow", "reason_code": "no-violation"}
+    body = decision if method == "POST" else None
     response = client.request(method, path, json=body)
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"

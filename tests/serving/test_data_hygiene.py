@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from serving.data_hygiene import apply_retention, erase_seller, export_decisions, redact_record
 from serving.decision_store import NewDecision, get_decision, record_decision
-from serving.review_queue import claim_next, decide
-from serving.tables import DecisionRecord, ReviewItem, utc_now
+from serving.review_actions import claim_next
+from serving.tables import DecisionRecord, WorkItem, utc_now
 from tests.factories import make_new_decision, make_review_decision
+from tests.serving.review_steps import decide_as
 
 LISTINGGUARD_SERVE = [sys.executable, "-m", "serving.cli"]
 
@@ -40,7 +41,7 @@ def reviewed(session_factory: sessionmaker[Session], seller: str) -> str:
     stored, _ = record_decision(session_factory, with_seller(make_review_decision, seller))
     item = claim_next(session_factory, "ana")
     assert item is not None and item.decision_id == stored.id
-    decide(session_factory, item.id, "ana", "block", "seller phone 555-0100 in the photo")
+    decide_as(session_factory, item.id, "ana", "block", "seller phone 555-0100 in the photo")
     return stored.id
 
 
@@ -59,7 +60,7 @@ def original_of(session_factory: sessionmaker[Session], decision_id: str) -> New
 def counts(session_factory: sessionmaker[Session]) -> tuple[int, int]:
     with session_factory() as session:
         decisions = session.scalar(select(func.count()).select_from(DecisionRecord))
-        items = session.scalar(select(func.count()).select_from(ReviewItem))
+        items = session.scalar(select(func.count()).select_from(WorkItem))
     return int(decisions or 0), int(items or 0)
 
 
@@ -73,17 +74,17 @@ def test_retention_anonymizes_old_decisions_and_keeps_their_figures(
     result = apply_retention(
         session_factory, older_than=utc_now() - timedelta(days=365), mode="anonymize"
     )
-    assert (result.decisions, result.review_items) == (1, 1)
+    assert (result.decisions, result.work_items) == (1, 1)
     stored = get_decision(session_factory, old)
     assert stored is not None
     assert "title" not in stored.listing and "seller_id" not in stored.listing
     assert "attributes" not in stored.listing
-    assert stored.scores and stored.action == "review", "audit figures stay"
+    assert stored.scores and stored.model_action == "review", "audit figures stay"
     with session_factory() as session:
-        item = session.scalars(select(ReviewItem).where(ReviewItem.decision_id == old)).one()
+        item = session.scalars(select(WorkItem).where(WorkItem.decision_id == old)).one()
         record = session.get(DecisionRecord, old)
         assert record is not None
-        assert item.reviewer_reason is None and item.reviewer_action == "block"
+        assert item.note is None and item.human_action == "block"
         assert record.seller_id is None and record.anonymized_at is not None
     replayed, created = record_decision(session_factory, old_decision)
     assert created and replayed.id != old, "identical content is decided afresh, not replayed"
@@ -103,7 +104,7 @@ def test_retention_delete_spares_items_still_in_the_queue(
     for decision_id in (closed, waiting.id):
         age(session_factory, decision_id, days=30)
     result = apply_retention(session_factory, older_than=utc_now(), mode="delete")
-    assert (result.decisions, result.review_items) == (1, 1)
+    assert (result.decisions, result.work_items) == (1, 1)
     assert get_decision(session_factory, closed) is None
     assert get_decision(session_factory, waiting.id) is not None, "an open item keeps its decision"
 
@@ -116,7 +117,7 @@ def test_erasure_deletes_every_decision_and_item_of_one_seller(
     record_decision(session_factory, with_seller(make_new_decision, "erase-me"))
     kept, _ = record_decision(session_factory, with_seller(make_new_decision, "someone-else"))
     result = erase_seller(session_factory, "erase-me")
-    assert (result.decisions, result.review_items) == (3, 2)
+    assert (result.decisions, result.work_items) == (3, 2)
     assert counts(session_factory) == (1, 0)
     assert get_decision(session_factory, kept.id) is not None
 
@@ -135,7 +136,7 @@ def test_redacted_export_pseudonymizes_sellers_and_drops_notes(
     rows = [json.loads(line) for line in redacted.getvalue().splitlines()]
     assert rows[0]["seller_id"] == rows[1]["seller_id"], "one seller, one pseudonym"
     assert rows[0]["seller_id"] == rows[0]["listing"]["seller_id"]
-    assert rows[0]["review"][0]["reviewer_action"] == "block"
+    assert rows[0]["review"][0]["human_action"] == "block"
 
 
 def test_pseudonyms_without_a_key_differ_between_exports() -> None:
@@ -167,7 +168,7 @@ def test_commands_work_on_the_service_database(tmp_path: Path, sqlite_url: str) 
     kept = serve("retention", "--days", "90", "--mode", "anonymize")
     assert "anonymized 1 decisions older than 90 days" in kept.stdout, kept.stderr
     erased = serve("erase-seller", "cli-seller")
-    assert "erased seller 'cli-seller': 1 decisions, 0 review items" in erased.stdout
+    assert "erased seller 'cli-seller': 1 decisions, 0 work items" in erased.stdout
     missing = serve("retention")
     assert missing.returncode == 2 and "LISTINGGUARD_RETENTION_DAYS" in missing.stderr
     engine.dispose()

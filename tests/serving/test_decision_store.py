@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from serving.decision_store import NewDecision, get_decision, record_decision, record_decisions
 from serving.errors import InvalidDecisionError
-from serving.review_queue import claim_next, count_items, decide, get_item, list_items
+from serving.review_actions import claim_next
+from serving.review_queue import count_items, get_item, list_items
 from serving.tables import DecisionRecord
-from tests.factories import make_new_decision, make_review_decision
+from tests.factories import make_new_decision, make_review_decision, urgency
+from tests.serving.review_steps import decide_as
 
 
 def _decision_rows(session_factory: sessionmaker[Session]) -> int:
@@ -109,7 +111,8 @@ def test_review_decision_opens_exactly_one_item(session_factory: sessionmaker[Se
         stored.id,
         stored.listing_id,
     )
-    assert (item.title, item.action, item.priority) == ("Rolex Submariner", "review", 0.55)
+    assert (item.title, item.model_action) == ("Rolex Submariner", "review")
+    assert item.priority_factors["risk"] == 0.55
     assert item.scores == stored.scores
     assert item.explanation == stored.explanation
 
@@ -119,12 +122,13 @@ def test_second_review_for_a_listing_repoints_its_open_item(
 ) -> None:
     first, _ = record_decision(session_factory, make_review_decision(listing_id="listing-7"))
     second, _ = record_decision(
-        session_factory, make_review_decision(listing_id="listing-7", priority=0.9)
+        session_factory, make_review_decision(listing_id="listing-7", risk=0.9)
     )
     assert second.review_item_id == first.review_item_id
     assert count_items(session_factory) == 1
     item = list_items(session_factory)[0]
-    assert (item.status, item.decision_id, item.priority) == ("open", second.id, 0.9)
+    assert (item.status, item.decision_id) == ("open", second.id)
+    assert item.priority_factors["risk"] == 0.9
     refreshed_first = get_decision(session_factory, first.id)
     assert refreshed_first is not None
     assert refreshed_first.review_item_id is None
@@ -148,7 +152,7 @@ def test_review_after_a_decided_item_opens_a_new_one(
     record_decision(session_factory, make_review_decision(listing_id="listing-9"))
     claimed = claim_next(session_factory, "ana")
     assert claimed is not None
-    decide(session_factory, claimed.id, "ana", "allow", "genuine, receipt attached")
+    decide_as(session_factory, claimed.id, "ana", "allow", "genuine, receipt attached")
     later, _ = record_decision(session_factory, make_review_decision(listing_id="listing-9"))
     assert later.review_item_id not in (None, claimed.id)
     assert count_items(session_factory) == 2
@@ -203,7 +207,7 @@ def test_batch_repoints_and_supersedes_like_single_decisions(
     queued, _ = record_decision(session_factory, make_review_decision(listing_id="b-5"))
     record_decisions(
         session_factory,
-        [make_review_decision(listing_id="b-5", priority=0.9), make_new_decision(listing_id="b-5")],
+        [make_review_decision(listing_id="b-5", risk=0.9), make_new_decision(listing_id="b-5")],
     )
     item = get_item(session_factory, str(queued.review_item_id))
     assert item is not None
@@ -234,10 +238,12 @@ def test_replaying_a_reviewed_decision_does_not_requeue_it(
     record_decision(session_factory, review)
     claimed = claim_next(session_factory, "ana")
     assert claimed is not None
-    decide(session_factory, claimed.id, "ana", "block", "replica")
+    decide_as(session_factory, claimed.id, "ana", "block", "replica")
     replayed, created = record_decision(session_factory, review)
     assert not created
     assert replayed.review_item_id == claimed.id
+    assert (replayed.action, replayed.model_action) == ("block", "review")
+    assert replayed.human is not None and replayed.human.decided_by == "ana"
     assert count_items(session_factory, status="open") == 0
 
 
@@ -255,7 +261,7 @@ def test_get_decision_of_an_unknown_id_is_none(session_factory: sessionmaker[Ses
         ({"bands": {"fraud": "maybe"}}, "bands['fraud'] = 'maybe'"),
         ({"scores": {"fraud": 1.5}}, "scores['fraud'] = 1.5"),
         ({"category_scores": {"weapons": float("nan")}}, "category_scores['weapons'] = nan"),
-        ({"priority": float("inf")}, "priority = inf"),
+        ({"urgency": urgency(1.5)}, "urgency factor risk = 1.5"),
     ],
 )
 def test_invalid_decisions_are_refused_naming_the_field(

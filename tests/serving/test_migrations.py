@@ -1,11 +1,12 @@
 """The packaged Alembic migrations: reversible, complete, and enforcing the queue invariants."""
 
+import uuid
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from serving.db import (
@@ -18,7 +19,7 @@ from serving.db import (
     upgrade_database,
 )
 from serving.decision_store import record_decision
-from serving.tables import Base, ReviewItem, utc_now
+from serving.tables import Base, WorkItem, utc_now
 from tests.factories import make_new_decision
 
 
@@ -36,7 +37,7 @@ def test_upgrade_downgrade_upgrade_matches_the_models(database_url: str) -> None
     engine = create_db_engine(database_url)
     try:
         upgrade_database(database_url)
-        assert {"decisions", "review_items"} <= _tables(engine)
+        assert {"decisions", "work_items", "work_item_history", "events"} <= _tables(engine)
         downgrade_database(database_url, "base")
         assert _tables(engine) <= {"alembic_version"}
         assert current_revision(engine) is None
@@ -69,13 +70,19 @@ def _add_decision(engine: Engine, listing_id: str) -> str:
     return stored.id
 
 
-def _add_item(engine: Engine, decision_id: str, listing_id: str, status: str) -> None:
+def _add_item(
+    engine: Engine, decision_id: str, listing_id: str, status: str, kind: str = "review"
+) -> None:
     now = utc_now()
-    item = ReviewItem(
+    item = WorkItem(
+        kind=kind,
         decision_id=decision_id,
         listing_id=listing_id,
         status=status,
         priority=0.5,
+        priority_factors={},
+        due_at=now,
+        order_at=now,
         created_at=now,
         updated_at=now,
     )
@@ -83,7 +90,8 @@ def _add_item(engine: Engine, decision_id: str, listing_id: str, status: str) ->
         session.add(item)
 
 
-def test_schema_allows_one_open_or_claimed_item_per_listing(database_url: str) -> None:
+@pytest.mark.parametrize("second", ["claimed", "held", "escalated"])
+def test_schema_allows_one_active_item_per_listing_and_kind(database_url: str, second: str) -> None:
     upgrade_database(database_url)
     engine = create_db_engine(database_url)
     try:
@@ -91,10 +99,97 @@ def test_schema_allows_one_open_or_claimed_item_per_listing(database_url: str) -
         _add_item(engine, decision_id, "listing-1", "decided")
         _add_item(engine, decision_id, "listing-1", "open")
         with pytest.raises(IntegrityError):
-            _add_item(engine, decision_id, "listing-1", "claimed")
-        _add_item(engine, decision_id, "listing-1", "decided")
+            _add_item(engine, decision_id, "listing-1", second)
+        _add_item(engine, decision_id, "listing-1", second, kind="senior")
+        for closed in ("decided", "superseded", "withdrawn"):
+            _add_item(engine, decision_id, "listing-1", closed)
     finally:
         engine.dispose()
+
+
+LEGACY_ITEMS = [
+    # (id, listing, status, priority, claimed_by, reviewer_action, reason)
+    ("a" * 32, "l-open", "open", 0.9, None, None, None),
+    ("b" * 32, "l-claimed", "claimed", 0.5, "ana", None, None),
+    ("c" * 32, "l-blocked", "decided", 0.7, "ana", "block", "replica"),
+    ("d" * 32, "l-escalated", "decided", 0.6, "ben", "escalate", "needs legal"),
+]
+
+
+def test_legacy_review_items_move_to_work_items_and_back(database_url: str) -> None:
+    upgrade_database(database_url, "0003")
+    engine = create_db_engine(database_url)
+    try:
+        decisions = {listing: _legacy_decision(engine, listing) for _, listing, *_ in LEGACY_ITEMS}
+        now = utc_now()
+        with engine.begin() as connection:
+            for item_id, listing, status, priority, holder, action, reason in LEGACY_ITEMS:
+                connection.execute(
+                    text(
+                        "INSERT INTO review_items (id, decision_id, listing_id, status, priority,"
+                        " created_at, updated_at, claimed_by, claimed_at, decided_by,"
+                        " reviewer_action, reviewer_reason, decided_at) VALUES (:id, :d, :l, :s,"
+                        " :p, :t, :t, :h, :c, :by, :a, :r, :dt)"
+                    ),
+                    {
+                        "id": item_id, "d": decisions[listing], "l": listing, "s": status,
+                        "p": priority, "t": now, "h": holder, "c": now if holder else None,
+                        "by": holder if action else None, "a": action, "r": reason,
+                        "dt": now if action else None,
+                    },
+                )  # fmt: skip
+        upgrade_database(database_url)
+        with make_session_factory(engine)() as session:
+            items = {item.listing_id: item for item in session.scalars(select(WorkItem))}
+            history = session.execute(text("SELECT count(*) FROM work_item_history")).scalar()
+            verdicts = session.execute(text("SELECT listing_id, action FROM human_verdicts")).all()
+        assert {listing: (i.kind, i.status) for listing, i in items.items()} == {
+            "l-open": ("review", "open"),
+            "l-claimed": ("review", "claimed"),
+            "l-blocked": ("review", "decided"),
+            "l-escalated": ("senior", "open"),
+        }
+        assert items["l-open"].order_at < items["l-claimed"].order_at, "riskier still first"
+        assert items["l-claimed"].lease_expires_at is not None
+        assert (items["l-blocked"].human_action, items["l-blocked"].note) == ("block", "replica")
+        assert history == len(LEGACY_ITEMS)
+        assert [tuple(row) for row in verdicts] == [("l-blocked", "block")]
+        downgrade_database(database_url, "0003")
+        with engine.connect() as connection:
+            back = connection.execute(
+                text("SELECT listing_id, status, reviewer_action FROM review_items")
+            ).all()
+        assert sorted(tuple(row) for row in back) == [
+            ("l-blocked", "decided", "block"),
+            ("l-claimed", "claimed", None),
+            ("l-open", "open", None),
+        ], "senior items have no place in the old schema"
+    finally:
+        engine.dispose()
+
+
+def _legacy_decision(engine: Engine, listing_id: str) -> str:
+    """A decision row as revision 0003 knew it."""
+    new = make_new_decision(listing_id=listing_id)
+    decision_id = uuid.uuid4().hex
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO decisions (id, idempotency_key, listing_id, content_hash, request_id,"
+                " market, listing, scores, bands, regulated_category, category_scores, action,"
+                " explanation, model_version, threshold_set_id, policy_version, created_at,"
+                " seller_id) VALUES (:id, :k, :l, :h, 'r', 'US', '{}', '{}', '{}', NULL, '{}',"
+                " 'review', '{}', 'm', 't', 'p', :t, NULL)"
+            ),
+            {
+                "id": decision_id,
+                "k": new.idempotency_key,
+                "l": listing_id,
+                "h": "h",
+                "t": utc_now(),
+            },
+        )
+    return decision_id
 
 
 def test_schema_enforces_foreign_keys(database_url: str) -> None:

@@ -1,0 +1,226 @@
+"""The review section of a policy: reason codes, SLAs and the weights of queue priority.
+
+Queue order is a deadline: an item is due ``sla_hours`` after it was queued (per label and
+market), and each urgency factor — calibrated risk, uncertainty, exposure, seller history, each
+in [0, 1] — moves it earlier by up to its weight in hours. The queue serves the earliest
+``order_at = due_at - advance`` first, so time left before the SLA counts as much as risk does,
+and one stored timestamp (indexed) serves the order.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+URGENCY_FACTORS: Final = ("risk", "uncertainty", "exposure", "seller_history")
+HumanAction = Literal["allow", "block"]
+
+
+class ReasonCode(BaseModel):
+    """Why a human decided as they did; ``severity`` weighs the seller's strike."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: HumanAction
+    description: str = Field(min_length=1, max_length=300)
+    labels: tuple[str, ...] = ()
+    """The labels this code confirms as violated (empty: none, or not label-specific)."""
+    severity: int = Field(default=1, ge=0, le=10)
+    clause: str | None = Field(default=None, max_length=200)
+    """The policy clause it cites when the reviewer names none."""
+
+    @model_validator(mode="after")
+    def _allow_has_no_severity(self) -> "ReasonCode":
+        if self.action == "allow" and (self.severity or self.labels):
+            raise ValueError("an allow reason code confirms no violation: no severity or labels")
+        return self
+
+
+DEFAULT_REASON_CODES: Final = {
+    "violation-confirmed": ReasonCode(
+        action="block", description="the listing breaks the policy clause cited", severity=2
+    ),
+    "prohibited-item": ReasonCode(
+        action="block", description="the item may not be sold in this market", severity=3
+    ),
+    "scam-or-fraud": ReasonCode(
+        action="block", description="the listing deceives buyers", severity=4
+    ),
+    "no-violation": ReasonCode(
+        action="allow", description="nothing in the listing breaks the policy", severity=0
+    ),
+    "allowed-with-authorization": ReasonCode(
+        action="allow",
+        description="a restricted item the seller is authorized to sell here",
+        severity=0,
+    ),
+}
+
+
+class SlaHours(BaseModel):
+    """Hours from queueing to the SLA: ``labels`` override ``default``; ``markets`` override
+    both for one market (``{US: {fraud: 2, default: 12}}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: float = Field(default=24.0, gt=0, le=24 * 90)
+    labels: dict[str, float] = Field(default_factory=dict)
+    markets: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _positive(self) -> "SlaHours":
+        places = [("labels", self.labels)] + [
+            (f"markets.{code}", hours) for code, hours in self.markets.items()
+        ]
+        for where, hours in places:
+            for name, value in hours.items():
+                if not 0 < value <= 24 * 90:
+                    raise ValueError(f"sla_hours.{where}.{name}: {value} is not in (0, 2160]")
+        return self
+
+    def hours(self, label: str | None, market: str) -> float:
+        local = self.markets.get(market, {})
+        for table in (local, self.labels):
+            if label is not None and label in table:
+                return table[label]
+        return local.get("default", self.default)
+
+
+class PriorityWeights(BaseModel):
+    """Hours by which each factor at full strength (1.0) moves an item ahead of its deadline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    risk: float = Field(default=6.0, ge=0, le=24 * 30)
+    uncertainty: float = Field(default=2.0, ge=0, le=24 * 30)
+    exposure: float = Field(default=3.0, ge=0, le=24 * 30)
+    seller_history: float = Field(default=4.0, ge=0, le=24 * 30)
+    price_reference: float = Field(default=200.0, gt=0)
+    """The price at which exposure is 0.5 (exposure = price / (price + reference))."""
+    reach_reference: float = Field(default=10_000.0, gt=0)
+    """The caller-supplied reach (``attributes.reach``, expected views) at which exposure is 0.5;
+    reach, where given, replaces price."""
+    history_reference: float = Field(default=2.0, gt=0)
+    """Prior confirmed violations at which the seller-history factor is 0.5."""
+
+    def as_hours(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in URGENCY_FACTORS}
+
+
+class ReviewPolicy(BaseModel):
+    """Reason codes reviewers choose from, SLAs and queue priority weights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason_codes: dict[str, ReasonCode] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
+    sla_hours: SlaHours = Field(default_factory=SlaHours)
+    senior_sla_hours: float = Field(default=8.0, gt=0, le=24 * 90)
+    priority: PriorityWeights = Field(default_factory=PriorityWeights)
+
+    @model_validator(mode="after")
+    def _codes_for_both_actions(self) -> "ReviewPolicy":
+        actions = {code.action for code in self.reason_codes.values()}
+        if actions != {"allow", "block"}:
+            raise ValueError("review.reason_codes: needs at least one allow and one block code")
+        return self
+
+    def labels_named(self) -> list[tuple[str, str]]:
+        """(clause, label) of every label a clause names, for checking against a taxonomy."""
+        named = [
+            (f"review.reason_codes.{code}.labels", label)
+            for code, spec in self.reason_codes.items()
+            for label in spec.labels
+        ]
+        named += [(f"review.sla_hours.labels.{label}", label) for label in self.sla_hours.labels]
+        named += [
+            (f"review.sla_hours.markets.{market}.{label}", label)
+            for market, hours in self.sla_hours.markets.items()
+            for label in hours
+            if label != "default"
+        ]
+        return named
+
+
+@dataclass(frozen=True, slots=True)
+class Urgency:
+    """An item's urgency factors (each in [0, 1]), their weights in hours and its SLA."""
+
+    factors: dict[str, float]
+    weights: dict[str, float]
+    sla_hours: float
+    label: str | None = None
+    """The label whose review band set the SLA (the most likely one in review)."""
+    history_reference: float = field(default=2.0)
+
+    @property
+    def advance_hours(self) -> float:
+        """How far ahead of its deadline the item is served: the weighted factors."""
+        return sum(self.weights.get(name, 0.0) * value for name, value in self.factors.items())
+
+    def with_seller_history(self, prior_violations: int) -> "Urgency":
+        """The same urgency with the seller's confirmed violations as a factor."""
+        share = prior_violations / (prior_violations + self.history_reference)
+        return replace(self, factors={**self.factors, "seller_history": share})
+
+
+def review_urgency(
+    probabilities: Mapping[str, float],
+    bands: Mapping[str, str],
+    edges: Mapping[str, tuple[float, float | None]],
+    *,
+    market: str,
+    price: float | None,
+    reach: float | None,
+    review: ReviewPolicy,
+) -> Urgency:
+    """Urgency of a listing sent to review (``edges``: each label's (allow, enforce) edges).
+
+    risk: the highest calibrated probability among labels in review; uncertainty: how close that
+    label sits to the middle of its review band (1 at the middle, 0 at an edge); exposure: reach
+    (or else price) over itself plus its reference.
+    """
+    in_review = [label for label, band in bands.items() if band == "review"]
+    label = max(in_review, key=lambda name: probabilities[name], default=None)
+    risk = probabilities[label] if label is not None else max(probabilities.values(), default=0.0)
+    uncertainty = 0.0
+    if label is not None:
+        low, high = edges[label]
+        high = 1.0 if high is None else high
+        if high > low:
+            uncertainty = 1.0 - abs(2 * (probabilities[label] - low) / (high - low) - 1)
+    weights = review.priority
+    if reach is not None and math.isfinite(reach) and reach >= 0:
+        exposure = reach / (reach + weights.reach_reference)
+    elif price is not None:
+        exposure = price / (price + weights.price_reference)
+    else:
+        exposure = 0.0
+    factors = {
+        "risk": _unit(risk),
+        "uncertainty": _unit(uncertainty),
+        "exposure": _unit(exposure),
+        "seller_history": 0.0,
+    }
+    return Urgency(
+        factors=factors,
+        weights=weights.as_hours(),
+        sla_hours=review.sla_hours.hours(label, market),
+        label=label,
+        history_reference=weights.history_reference,
+    )
+
+
+def parse_reach(attributes: Mapping[str, str]) -> float | None:
+    """The caller-supplied ``reach`` attribute as a number, or None when absent or not one."""
+    raw = attributes.get("reach", "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _unit(value: float) -> float:
+    return min(1.0, max(0.0, float(value)))

@@ -1,0 +1,53 @@
+"""What pipelines hear back: the outcome feed, and withdrawing a listing from review."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from serving.api_errors import ApiError, ErrorResponse
+from serving.deps import StateDep
+from serving.errors import InvalidReviewError
+from serving.outcome_events import MAX_EVENTS_PAGE, events_after
+from serving.review_actions import withdraw_listing
+from serving.schemas import EventOut, EventsPage, WithdrawOut, WithdrawRequest
+
+router = APIRouter(tags=["outcomes"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (409, 413, 415, 422, 503)
+}
+
+
+@router.get("/v1/events", response_model=EventsPage, responses=ERRORS)
+async def read_events(
+    state: StateDep,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 100,
+) -> EventsPage:
+    """Human decisions, escalations and withdrawals after event ``after``, in commit order."""
+    events = await state.database.run(events_after, state.session_factory, after, limit=limit)
+    return EventsPage(
+        events=[
+            EventOut(
+                id=e.id,
+                at=e.at,
+                type=e.type,
+                listing_id=e.listing_id,
+                item_id=e.item_id,
+                payload=e.payload,
+            )
+            for e in events
+        ],
+        next_after=events[-1].id if events else after,
+    )
+
+
+@router.post("/v1/listings/{listing_id}/withdraw", response_model=WithdrawOut, responses=ERRORS)
+async def withdraw(listing_id: str, body: WithdrawRequest, state: StateDep) -> WithdrawOut:
+    """The listing was taken down: its open, claimed, held and escalated items close."""
+    try:
+        closed = await state.database.run(
+            withdraw_listing, state.session_factory, listing_id, body.actor, reason=body.reason
+        )
+    except InvalidReviewError as error:
+        raise ApiError(422, "invalid_review", str(error)) from error
+    return WithdrawOut(listing_id=listing_id, closed_items=closed)

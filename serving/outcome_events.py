@@ -1,0 +1,69 @@
+"""The outcome feed: human decisions and withdrawals, in the order they were committed.
+
+Pipelines poll ``GET /v1/events?after=ID`` with the last id they processed. Ids are assigned in
+commit order: on PostgreSQL each writer takes a transaction-scoped advisory lock before its
+insert, so a transaction that took a lower id has committed (or rolled back) before a higher one
+becomes visible — a consumer never skips an event that commits late. SQLite has one writer at a
+time, which gives the same order.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.errors import InvalidReviewError
+from serving.tables import OutcomeEvent
+
+EVENT_TYPES: Final = ("human_decision", "escalated", "listing_withdrawn")
+MAX_EVENTS_PAGE: Final = 1000
+FEED_LOCK_KEY: Final = 7_365_001
+"""The advisory-lock key that serializes feed writers on PostgreSQL."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    id: int
+    at: datetime
+    type: str
+    listing_id: str
+    item_id: str | None
+    payload: dict[str, Any]
+
+
+def append_event(
+    session: Session,
+    type_: str,
+    *,
+    listing_id: str,
+    item_id: str | None,
+    at: datetime,
+    payload: dict[str, Any],
+) -> None:
+    """Add an event to the feed in the caller's transaction."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"event type {type_!r}; expected one of {', '.join(EVENT_TYPES)}")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
+    session.add(
+        OutcomeEvent(at=at, type=type_, listing_id=listing_id, item_id=item_id, payload=payload)
+    )
+    session.flush()
+
+
+def events_after(
+    session_factory: sessionmaker[Session], after: int, *, limit: int = 100
+) -> list[FeedEvent]:
+    """Events with an id above ``after``, oldest first, at most ``limit``."""
+    if after < 0:
+        raise InvalidReviewError(f"after must be 0 or more, got {after}")
+    if not 1 <= limit <= MAX_EVENTS_PAGE:
+        raise InvalidReviewError(f"limit must be between 1 and {MAX_EVENTS_PAGE}, got {limit}")
+    query = select(OutcomeEvent).where(OutcomeEvent.id > after).order_by(OutcomeEvent.id)
+    with session_factory() as session:
+        return [
+            FeedEvent(e.id, e.at, e.type, e.listing_id, e.item_id, dict(e.payload))
+            for e in session.scalars(query.limit(limit))
+        ]

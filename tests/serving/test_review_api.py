@@ -1,0 +1,194 @@
+"""The review workflow over HTTP: item pages, transitions, history, the outcome feed."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.serving.http_checks import error_of
+
+TOBACCO = {
+    "listing_id": "api-tobacco-1",
+    "title": "Hand-rolling tobacco pouch 50g, menthol",
+    "description": "Loose tobacco, ships discreetly.",
+    "price": 14.0,
+    "market": "US",
+    "seller_id": "seller-t",
+}
+BLOCK = {"action": "block", "reason_code": "violation-confirmed", "note": "no licence shown"}
+
+
+def _queued(client: TestClient, listing: dict[str, Any] | None = None) -> dict[str, Any]:
+    decision = client.post("/v1/score", json=listing or TOBACCO).json()
+    assert decision["action"] == "review", decision
+    return decision
+
+
+def _claimed(client: TestClient, reviewer: str = "ana", kind: str = "review") -> dict[str, Any]:
+    response = client.post("/v1/queue/claim", json={"reviewer": reviewer, "kind": kind})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_claim_shows_what_a_reviewer_needs(client: TestClient) -> None:
+    decision = _queued(client)
+    item = _claimed(client)
+    assert item["id"] == decision["review_item_id"]
+    assert item["listing"]["title"] == TOBACCO["title"]
+    assert set(item["reasons"]) == set(decision["labels"])
+    assert item["model_policy_clause"] == decision["policy_clause"]
+    assert item["rules"] == decision["rules"]
+    assert item["due_at"] > item["created_at"] and not item["sla_breached"]
+    assert set(item["priority_factors"]) == {"risk", "uncertainty", "exposure", "seller_history"}
+    assert client.get(f"/v1/queue/{item['id']}").json() == item
+
+
+def test_unknown_items_are_404(client: TestClient) -> None:
+    for path in ("/v1/queue/" + "f" * 32, "/v1/queue/nope/history"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "does not exist" in error_of(response)["message"]
+
+
+def test_a_human_block_answers_rescoring_until_the_content_changes(client: TestClient) -> None:
+    _queued(client)
+    item = _claimed(client)
+    decided = client.post(f"/v1/queue/{item['id']}/decision", json={"reviewer": "ana", **BLOCK})
+    assert decided.status_code == 200, decided.text
+    body = decided.json()
+    assert (body["status"], body["human_action"], body["reason_code"]) == (
+        "decided",
+        "block",
+        "violation-confirmed",
+    )
+    again = client.post("/v1/score", json=TOBACCO).json()
+    assert (again["action"], again["model_action"]) == ("block", "review")
+    assert again["human_decision"]["decided_by"] == "ana"
+    assert again["labels"], "the model's scores stand beside the human answer"
+    assert client.get("/v1/queue", params={"status": "open"}).json()["total"] == 0
+    edited = client.post("/v1/score", json={**TOBACCO, "title": "Menthol tobacco pouch"}).json()
+    assert edited["human_decision"] is None and edited["action"] == edited["model_action"]
+
+
+def test_history_records_each_move(client: TestClient) -> None:
+    _queued(client)
+    item = _claimed(client)
+    client.post(f"/v1/queue/{item['id']}/release", json={"reviewer": "ana", "reason": "break"})
+    again = _claimed(client, "ben")
+    client.post(
+        f"/v1/queue/{again['id']}/hold",
+        json={"reviewer": "ben", "reason": "asked for licence", "hours": 2},
+    )
+    client.post(f"/v1/queue/{again['id']}/release", json={"reviewer": "ben"})
+    history = client.get(f"/v1/queue/{item['id']}/history").json()["history"]
+    moves = [(h["event"], h["actor"], h["from_status"], h["to_status"]) for h in history]
+    assert moves == [
+        ("open", "system", None, "open"),
+        ("claim", "ana", "open", "claimed"),
+        ("release", "ana", "claimed", "open"),
+        ("claim", "ben", "open", "claimed"),
+        ("hold", "ben", "claimed", "held"),
+        ("release", "ben", "held", "open"),
+    ]
+    assert history[4]["reason"] == "asked for licence"
+
+
+def test_escalation_goes_to_a_senior_queue(client: TestClient) -> None:
+    _queued(client)
+    item = _claimed(client)
+    senior = client.post(
+        f"/v1/queue/{item['id']}/escalate", json={"reviewer": "ana", "reason": "unclear law"}
+    ).json()
+    assert (senior["kind"], senior["parent_id"]) == ("senior", item["id"])
+    assert client.post("/v1/queue/claim", json={"reviewer": "ben"}).status_code == 204
+    taken = _claimed(client, "sam", kind="senior")
+    decision = {"action": "allow", "reason_code": "allowed-with-authorization"}
+    client.post(f"/v1/queue/{taken['id']}/decision", json={"reviewer": "sam", **decision})
+    original = client.get(f"/v1/queue/{item['id']}").json()
+    assert (original["status"], original["human_action"], original["decided_by"]) == (
+        "decided",
+        "allow",
+        "sam",
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("decision", {"reviewer": "ana", **BLOCK}),
+        ("release", {"reviewer": "ana"}),
+        ("escalate", {"reviewer": "ana", "reason": "x"}),
+        ("hold", {"reviewer": "ana", "reason": "x", "hours": 1}),
+    ],
+)
+def test_moves_the_state_machine_forbids_are_409(
+    client: TestClient, path: str, body: dict[str, Any]
+) -> None:
+    _queued(client)
+    item = _claimed(client)
+    client.post(f"/v1/queue/{item['id']}/decision", json={"reviewer": "ana", **BLOCK})
+    response = client.post(f"/v1/queue/{item['id']}/{path}", json=body)
+    assert response.status_code == 409
+    assert "decided" in error_of(response)["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "block"}, "reason_code"),
+        ({"action": "block", "reason_code": "no-violation"}, "reason_code"),
+        ({"action": "escalate", "reason_code": "no-violation"}, "action"),
+        ({"action": "allow", "reason_code": "no-violation", "note": "n" * 2001}, "note"),
+        ({"action": "allow", "reason_code": "no-violation", "policy_clause": " "}, "policy_clause"),
+    ],
+)
+def test_bad_decisions_are_422_naming_the_field(
+    client: TestClient, body: dict[str, Any], field: str
+) -> None:
+    _queued(client)
+    item = _claimed(client)
+    response = client.post(f"/v1/queue/{item['id']}/decision", json={"reviewer": "ana", **body})
+    assert response.status_code == 422
+    assert error_of(response)["field"] == field
+    assert client.get(f"/v1/queue/{item['id']}").json()["status"] == "claimed", "nothing lost"
+
+
+def test_the_schema_lists_the_policys_reason_codes_per_action(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    variants = schemas["ReviewDecisionRequest"]["oneOf"]
+    codes = {
+        v["properties"]["action"]["const"]: v["properties"]["reason_code"]["enum"] for v in variants
+    }
+    assert "violation-confirmed" in codes["block"] and "no-violation" in codes["allow"]
+    assert schemas["HoldRequest"]["properties"]["hours"]["maximum"] == 720
+
+
+def test_the_outcome_feed_pages_in_order(client: TestClient) -> None:
+    for n in range(3):
+        _queued(client, {**TOBACCO, "listing_id": f"feed-{n}"})
+        item = _claimed(client)
+        client.post(f"/v1/queue/{item['id']}/decision", json={"reviewer": "ana", **BLOCK})
+    withdrawn = client.post(
+        "/v1/listings/feed-9/withdraw", json={"actor": "pipeline", "reason": "seller deleted"}
+    ).json()
+    assert withdrawn == {"listing_id": "feed-9", "closed_items": []}
+    first = client.get("/v1/events", params={"limit": 2}).json()
+    rest = client.get("/v1/events", params={"after": first["next_after"]}).json()
+    events = first["events"] + rest["events"]
+    assert [e["type"] for e in events] == ["human_decision"] * 3 + ["listing_withdrawn"]
+    assert [e["listing_id"] for e in events[:3]] == ["feed-0", "feed-1", "feed-2"]
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    assert events[0]["payload"]["reason_code"] == "violation-confirmed"
+    empty = client.get("/v1/events", params={"after": rest["next_after"]}).json()
+    assert empty == {"events": [], "next_after": rest["next_after"]}
+
+
+def test_withdrawing_a_listing_closes_its_items(client: TestClient) -> None:
+    decision = _queued(client)
+    response = client.post(
+        f"/v1/listings/{TOBACCO['listing_id']}/withdraw",
+        json={"actor": "pipeline", "reason": "taken down by seller"},
+    )
+    assert response.json()["closed_items"] == [decision["review_item_id"]]
+    assert client.get(f"/v1/queue/{decision['review_item_id']}").json()["status"] == "withdrawn"
+    assert client.post("/v1/queue/claim", json={"reviewer": "ana"}).status_code == 204
