@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from benchmarks.database_proxy import DatabaseProxy
-from benchmarks.live_server import HOST, database, start_server, stop_server
+from benchmarks.live_server import HOST, RunningServer, database, start_server, stop_server
 from serving.db import create_db_engine
 from serving.tables import DecisionRecord
 
@@ -54,11 +54,13 @@ def _body(tag: str, n: int) -> bytes:
     return json.dumps({"listing_id": f"{tag}-{n}", "title": f"glass water pipe {n}"}).encode()
 
 
-def _timed(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, float]:
-    connection = http.client.HTTPConnection(HOST, port, timeout=120)
+def _timed(
+    server: RunningServer, method: str, path: str, body: bytes | None = None
+) -> tuple[int, float]:
+    connection = http.client.HTTPConnection(HOST, server.port, timeout=120)
     started = time.perf_counter()
     try:
-        connection.request(method, path, body, {"Content-Type": "application/json"})
+        connection.request(method, path, body, {"Content-Type": "application/json", **server.auth})
         response = connection.getresponse()
         response.read()
         return response.status, time.perf_counter() - started
@@ -68,10 +70,10 @@ def _timed(port: int, method: str, path: str, body: bytes | None = None) -> tupl
         connection.close()
 
 
-def _until_ok(port: int, tag: str) -> float:
+def _until_ok(server: RunningServer, tag: str) -> float:
     started = time.perf_counter()
     n = 0
-    while _timed(port, "POST", "/v1/score", _body(tag, n))[0] != 200:
+    while _timed(server, "POST", "/v1/score", _body(tag, n))[0] != 200:
         n += 1
         time.sleep(0.05)
     return time.perf_counter() - started
@@ -96,42 +98,40 @@ def _faults(bundle: Path, scratch: Path, postgres_url: str) -> dict[str, Any]:
         with DatabaseProxy(parsed.host or HOST, parsed.port or 5432) as proxy:
             proxied = parsed.set(host=HOST, port=proxy.port).render_as_string(hide_password=False)
             server = start_server(bundle, proxied, scratch / "faults.log")
-            port = server.port
             try:
-                healthy = [_timed(port, "POST", "/v1/score", _body("ok", n)) for n in range(200)]
+                healthy = [_timed(server, "POST", "/v1/score", _body("ok", n)) for n in range(200)]
                 figures["healthy_score"] = _summary(healthy)
                 proxy.pause()
                 with ThreadPoolExecutor(max_workers=8) as pool:
                     frozen = [
-                        pool.submit(_timed, port, "POST", "/v1/score", _body("frozen", n))
+                        pool.submit(_timed, server, "POST", "/v1/score", _body("frozen", n))
                         for n in range(8)
                     ]
                     time.sleep(0.5)
-                    health = [_timed(port, "GET", "/healthz") for _ in range(10)]
-                    ready = [_timed(port, "GET", "/readyz") for _ in range(3)]
+                    health = [_timed(server, "GET", "/healthz") for _ in range(10)]
+                    ready = [_timed(server, "GET", "/readyz") for _ in range(3)]
                     figures["frozen_score"] = _summary([future.result() for future in frozen])
                 figures["frozen_healthz"] = _summary(health)
                 figures["frozen_readyz"] = _summary(ready)
                 proxy.resume()
-                figures["resumed_first_200_s"] = round(_until_ok(port, "resumed"), 3)
+                figures["resumed_first_200_s"] = round(_until_ok(server, "resumed"), 3)
                 proxy.stop()
-                down = [_timed(port, "POST", "/v1/score", _body("down", n)) for n in range(20)]
+                down = [_timed(server, "POST", "/v1/score", _body("down", n)) for n in range(20)]
                 figures["down_score"] = _summary(down)
-                figures["down_readyz"] = _summary([_timed(port, "GET", "/readyz")])
+                figures["down_readyz"] = _summary([_timed(server, "GET", "/readyz")])
                 proxy.start()
-                figures["restarted_first_200_s"] = round(_until_ok(port, "restarted"), 3)
+                figures["restarted_first_200_s"] = round(_until_ok(server, "restarted"), 3)
             finally:
                 stop_server(server.process)
     return figures
 
 
-def _send(port: int, tag: str, count: int, answered: dict[str, str]) -> None:
-    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+def _send(server: RunningServer, tag: str, count: int, answered: dict[str, str]) -> None:
+    connection = http.client.HTTPConnection(HOST, server.port, timeout=60)
+    headers = {"Content-Type": "application/json", **server.auth}
     try:
         for n in range(count):
-            connection.request(
-                "POST", "/v1/score", _body(tag, n), {"Content-Type": "application/json"}
-            )
+            connection.request("POST", "/v1/score", _body(tag, n), headers)
             response = connection.getresponse()
             reply = json.loads(response.read())
             if response.status == 200:
@@ -148,7 +148,7 @@ def _kill_9(bundle: Path, scratch: Path, listings: int) -> dict[str, Any]:
     server = start_server(bundle, url, scratch / "crash.log")
     answered: dict[str, str] = {}
     threads = [
-        threading.Thread(target=_send, args=(server.port, f"c{c}", per_client, answered))
+        threading.Thread(target=_send, args=(server, f"c{c}", per_client, answered))
         for c in range(CLIENTS)
     ]
     for thread in threads:
@@ -164,7 +164,7 @@ def _kill_9(bundle: Path, scratch: Path, listings: int) -> dict[str, Any]:
     after: dict[str, str] = {}
     try:
         for c in range(CLIENTS):
-            _send(restarted.port, f"c{c}", per_client, after)
+            _send(restarted, f"c{c}", per_client, after)
     finally:
         stop_server(restarted.process)
     engine = create_db_engine(url)

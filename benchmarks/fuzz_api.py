@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.live_server import database, server
+from benchmarks.live_server import database, issue_key, server
 
 SERVER_ERROR_CODE = "ST101"
 
@@ -53,11 +53,12 @@ def _demo_bundle(scratch: Path) -> Path:
     return bundle.bundle_dir
 
 
-def _schemathesis(port: int, args: argparse.Namespace, report: Path) -> str:
+def _schemathesis(port: int, key: str, args: argparse.Namespace, report: Path) -> str:
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "run",
         f"http://127.0.0.1:{port}/openapi.json",
+        f"--header=Authorization: Bearer {key}",
         "--checks=all",
         "--phases=coverage,fuzzing,stateful",
         "--continue-on-failure",
@@ -98,9 +99,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="lg-fuzz-") as folder:
         scratch = Path(folder)
         bundle = args.bundle or _demo_bundle(scratch)
-        with database(args.database_url, scratch) as url, server(bundle, url, scratch) as port:
+        with database(args.database_url, scratch) as url, server(bundle, url, scratch) as running:
+            # An admin key reaches every endpoint; ignored_auth still sends requests without it.
+            key = issue_key(url, "fuzzer", "admin")
             started = time.perf_counter()
-            output = _schemathesis(port, args, scratch / "report.json")
+            output = _schemathesis(running.port, key, args, scratch / "report.json")
             seconds = time.perf_counter() - started
         if not (scratch / "report.json").is_file():
             print(output)

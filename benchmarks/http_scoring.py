@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.live_server import HOST, one_request, server
+from benchmarks.live_server import HOST, RunningServer, bearer, one_request, server
 from benchmarks.live_server import database as database_for
 from data.demo import generate_demo_listings
 from data.loaders import load_labeled
@@ -105,10 +105,12 @@ def _train(dataset: Dataset, scratch: Path) -> tuple[Path, float]:
     return bundle.bundle_dir, time.perf_counter() - started
 
 
-def _post(connection: http.client.HTTPConnection, path: str, body: bytes) -> tuple[int, bytes]:
+def _post(
+    connection: http.client.HTTPConnection, path: str, body: bytes, key: str
+) -> tuple[int, bytes]:
     """(status, body); status 0 when the connection failed (it reconnects on the next call)."""
     try:
-        connection.request("POST", path, body, {"Content-Type": "application/json"})
+        connection.request("POST", path, body, {"Content-Type": "application/json", **bearer(key)})
         response = connection.getresponse()
         return response.status, response.read()
     except (OSError, http.client.HTTPException):
@@ -130,7 +132,7 @@ def _encoded(bodies: list[dict[str, Any]]) -> list[bytes]:
 
 
 def _thread_requests(
-    port: int,
+    target: RunningServer,
     warmup: list[bytes],
     timed: list[bytes],
     expect_replay: bool,
@@ -138,14 +140,14 @@ def _thread_requests(
 ) -> ThreadResult:
     """Warm up one keep-alive connection, wait for every thread, then time each request."""
     result = ThreadResult()
-    connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
+    connection = http.client.HTTPConnection(HOST, target.port, timeout=REQUEST_TIMEOUT_S)
     try:
         for body in warmup:
-            result.warmup_errors += _post(connection, "/v1/score", body)[0] != 200
+            result.warmup_errors += _post(connection, "/v1/score", body, target.key)[0] != 200
         start.wait()
         for body in timed:
             began = time.perf_counter()
-            status, answer = _post(connection, "/v1/score", body)
+            status, answer = _post(connection, "/v1/score", body, target.key)
             result.latencies_s.append(time.perf_counter() - began)
             if status != 200:
                 result.errors += 1
@@ -157,7 +159,11 @@ def _thread_requests(
 
 
 def _run_level(
-    port: int, warmup: list[bytes], timed: list[bytes], concurrency: int, expect_replay: bool
+    target: RunningServer,
+    warmup: list[bytes],
+    timed: list[bytes],
+    concurrency: int,
+    expect_replay: bool,
 ) -> dict[str, Any]:
     """Send ``timed`` from ``concurrency`` threads (each its own share) and summarize."""
     start = threading.Barrier(concurrency + 1)
@@ -165,7 +171,7 @@ def _run_level(
 
     def work(index: int) -> None:
         results[index] = _thread_requests(
-            port, warmup[index::concurrency], timed[index::concurrency], expect_replay, start
+            target, warmup[index::concurrency], timed[index::concurrency], expect_replay, start
         )
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
@@ -203,19 +209,19 @@ def _percentile_ms(ordered: list[float], q: int) -> float:
     return round(1000 * ordered[rank - 1], 2)
 
 
-def _run_batches(port: int, listings: list[Listing], tag: str) -> dict[str, Any]:
+def _run_batches(target: RunningServer, listings: list[Listing], tag: str) -> dict[str, Any]:
     """One warm-up call, then ``BATCH_CALLS`` timed calls of ``BATCH_SIZE`` fresh listings."""
     fresh = _fresh_listings(listings, (BATCH_CALLS + 1) * BATCH_SIZE, tag)
     chunks = [fresh[i : i + BATCH_SIZE] for i in range(0, len(fresh), BATCH_SIZE)]
     bodies = _encoded([{"listings": chunk} for chunk in chunks])
-    connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
+    connection = http.client.HTTPConnection(HOST, target.port, timeout=REQUEST_TIMEOUT_S)
     latencies: list[float] = []
     errors = 0
     try:
-        errors += _post(connection, "/v1/score/batch", bodies[0])[0] != 200
+        errors += _post(connection, "/v1/score/batch", bodies[0], target.key)[0] != 200
         for body in bodies[1:]:
             began = time.perf_counter()
-            errors += _post(connection, "/v1/score/batch", body)[0] != 200
+            errors += _post(connection, "/v1/score/batch", body, target.key)[0] != 200
             latencies.append(time.perf_counter() - began)
     finally:
         connection.close()
@@ -229,23 +235,25 @@ def _run_batches(port: int, listings: list[Listing], tag: str) -> dict[str, Any]
     }
 
 
-def _measure(port: int, listings: list[Listing], levels: list[int], count: int) -> dict[str, Any]:
+def _measure(
+    target: RunningServer, listings: list[Listing], levels: list[int], count: int
+) -> dict[str, Any]:
     """Fresh and replay runs per concurrency level, then the batch run."""
     token = uuid.uuid4().hex[:8]  # ids stay new on a database kept between runs
     replay = _encoded(_fresh_listings(listings[:1], 1, f"{token}-replay"))[0]
-    if one_request(port, "POST", "/v1/score", replay) != 200:
+    if one_request(target.port, "POST", "/v1/score", replay, key=target.key) != 200:
         raise SystemExit("the replay body was refused")
     runs = []
     for level in levels:
         fresh = _encoded(_fresh_listings(listings, WARMUP_REQUESTS + count, f"{token}-c{level}"))
         runs.append(
-            _run_level(port, fresh[:WARMUP_REQUESTS], fresh[WARMUP_REQUESTS:], level, False)
+            _run_level(target, fresh[:WARMUP_REQUESTS], fresh[WARMUP_REQUESTS:], level, False)
         )
         repeated = [replay] * (WARMUP_REQUESTS + count)
         runs.append(
-            _run_level(port, repeated[:WARMUP_REQUESTS], repeated[WARMUP_REQUESTS:], level, True)
+            _run_level(target, repeated[:WARMUP_REQUESTS], repeated[WARMUP_REQUESTS:], level, True)
         )
-    return {"runs": runs, "batch": _run_batches(port, listings, f"{token}-batch")}
+    return {"runs": runs, "batch": _run_batches(target, listings, f"{token}-batch")}
 
 
 def _print_table(runs: list[dict[str, Any]], batch: dict[str, Any]) -> None:
@@ -276,8 +284,11 @@ def main() -> None:
         scratch = Path(folder)
         bundle, training_s = _train(dataset, scratch)
         print(f"trained the baseline in {training_s:.1f} s", flush=True)
-        with database_for(args.database_url, scratch) as url, server(bundle, url, scratch) as port:
-            figures = _measure(port, dataset.requests, args.concurrency, args.requests)
+        with (
+            database_for(args.database_url, scratch) as url,
+            server(bundle, url, scratch) as target,
+        ):
+            figures = _measure(target, dataset.requests, args.concurrency, args.requests)
         database = _shown_url(url)
     _print_table(figures["runs"], figures["batch"])
     summary = {

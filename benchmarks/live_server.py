@@ -2,8 +2,9 @@
 
 ``database(url, scratch)`` yields a URL (a SQLite file in ``scratch`` by default; a PostgreSQL
 database named ``auto`` is created and dropped around the block); ``server(bundle, url, scratch)``
-starts ``python -m serving.cli`` on a free loopback port and yields the running process once
-``/readyz`` answers 200, then stops it.
+starts ``python -m serving.cli`` on a free loopback port with a pipeline key issued in its
+database and yields the running server (port, process, key) once ``/readyz`` answers 200, then
+stops it.
 """
 
 import http.client
@@ -17,6 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from serving.api_keys import create_key
+from serving.db import create_db_engine, make_session_factory, upgrade_database
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
@@ -72,12 +76,34 @@ def free_port() -> int:
 class RunningServer:
     port: int
     process: subprocess.Popen[bytes]
+    key: str
+    """A pipeline key in the server's database."""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return bearer(self.key)
+
+
+def issue_key(database_url: str, name: str = "bench-pipeline", role: str = "pipeline") -> str:
+    """A new API key in the (migrated) database at ``database_url``."""
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        return create_key(make_session_factory(engine), name, role)[1]
+    finally:
+        engine.dispose()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def start_server(
     bundle: Path, database_url: str, log_path: Path, *, env: dict[str, str] | None = None
 ) -> RunningServer:
-    """``python -m serving.cli`` on a free loopback port, ready (its output in ``log_path``)."""
+    """``python -m serving.cli`` on a free loopback port, ready (its output in ``log_path``),
+    with a pipeline key issued in its database."""
+    key = issue_key(database_url)
     port = free_port()
     command = [sys.executable, "-m", "serving.cli", "--bundle", str(bundle), "--host", HOST]
     command += ["--port", str(port), "--database-url", database_url, "--log-level", "warning"]
@@ -89,7 +115,7 @@ def start_server(
     except BaseException:
         stop_server(process)
         raise
-    return RunningServer(port, process)
+    return RunningServer(port, process, key)
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
@@ -102,11 +128,11 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def server(bundle: Path, database_url: str, scratch: Path) -> Iterator[int]:
-    """A ready server's port for the duration of the block; stopped on exit."""
+def server(bundle: Path, database_url: str, scratch: Path) -> Iterator[RunningServer]:
+    """A ready server for the duration of the block; stopped on exit."""
     running = start_server(bundle, database_url, scratch / "server.log")
     try:
-        yield running.port
+        yield running
     finally:
         stop_server(running.process)
 
@@ -124,12 +150,19 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> N
 
 
 def one_request(
-    port: int, method: str, path: str, body: bytes | None = None, timeout: float = 5.0
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    timeout: float = 5.0,
+    *,
+    key: str | None = None,
 ) -> int:
     """The status of one request on its own connection; 0 when nothing answered."""
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    headers = {"Content-Type": "application/json", **(bearer(key) if key else {})}
     try:
-        connection.request(method, path, body, {"Content-Type": "application/json"})
+        connection.request(method, path, body, headers)
         response = connection.getresponse()
         response.read()
         return response.status

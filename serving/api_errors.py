@@ -48,11 +48,19 @@ class ApiError(Exception):
     """An error the API reports on purpose, with its status and schema fields."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, field: str | None = None, limit: Any = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        limit: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.body = ErrorBody(code=code, message=message, field=field, limit=limit)
+        self.headers = headers or {}
 
 
 def error_response(
@@ -122,7 +130,7 @@ def _retry_advice(path: str) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
-        return error_response(request, error.status, error.body)
+        return error_response(request, error.status, error.body, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.api_errors import ApiError, ErrorResponse
-from serving.deps import StateDep
+from serving.auth import AUTH_ERRORS, check_permission
+from serving.deps import AnyCaller, ReviewerCaller, StateDep
 from serving.errors import (
     IllegalTransitionError,
     InvalidReviewError,
@@ -27,6 +28,7 @@ from serving.review_queue import (
     item_history,
     list_items,
 )
+from serving.roles import KIND_PERMISSION
 from serving.schemas import (
     ClaimRequest,
     EscalateRequest,
@@ -46,13 +48,15 @@ from serving.tables import utc_now
 
 router = APIRouter(prefix="/v1/queue", tags=["review queue"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (404, 409, 413, 415, 422, 503)
+    **{code: {"model": ErrorResponse} for code in (404, 409, 413, 415, 422, 503)},
+    **AUTH_ERRORS,
 }
 
 
 @router.get("", response_model=QueuePage, responses=ERRORS)
 async def list_queue(
     state: StateDep,
+    caller: ReviewerCaller,
     kind: Kind | None = None,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
@@ -82,13 +86,16 @@ def _page(
     response_model=QueueItemDetailOut,
     responses={**ERRORS, 204: {"description": "nothing to claim"}},
 )
-async def claim(body: ClaimRequest, state: StateDep) -> QueueItemDetailOut | Response:
+async def claim(
+    body: ClaimRequest, state: StateDep, caller: AnyCaller
+) -> QueueItemDetailOut | Response:
     """Claim the most urgent open item of a kind (expired claims and due holds count as open)."""
+    check_permission(caller, KIND_PERMISSION[body.kind])
     item = await _act(
         state,
         claim_next,
         state.session_factory,
-        body.reviewer,
+        caller.name,
         kind=body.kind,
         lease_seconds=state.settings.review_lease_seconds,
     )
@@ -98,7 +105,7 @@ async def claim(body: ClaimRequest, state: StateDep) -> QueueItemDetailOut | Res
 
 
 @router.get("/{item_id}", response_model=QueueItemDetailOut, responses=ERRORS)
-async def read_item(item_id: str, state: StateDep) -> QueueItemDetailOut:
+async def read_item(item_id: str, state: StateDep, caller: ReviewerCaller) -> QueueItemDetailOut:
     """One item with its listing, scores, reasons, rules and the policy clause."""
     item = await state.database.run(get_item, state.session_factory, item_id)
     if item is None:
@@ -107,7 +114,7 @@ async def read_item(item_id: str, state: StateDep) -> QueueItemDetailOut:
 
 
 @router.get("/{item_id}/history", response_model=ItemHistoryOut, responses=ERRORS)
-async def read_history(item_id: str, state: StateDep) -> ItemHistoryOut:
+async def read_history(item_id: str, state: StateDep, caller: ReviewerCaller) -> ItemHistoryOut:
     """Every status change of the item: who, when, from, to, why."""
     entries = await _act(state, item_history, state.session_factory, item_id)
     return ItemHistoryOut(
@@ -127,16 +134,20 @@ async def read_history(item_id: str, state: StateDep) -> ItemHistoryOut:
 
 
 @router.post("/{item_id}/release", response_model=QueueItemDetailOut, responses=ERRORS)
-async def release_item(item_id: str, body: ReleaseRequest, state: StateDep) -> QueueItemDetailOut:
+async def release_item(
+    item_id: str, body: ReleaseRequest, state: StateDep, caller: AnyCaller
+) -> QueueItemDetailOut:
     """Give back a claimed or held item: it returns to the queue."""
     item = await _act(
-        state, release, state.session_factory, item_id, body.reviewer, reason=body.reason
+        state, release, state.session_factory, item_id, caller.name, reason=body.reason
     )
     return detail_out(item)
 
 
 @router.post("/{item_id}/hold", response_model=QueueItemDetailOut, responses=ERRORS)
-async def hold_item(item_id: str, body: HoldRequest, state: StateDep) -> QueueItemDetailOut:
+async def hold_item(
+    item_id: str, body: HoldRequest, state: StateDep, caller: AnyCaller
+) -> QueueItemDetailOut:
     """Park a claimed item until a due time (waiting on information); it then returns to the
     queue."""
     item = await _act(
@@ -144,7 +155,7 @@ async def hold_item(item_id: str, body: HoldRequest, state: StateDep) -> QueueIt
         hold,
         state.session_factory,
         item_id,
-        body.reviewer,
+        caller.name,
         reason=body.reason,
         until=utc_now() + timedelta(hours=body.hours),
     )
@@ -152,14 +163,16 @@ async def hold_item(item_id: str, body: HoldRequest, state: StateDep) -> QueueIt
 
 
 @router.post("/{item_id}/escalate", response_model=QueueItemDetailOut, responses=ERRORS)
-async def escalate_item(item_id: str, body: EscalateRequest, state: StateDep) -> QueueItemDetailOut:
+async def escalate_item(
+    item_id: str, body: EscalateRequest, state: StateDep, caller: AnyCaller
+) -> QueueItemDetailOut:
     """Send a claimed review item to the senior queue; answers the new senior item."""
     item = await _act(
         state,
         escalate,
         state.session_factory,
         item_id,
-        body.reviewer,
+        caller.name,
         reason=body.reason,
         review=state.policy.review,
     )
@@ -168,7 +181,7 @@ async def escalate_item(item_id: str, body: EscalateRequest, state: StateDep) ->
 
 @router.post("/{item_id}/decision", response_model=QueueItemDetailOut, responses=ERRORS)
 async def record_review(
-    item_id: str, body: ReviewDecisionRequest, state: StateDep
+    item_id: str, body: ReviewDecisionRequest, state: StateDep, caller: AnyCaller
 ) -> QueueItemDetailOut:
     """Decide an item you hold: action, a reason code of the policy, the clause, a note."""
     item = await _act(
@@ -176,7 +189,7 @@ async def record_review(
         decide,
         state.session_factory,
         item_id,
-        body.reviewer,
+        caller.name,
         action=body.action,
         reason_code=body.reason_code,
         review=state.policy.review,

@@ -1,10 +1,11 @@
 """Scoring and decision endpoints."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from data.schema import Listing
 from serving.api_errors import ApiError, ErrorResponse
+from serving.auth import AUTH_ERRORS, requires
 from serving.decision_store import get_decision
 from serving.deps import RequestIdDep, ServiceState, StateDep
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, DecisionOut, StoredDecisionOut
@@ -12,17 +13,21 @@ from serving.scoring import decide_listings, decision_out, record_and_answer
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (404, 413, 415, 422, 503)
+    **{code: {"model": ErrorResponse} for code in (404, 413, 415, 422, 503)},
+    **AUTH_ERRORS,
 }
+SCORES = [Depends(requires("score"))]
 
 
-@router.post("/score", response_model=DecisionOut, responses=ERRORS)
+@router.post("/score", response_model=DecisionOut, responses=ERRORS, dependencies=SCORES)
 async def score_listing(listing: Listing, state: StateDep, request_id: RequestIdDep) -> DecisionOut:
     """Score one listing: calibrated probability and band per label, action, reasons."""
     return (await _score_and_record([listing], state, request_id))[0]
 
 
-@router.post("/score/batch", response_model=BatchScoreResponse, responses=ERRORS)
+@router.post(
+    "/score/batch", response_model=BatchScoreResponse, responses=ERRORS, dependencies=SCORES
+)
 async def score_batch(
     body: BatchScoreRequest, state: StateDep, request_id: RequestIdDep
 ) -> BatchScoreResponse:
@@ -54,7 +59,12 @@ async def _score_and_record(
     return await state.database.run(record_and_answer, state.session_factory, batch)
 
 
-@router.get("/decisions/{decision_id}", response_model=StoredDecisionOut, responses=ERRORS)
+@router.get(
+    "/decisions/{decision_id}",
+    response_model=StoredDecisionOut,
+    responses=ERRORS,
+    dependencies=[Depends(requires("read_decisions"))],
+)
 async def read_decision(decision_id: str, state: StateDep) -> StoredDecisionOut:
     """A stored decision with the listing as scored and everything used to decide it."""
     stored = await state.database.run(get_decision, state.session_factory, decision_id)

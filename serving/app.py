@@ -12,6 +12,7 @@ from models.review_policy import ReviewPolicy
 from models.scorer import BundleScorer
 from serving import api_outcomes, api_queue, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
+from serving.auth import Authenticator
 from serving.database_calls import DatabaseCalls
 from serving.db import (
     POOL_MAX_OVERFLOW,
@@ -42,23 +43,26 @@ def load_state(settings: Settings) -> ServiceState:
     if settings.auto_migrate:
         upgrade_database(settings.database_url)
     engine = create_db_engine(settings.database_url, timeout_s=settings.database_timeout_seconds)
+    session_factory = make_session_factory(engine)
+    # One thread per pooled connection: a thread never waits on the pool for long.
+    database = DatabaseCalls(
+        threads=POOL_SIZE + POOL_MAX_OVERFLOW, deadline_s=settings.request_deadline_seconds
+    )
     return ServiceState(
         settings=settings,
         scorer=scorer,
         policy=service_policy(settings.policy, scorer.card),
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         schema_revision=head_revision(),
-        # One thread per pooled connection: a thread never waits on the pool for long.
-        database=DatabaseCalls(
-            threads=POOL_SIZE + POOL_MAX_OVERFLOW, deadline_s=settings.request_deadline_seconds
-        ),
+        database=database,
         readiness=DatabaseCalls(
             threads=1, deadline_s=settings.readiness_timeout_seconds, name="lg-ready"
         ),
         readiness_engine=create_db_engine(
             settings.database_url, timeout_s=settings.readiness_timeout_seconds
         ),
+        authenticator=Authenticator(session_factory, database),
     )
 
 

@@ -5,51 +5,24 @@ work on the service database (``--database-url`` or ``LISTINGGUARD_DATABASE_URL`
 """
 
 import logging
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 import uvicorn
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from models.errors import BundleError, PolicyError
-from serving.app import StartupError, create_app, load_state
+from serving.app import create_app, load_state
+from serving.cli_access import audit, keys
+from serving.cli_support import (
+    out_option,
+    service_errors,
+    session_factory_of,
+    since_option,
+    utc,
+    write_lines,
+)
 from serving.data_hygiene import apply_retention, erase_seller, export_decisions
-from serving.db import create_db_engine, make_session_factory, upgrade_database
 from serving.settings import Settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def service_errors(command: F) -> F:
-    """Bad settings, bundles and databases end the command with one line, not a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"LISTINGGUARD_{'_'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
-                for item in error.errors()
-            )
-            raise click.ClickException(problems) from None
-        except (
-            StartupError,
-            BundleError,
-            PolicyError,
-            SQLAlchemyError,
-            OSError,
-            ValueError,
-        ) as error:
-            raise click.ClickException(" ".join(str(error).split())) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,13 +73,6 @@ def main(
     uvicorn.run(create_app(state=state), host=host, port=port, log_level=log_level)
 
 
-def _session_factory(settings: Settings) -> Any:
-    if settings.auto_migrate:
-        upgrade_database(settings.database_url)
-    engine = create_db_engine(settings.database_url, timeout_s=settings.database_timeout_seconds)
-    return make_session_factory(engine)
-
-
 @main.command()
 @click.option(
     "--days",
@@ -128,7 +94,7 @@ def retention(settings: Settings, days: int | None, mode: str | None) -> None:
     chosen = mode or settings.retention_mode
     cutoff = datetime.now(UTC) - timedelta(days=days)
     counts = apply_retention(
-        _session_factory(settings),
+        session_factory_of(settings),
         older_than=cutoff,
         mode="delete" if chosen == "delete" else "anonymize",
     )
@@ -145,40 +111,35 @@ def retention(settings: Settings, days: int | None, mode: str | None) -> None:
 @service_errors
 def erase_seller_command(settings: Settings, seller_id: str) -> None:
     """Delete every decision and review item of SELLER_ID (erasure on request)."""
-    counts = erase_seller(_session_factory(settings), seller_id)
+    counts = erase_seller(session_factory_of(settings), seller_id)
     click.echo(
         f"erased seller {seller_id!r}: {counts.decisions} decisions, {counts.work_items} work items"
     )
 
 
 @main.command("export")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Default: stdout.")
+@out_option
 @click.option("--redact", is_flag=True, help="Pseudonymize seller ids, drop free-text notes.")
-@click.option(
-    "--since",
-    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    help="Only decisions from this UTC date or time on.",
-)
+@since_option("decisions")
 @click.pass_obj
 @service_errors
 def export_command(
     settings: Settings, out: Path | None, redact: bool, since: datetime | None
 ) -> None:
     """Export decisions with their review outcomes as JSON lines."""
-    factory = _session_factory(settings)
+    factory = session_factory_of(settings)
     key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
-    since_utc = since.replace(tzinfo=UTC) if since else None
-    if out is None:
-        written = export_decisions(
-            factory, sys.stdout, redact=redact, pseudonym_key=key, since=since_utc
-        )
-    else:
-        with out.open("w", encoding="utf-8") as handle:
-            written = export_decisions(
-                factory, handle, redact=redact, pseudonym_key=key, since=since_utc
-            )
+    written = write_lines(
+        out,
+        lambda handle: export_decisions(
+            factory, handle, redact=redact, pseudonym_key=key, since=utc(since)
+        ),
+    )
     click.echo(f"exported {written} decisions{' (redacted)' if redact else ''}", err=True)
 
+
+main.add_command(keys)
+main.add_command(audit)
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.policy import Policy
 from models.scorer import BundleScorer
+from serving.auth import Authenticator, Caller, requires
 from serving.database_calls import DatabaseCalls
 from serving.settings import Settings
 
@@ -29,6 +30,7 @@ class ServiceState:
     """Readiness probes run apart, so a frozen database cannot make them queue."""
     readiness_engine: Engine
     """The probes' own connections: a pool busy with requests does not read as "unreachable"."""
+    authenticator: Authenticator
 
 
 def get_state(request: Request) -> ServiceState:
@@ -42,3 +44,7 @@ def get_request_id(request: Request) -> str:
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
+AnyCaller = Annotated[Caller, Depends(requires(None))]
+"""Any valid key; the endpoint checks what the caller may do (e.g. by the item's kind)."""
+ReviewerCaller = Annotated[Caller, Depends(requires("review"))]
+OutcomesCaller = Annotated[Caller, Depends(requires("outcomes"))]

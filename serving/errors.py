@@ -13,6 +13,10 @@ class InvalidReviewError(ServingError, ValueError):
     """A work-queue argument (reviewer, action, reason code, status, paging) is out of bounds."""
 
 
+class InvalidKeyError(ServingError, ValueError):
+    """An API key to create or revoke is out of bounds or does not exist."""
+
+
 class ItemNotFoundError(ServingError, LookupError):
     """No work item has the given id."""
 

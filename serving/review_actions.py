@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data.schema import ASCII_WHITESPACE
 from models.review_policy import ReasonCode, ReviewPolicy, Urgency
+from serving.audit_log import record_action
 from serving.errors import (
     InvalidReviewError,
     ItemChangedError,
@@ -244,6 +245,8 @@ def withdraw_listing(
     actor: str,
     *,
     reason: str,
+    role: str | None = None,
+    request_id: str | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Close every active item of a listing taken down by its seller or the marketplace; the
@@ -266,6 +269,15 @@ def withdraw_listing(
             item_id=None,
             at=at,
             payload={"closed_items": closed, "by": actor, "reason": reason},
+        )
+        record_action(
+            session,
+            "listing.withdraw",
+            actor=actor,
+            role=role,
+            target=listing_id,
+            detail={"closed_items": closed, "reason": reason},
+            request_id=request_id,
         )
         return closed
 

@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from data.schema import Listing, NonBlankText, NoNulText
 from serving.review_actions import MAX_HOLD, MAX_REASON_CHARS
-from serving.tables import REVIEWER_LENGTH
 
 
 class BatchScoreRequest(BaseModel):
@@ -117,30 +116,28 @@ class BatchScoreResponse(BaseModel):
 
 
 MAX_HOLD_HOURS = MAX_HOLD.total_seconds() / 3600
-Reviewer = Annotated[NonBlankText, Field(min_length=1, max_length=REVIEWER_LENGTH)]
 Kind = Literal["review", "senior", "appeal", "qa", "gold"]
 Status = Literal["open", "claimed", "held", "escalated", "decided", "superseded", "withdrawn"]
 Reason = Annotated[NonBlankText, Field(max_length=MAX_REASON_CHARS)]
 
 
 class ClaimRequest(BaseModel):
+    """The reviewer is the key's name; the kind's queue needs the key's role to allow it."""
+
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: Reviewer
     kind: Kind = "review"
 
 
 class ReleaseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: Reviewer
     reason: NoNulText = Field(default="", max_length=MAX_REASON_CHARS)
 
 
 class HoldRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: Reviewer
     reason: Reason
     hours: float = Field(
         ge=1 / 60,
@@ -152,14 +149,12 @@ class HoldRequest(BaseModel):
 class EscalateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: Reviewer
     reason: Reason
 
 
 class ReviewDecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: Reviewer
     action: Literal["allow", "block"]
     reason_code: NonBlankText = Field(
         max_length=64, description="one of the policy's review.reason_codes for this action"
@@ -173,7 +168,6 @@ class ReviewDecisionRequest(BaseModel):
 class WithdrawRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    actor: Reviewer
     reason: Reason
 
 

@@ -1,4 +1,4 @@
-"""Database tables of the serving layer: decisions, work items and their history, verdicts, feed.
+"""Database tables of the serving layer: decisions, work items, history, verdicts, feed, keys.
 
 The schema is created and changed only by the Alembic migrations in ``serving/migrations``;
 this module is their ``target_metadata`` and the ORM mapping the stores use.
@@ -50,6 +50,9 @@ WORK_ITEM_STATUSES: Final = (
 
 ACTIVE_STATUSES: Final = ("open", "claimed", "held", "escalated")
 """Statuses of an item not yet closed; a listing has at most one such item per kind."""
+
+KEY_ROLES: Final = ("pipeline", "reviewer", "senior_reviewer", "qa", "admin")
+"""Roles an API key can carry (:mod:`serving.roles` says what each may do)."""
 
 HUMAN_ACTIONS: Final = ("allow", "block")
 """What a human may decide for a listing."""
@@ -264,3 +267,33 @@ class OutcomeEvent(Base):
     listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH), index=True)
     item_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     payload: Mapped[dict[str, Any]]
+
+
+class ApiKey(Base):
+    """An API key: the name it stands for, its role, a digest of its secret (never the secret)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in_clause("role", KEY_ROLES), name="role"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(REVIEWER_LENGTH))
+    role: Mapped[str] = mapped_column(String(32))
+    rate_per_minute: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """One action outside the work items' own history: append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(REVIEWER_LENGTH))
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(LISTING_ID_LENGTH))
+    detail: Mapped[dict[str, Any]]
+    request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_LENGTH))

@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from models.bundle import read_card
-from serving.app import create_app
 from serving.settings import Settings
 from tests.cli_runs import invoke, listingguard_home
+from tests.serving.http_checks import open_client
 
 TAXONOMY = """\
 name: shop-risks
@@ -163,7 +162,7 @@ def test_the_card_carries_the_taxonomy(trained: Path) -> None:
 
 def test_serving_follows_the_taxonomy(trained: Path, tmp_path: Path) -> None:
     settings = Settings(bundle=trained, database_url=f"sqlite:///{tmp_path / 'lg.db'}")
-    with TestClient(create_app(settings)) as client:
+    with open_client(settings) as client:
         schema = client.get("/openapi.json").json()["components"]["schemas"]
         scam = client.post(
             "/v1/score",

@@ -58,6 +58,9 @@ def run_cli(home: Path, *args: str | Path, timeout: float) -> subprocess.Complet
     return completed
 
 
+DEMO_KEY = re.compile(r"^  (pipeline|reviewer|senior_reviewer) +(lg_[\w-]+)$", re.MULTILINE)
+
+
 def output_of(completed: subprocess.CompletedProcess[str]) -> str:
     return f"exit status {completed.returncode}\n{completed.stdout}\n{completed.stderr}"
 
@@ -78,6 +81,9 @@ def test_quickstart_smoke_scores_over_http_and_fills_the_review_queue(tmp_path: 
         engine.dispose()
     # A fresh database: one open queue item per listing routed to review.
     assert open_items == review
+    printed = dict(DEMO_KEY.findall(completed.stdout))
+    assert set(printed) == {"pipeline", "reviewer", "senior_reviewer"}, completed.stdout
+    assert f"Authorization: Bearer {printed['pipeline']}" in completed.stdout
     # The README's serving commands point at bundles the quickstart left (var/ is the home).
     bundles = {c.option("--bundle") for c in documented_commands() if c.option("--bundle")}
     assert bundles, "the README shows how to serve a bundle"

@@ -38,6 +38,7 @@ from serving.app import create_app
 from serving.settings import Settings
 
 bundle, database, heavy = Path(sys.argv[1]), sys.argv[2], sys.argv[3].split(",")
+key = sys.argv[4]
 app = create_app(Settings(bundle=bundle, database_url=f"sqlite:///{database}"))
 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 listener.bind(("127.0.0.1", 0))
@@ -62,7 +63,7 @@ listing = {"listing_id": "pkg-1", "title": "replica rolex watch aaa quality", "p
 request = urllib.request.Request(
     f"{base}/v1/score",
     data=json.dumps(listing).encode(),
-    headers={"Content-Type": "application/json"},
+    headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
 )
 try:
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -184,9 +185,17 @@ def test_installed_server_scores_without_loading_training_libraries(
     probe = serve_venv.workdir / "probe.py"
     probe.write_text(PROBE, encoding="utf-8")
     database = serve_venv.workdir / f"{family_bundle}.db"
+    key = run_checked(
+        [
+            *(serve_venv.bin / "listingguard-serve", "--database-url", f"sqlite:///{database}"),
+            *("keys", "create", "--name", "packaging-probe", "--role", "pipeline"),
+        ],
+        cwd=serve_venv.workdir,
+        timeout=PROBE_TIMEOUT_SECONDS,
+    ).split()[0]
     started = time.perf_counter()
     output = run_checked(
-        [serve_venv.python, "-I", probe, demo_bundle, database, ",".join(HEAVY)],
+        [serve_venv.python, "-I", probe, demo_bundle, database, ",".join(HEAVY), key],
         cwd=serve_venv.workdir,
         timeout=PROBE_TIMEOUT_SECONDS,
     )

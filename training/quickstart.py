@@ -32,6 +32,12 @@ DEMO_MAPPING = "demo"
 QUICKSTART_POLICY = "marketplace-example"
 """The example policy with several markets (alcohol licensed in the US, prohibited in India)."""
 READY_TIMEOUT_SECONDS = 60.0
+DEMO_KEYS = {
+    "demo-pipeline": "pipeline",
+    "demo-reviewer": "reviewer",
+    "demo-senior": "senior_reviewer",
+}
+"""The keys the quickstart creates: name -> role."""
 BATCH = 200
 
 
@@ -78,9 +84,12 @@ def run_quickstart(
     echo(f"pulled {champion.name}@champion (v{champion.version}) -> {bundle}")
     for line in promise_lines(run.card):
         echo(line)
-    server, base_url = _start_server(bundle, port, echo)
+    database_url = f"sqlite:///{var_dir() / 'listingguard.db'}"
+    keys = _issue_keys(database_url)
+    server, base_url = _start_server(bundle, port, database_url, echo)
     try:
-        _score_demo(base_url, validation_file, echo)
+        _score_demo(base_url, validation_file, keys, echo)
+        _print_keys(base_url, keys, echo)
         if smoke:
             return
         echo("serving; press Ctrl-C to stop")
@@ -97,9 +106,33 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start_server(bundle: Path, port: int, echo: Echo) -> tuple[subprocess.Popen[bytes], str]:
+def _issue_keys(database_url: str) -> dict[str, str]:
+    """A demo key per role the walk-through uses, created by ``listingguard-serve keys``."""
+    keys = {}
+    serve = [sys.executable, "-m", "serving.cli", "--database-url", database_url]
+    for name, role in DEMO_KEYS.items():
+        created = subprocess.run(
+            [*serve, "keys", "create", "--name", name, "--role", role],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if created.returncode != 0:
+            raise TrainingError(f"could not create the demo {role} key: {created.stderr.strip()}")
+        keys[role] = created.stdout.split()[0]
+    return keys
+
+
+def _print_keys(base_url: str, keys: dict[str, str], echo: Echo) -> None:
+    echo("demo API keys (in var/listingguard.db; make more with listingguard-serve keys create):")
+    for role, key in keys.items():
+        echo(f"  {role:<16} {key}")
+
+
+def _start_server(
+    bundle: Path, port: int, database_url: str, echo: Echo
+) -> tuple[subprocess.Popen[bytes], str]:
     port = port or _free_port()
-    database = var_dir() / "listingguard.db"
     command = [
         sys.executable,
         "-m",
@@ -109,7 +142,7 @@ def _start_server(bundle: Path, port: int, echo: Echo) -> tuple[subprocess.Popen
         "--port",
         str(port),
         "--database-url",
-        f"sqlite:///{database}",
+        database_url,
         "--policy",
         QUICKSTART_POLICY,
         "--log-level",
@@ -141,22 +174,22 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             server.kill()
 
 
-def _post(url: str, payload: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-    )
+def _post(url: str, payload: dict[str, Any], key: str) -> Any:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers)
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
 
-def _score_demo(base_url: str, validation_file: Path, echo: Echo) -> None:
+def _score_demo(base_url: str, validation_file: Path, keys: dict[str, str], echo: Echo) -> None:
     mapping = load_mapping(resolve_mapping_path(DEMO_MAPPING))
     listings = [
         row.listing.model_dump(mode="json") for row in load_labeled(validation_file, mapping).rows
     ]
     decisions: list[dict[str, Any]] = []
     for start in range(0, len(listings), BATCH):
-        body = _post(f"{base_url}/v1/score/batch", {"listings": listings[start : start + BATCH]})
+        batch = {"listings": listings[start : start + BATCH]}
+        body = _post(f"{base_url}/v1/score/batch", batch, keys["pipeline"])
         decisions += body["results"]
     actions = Counter(decision["action"] for decision in decisions)
     echo(
@@ -170,13 +203,17 @@ def _score_demo(base_url: str, validation_file: Path, echo: Echo) -> None:
     missing = [action for action in ("allow", "review", "block") if not actions.get(action)]
     if missing:
         raise TrainingError(f"no demo listing was routed to {', '.join(missing)}")
-    with urllib.request.urlopen(f"{base_url}/v1/queue?status=open&limit=1", timeout=30) as page:
+    page_request = urllib.request.Request(
+        f"{base_url}/v1/queue?status=open&limit=1",
+        headers={"Authorization": f"Bearer {keys['reviewer']}"},
+    )
+    with urllib.request.urlopen(page_request, timeout=30) as page:
         queue = json.loads(page.read())
     echo(f"review queue: {queue['total']} open items")
     sample = json.dumps({"listing_id": "try-1", "title": "replica rolex watch aaa quality"})
     echo(
         f"try it: curl -s -X POST {base_url}/v1/score -H 'Content-Type: application/json' "
-        f"-d '{sample}'"
+        f"-H 'Authorization: Bearer {keys['pipeline']}' -d '{sample}'"
     )
 
 

@@ -3,9 +3,50 @@
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from fastapi.testclient import TestClient
+
+from serving.api_keys import create_key
+from serving.app import create_app
+from serving.settings import Settings
+
+TEST_KEYS = {
+    "pipeline": ("listing-pipeline", "pipeline"),
+    "ana": ("ana", "reviewer"),
+    "bo": ("bo", "reviewer"),
+    "sam": ("sam", "senior_reviewer"),
+    "quinn": ("quinn", "qa"),
+    "root": ("root", "admin"),
+}
+"""Keys every API test may use: short name -> (the key's name, its role)."""
+
+
+@contextmanager
+def open_client(settings: Settings) -> Iterator[TestClient]:
+    """The app started with ``settings``, a key per :data:`TEST_KEYS` entry in its database,
+    and the pipeline's key on every request that passes no other."""
+    with TestClient(create_app(settings)) as client:
+        factory = client.app.state.service.session_factory  # type: ignore[attr-defined]
+        client.app.state.test_keys = {  # type: ignore[attr-defined]
+            short: create_key(factory, name, role)[1] for short, (name, role) in TEST_KEYS.items()
+        }
+        client.headers["Authorization"] = f"Bearer {keys_of(client)['pipeline']}"
+        yield client
+
+
+def keys_of(client: TestClient) -> dict[str, str]:
+    """The test keys of a client :func:`open_client` opened."""
+    found: dict[str, str] = client.app.state.test_keys  # type: ignore[attr-defined]
+    return found
+
+
+def as_(key: str) -> dict[str, str]:
+    """Headers that authenticate a request with ``key``."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 def error_of(response: Any) -> dict[str, Any]:

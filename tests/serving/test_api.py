@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.settings import Settings
-from tests.serving.http_checks import error_of
+from tests.serving.http_checks import as_, error_of
 
 RISKY = {"listing_id": "l-risky", "title": "replica rolex submariner watch aaa quality"}
 PLAIN = {"listing_id": "l-plain", "title": "ceramic coffee mug 350 ml", "price": 9.5}
@@ -70,7 +70,9 @@ def test_unknown_decision_is_404_in_the_error_schema(client: TestClient) -> None
     assert error_of(response)["code"] == "not_found"
 
 
-def test_review_listing_goes_to_the_queue_and_can_be_decided(client: TestClient) -> None:
+def test_review_listing_goes_to_the_queue_and_can_be_decided(
+    client: TestClient, keys: dict[str, str]
+) -> None:
     # Tobacco and paraphernalia go to review under the default policy even when enforced.
     listings = [
         {"listing_id": f"q-{i}", "title": title, "description": "Sold to adults only."}
@@ -85,26 +87,23 @@ def test_review_listing_goes_to_the_queue_and_can_be_decided(client: TestClient)
     ]
     results = client.post("/v1/score/batch", json={"listings": listings}).json()["results"]
     reviewed = [r for r in results if r["action"] == "review"]
-    queue = client.get("/v1/queue", params={"status": "open"}).json()
+    queue = client.get("/v1/queue", params={"status": "open"}, headers=as_(keys["ana"])).json()
     assert queue["total"] == len(reviewed)
     assert {item["listing_id"] for item in queue["items"]} == {r["listing_id"] for r in reviewed}
     assert all(r["review_item_id"] for r in reviewed)
     assert reviewed, "tobacco and paraphernalia listings are routed to review"
-    claimed = client.post("/v1/queue/claim", json={"reviewer": "ana"}).json()
+    claimed = client.post("/v1/queue/claim", json={}, headers=as_(keys["ana"])).json()
     assert claimed["status"] == "claimed" and claimed["claimed_by"] == "ana"
     decision = {"action": "block", "reason_code": "violation-confirmed", "note": "replica"}
-    refused = client.post(
-        f"/v1/queue/{claimed['id']}/decision", json={"reviewer": "bo", **decision}
-    )
+    path = f"/v1/queue/{claimed['id']}/decision"
+    refused = client.post(path, json=decision, headers=as_(keys["bo"]))
     assert refused.status_code == 409
-    decided = client.post(
-        f"/v1/queue/{claimed['id']}/decision", json={"reviewer": "ana", **decision}
-    ).json()
+    decided = client.post(path, json=decision, headers=as_(keys["ana"])).json()
     assert decided["status"] == "decided" and decided["human_action"] == "block"
 
 
-def test_empty_queue_claim_is_204(client: TestClient) -> None:
-    assert client.post("/v1/queue/claim", json={"reviewer": "ana"}).status_code == 204
+def test_empty_queue_claim_is_204(client: TestClient, keys: dict[str, str]) -> None:
+    assert client.post("/v1/queue/claim", json={}, headers=as_(keys["ana"])).status_code == 204
 
 
 @pytest.mark.parametrize(

@@ -11,16 +11,19 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from serving.api_keys import create_key
 from serving.deps import get_state
 from serving.middleware import MAX_JSON_DEPTH, json_nesting_depth
-from tests.serving.http_checks import error_of, serve_in_thread
+from tests.serving.http_checks import as_, error_of, serve_in_thread
 
 PLAIN = {"listing_id": "in-1", "title": "ceramic coffee mug 350 ml", "price": 9.5}
 JSON = {"Content-Type": "application/json"}
 
 
-def test_offset_beyond_64_bits_is_422_naming_the_limit(client: TestClient) -> None:
-    response = client.get("/v1/queue", params={"offset": 2**63})
+def test_offset_beyond_64_bits_is_422_naming_the_limit(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    response = client.get("/v1/queue", params={"offset": 2**63}, headers=as_(keys["ana"]))
     assert response.status_code == 422
     error = error_of(response)
     assert (error["field"], error["limit"]) == ("offset", 1_000_000_000)
@@ -48,7 +51,7 @@ def test_a_request_id_of_100_characters_is_kept(client: TestClient) -> None:
     [("GET", "/v1/decisions/%00"), ("POST", "/v1/queue/%00/decision")],
 )
 def test_nul_in_a_path_id_is_404(client: TestClient, method: str, path: str) -> None:
-    decision = {"reviewer": "ana", "action": "allow", "reason_code": "no-violation"}
+    decision = {"action": "allow", "reason_code": "no-violation"}
     body = decision if method == "POST" else None
     response = client.request(method, path, json=body)
     assert response.status_code == 404
@@ -93,18 +96,14 @@ def test_every_body_error_status_is_documented(client: TestClient) -> None:
             assert {"413", "415", "422", "503"} <= documented, path
 
 
-def test_a_blank_reviewer_is_refused_as_the_schema_says(client: TestClient) -> None:
-    schema = client.get("/openapi.json").json()["components"]["schemas"]["ClaimRequest"]
-    assert "pattern" in schema["properties"]["reviewer"]
-    response = client.post("/v1/queue/claim", json={"reviewer": "\n"})
-    assert response.status_code == 422
-    assert error_of(response)["field"] == "reviewer"
-    assert "non-whitespace" in error_of(response)["message"]
-
-
-def test_a_reviewer_the_schema_allows_is_accepted(client: TestClient) -> None:
-    # U+001C is not whitespace to the published pattern, so the service must not strip it.
-    assert client.post("/v1/queue/claim", json={"reviewer": "\u001c"}).status_code == 204
+def test_a_key_over_its_rate_limit_is_429_with_retry_after(client: TestClient) -> None:
+    factory = client.app.state.service.session_factory  # type: ignore[attr-defined]
+    _, key = create_key(factory, "slow-pipeline", "pipeline", rate_per_minute=2)
+    statuses = [client.get("/v1/events", headers=as_(key)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = client.get("/v1/events", headers=as_(key))
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert (error_of(refused)["code"], error_of(refused)["limit"]) == ("rate_limited", 2)
 
 
 def test_nul_is_refused_and_the_schema_says_so(client: TestClient) -> None:
@@ -188,7 +187,9 @@ def test_an_unexpected_error_is_500_in_the_error_schema(client: TestClient) -> N
     assert response.json()["request_id"] == response.headers["X-Request-ID"]
 
 
-def test_an_unexpected_error_keeps_the_keep_alive_connection(client: TestClient) -> None:
+def test_an_unexpected_error_keeps_the_keep_alive_connection(
+    client: TestClient, keys: dict[str, str]
+) -> None:
     app = client.app
     assert isinstance(app, FastAPI)
 
@@ -199,7 +200,8 @@ def test_an_unexpected_error_keeps_the_keep_alive_connection(client: TestClient)
     try:
         with serve_in_thread(app) as port:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            connection.request("POST", "/v1/score", json.dumps(PLAIN), JSON)
+            headers = JSON | as_(keys["pipeline"])
+            connection.request("POST", "/v1/score", json.dumps(PLAIN), headers)
             first = connection.getresponse()
             first.read()
             sock = connection.sock

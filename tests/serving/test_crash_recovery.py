@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from benchmarks.live_server import start_server, stop_server
+from benchmarks.live_server import RunningServer, start_server, stop_server
 from serving.db import create_db_engine
 from serving.tables import DecisionRecord
 
 pytestmark = pytest.mark.slow
+JSON = {"Content-Type": "application/json"}
 
 LISTINGS_PER_CLIENT = 150
 CLIENTS = 2
@@ -27,16 +28,16 @@ def body(client: int, n: int) -> bytes:
     return json.dumps(listing).encode()
 
 
-def send_all(port: int, client: int, answered: dict[str, str], stop: threading.Event) -> None:
+def send_all(
+    server: RunningServer, client: int, answered: dict[str, str], stop: threading.Event
+) -> None:
     """POST this client's listings in order until the server goes away."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         for n in range(LISTINGS_PER_CLIENT):
             if stop.is_set():
                 return
-            connection.request(
-                "POST", "/v1/score", body(client, n), {"Content-Type": "application/json"}
-            )
+            connection.request("POST", "/v1/score", body(client, n), JSON | server.auth)
             response = connection.getresponse()
             decision = json.loads(response.read())
             assert response.status == 200, decision
@@ -54,7 +55,7 @@ def test_kill_9_under_load_loses_and_duplicates_nothing(demo_bundle: Path, tmp_p
     answered: dict[str, str] = {}
     stop = threading.Event()
     clients = [
-        threading.Thread(target=send_all, args=(server.port, c, answered, stop), daemon=True)
+        threading.Thread(target=send_all, args=(server, c, answered, stop), daemon=True)
         for c in range(CLIENTS)
     ]
     for thread in clients:
@@ -71,7 +72,7 @@ def test_kill_9_under_load_loses_and_duplicates_nothing(demo_bundle: Path, tmp_p
 
     restarted = start_server(demo_bundle, url, log)
     try:
-        replies = resend_everything(restarted.port)
+        replies = resend_everything(restarted)
     finally:
         stop_server(restarted.process)
     for listing_id, decision_id in before_crash.items():
@@ -87,15 +88,13 @@ def test_kill_9_under_load_loses_and_duplicates_nothing(demo_bundle: Path, tmp_p
     assert total == distinct == CLIENTS * LISTINGS_PER_CLIENT, "one decision per listing"
 
 
-def resend_everything(port: int) -> dict[str, dict[str, Any]]:
+def resend_everything(server: RunningServer) -> dict[str, dict[str, Any]]:
     """What a pipeline does after an outage: send every listing again (replays are safe)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     replies = {}
     for client in range(CLIENTS):
         for n in range(LISTINGS_PER_CLIENT):
-            connection.request(
-                "POST", "/v1/score", body(client, n), {"Content-Type": "application/json"}
-            )
+            connection.request("POST", "/v1/score", body(client, n), JSON | server.auth)
             response = connection.getresponse()
             reply = json.loads(response.read())
             assert response.status == 200, reply

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from benchmarks.database_proxy import DatabaseProxy
+from benchmarks.live_server import bearer, issue_key
 from serving.api_errors import RETRY_AFTER_SECONDS
 from serving.app import create_app
 from serving.settings import Settings
-from tests.serving.http_checks import error_of, serve_in_thread
+from tests.serving.http_checks import error_of, open_client, serve_in_thread
 
 DEADLINE_S = 3.0
 FAST = {"database_timeout_seconds": 1.0, "readiness_timeout_seconds": 1.0}
@@ -54,7 +54,7 @@ def test_frozen_database_answers_503_within_the_deadline_and_recovers(
     demo_bundle: Path, proxy: tuple[DatabaseProxy, str]
 ) -> None:
     database, url = proxy
-    with TestClient(create_app(fault_settings(demo_bundle, url))) as client:
+    with open_client(fault_settings(demo_bundle, url)) as client:
         assert client.post("/v1/score", json=listing(0)).status_code == 200
         database.pause()
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -82,21 +82,22 @@ def test_database_down_is_503_and_restart_recovers_on_kept_connections(
     demo_bundle: Path, proxy: tuple[DatabaseProxy, str]
 ) -> None:
     database, url = proxy
+    key = issue_key(url)
     app = create_app(fault_settings(demo_bundle, url))
     with serve_in_thread(app) as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        status, _, _ = post(connection, listing(0))
+        status, _, _ = post(connection, listing(0), key)
         assert status == 200
         first_socket = connection.sock
         database.stop()
         started = time.monotonic()
-        status, headers, body = post(connection, listing(1))
+        status, headers, body = post(connection, listing(1), key)
         assert status == 503, body
         assert headers["retry-after"] == str(RETRY_AFTER_SECONDS)
         assert body["error"]["code"] == "database_unavailable"
         assert time.monotonic() - started < DEADLINE_S
         database.start()
-        status, _, body = post(connection, listing(1))
+        status, _, body = post(connection, listing(1), key)
         assert status == 200, body
         assert connection.sock is first_socket, "the 503 kept the keep-alive connection"
         connection.close()
@@ -106,7 +107,7 @@ def test_locked_sqlite_is_503_after_the_busy_timeout(demo_bundle: Path, sqlite_u
     import sqlite3
 
     settings = fault_settings(demo_bundle, sqlite_url)
-    with TestClient(create_app(settings)) as client:
+    with open_client(settings) as client:
         assert client.post("/v1/score", json=listing(0)).status_code == 200
         holder = sqlite3.connect(make_url(sqlite_url).database or "", isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
@@ -121,9 +122,10 @@ def test_locked_sqlite_is_503_after_the_busy_timeout(demo_bundle: Path, sqlite_u
 
 
 def post(
-    connection: http.client.HTTPConnection, body: dict[str, Any]
+    connection: http.client.HTTPConnection, body: dict[str, Any], key: str
 ) -> tuple[int, dict[str, str], dict[str, Any]]:
-    connection.request("POST", "/v1/score", json.dumps(body), {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **bearer(key)}
+    connection.request("POST", "/v1/score", json.dumps(body), headers)
     response = connection.getresponse()
     headers = {name.lower(): value for name, value in response.getheaders()}
     return response.status, headers, json.loads(response.read())

@@ -7,14 +7,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from models.bundle import read_card
-from serving.app import create_app
 from serving.settings import Settings
+from tests.serving.http_checks import open_client
 
 
 @pytest.fixture
 def example_client(demo_bundle: Path, database_url: str) -> Iterator[TestClient]:
     settings = Settings(bundle=demo_bundle, database_url=database_url, policy="marketplace-example")
-    with TestClient(create_app(settings)) as test_client:
+    with open_client(settings) as test_client:
         yield test_client
 
 

@@ -10,18 +10,17 @@ from typing import Any
 
 import pytest
 
-from benchmarks.live_server import start_server, stop_server
+from benchmarks.live_server import RunningServer, start_server, stop_server
 from models.policy_file import resolve_policy_path
 
 pytestmark = pytest.mark.slow
 
 
-def score(port: int, listing: dict[str, Any]) -> dict[str, Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def score(server: RunningServer, listing: dict[str, Any]) -> dict[str, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
-        connection.request(
-            "POST", "/v1/score", json.dumps(listing), {"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json", **server.auth}
+        connection.request("POST", "/v1/score", json.dumps(listing), headers)
         response = connection.getresponse()
         body: dict[str, Any] = json.loads(response.read())
         assert response.status == 200, body
@@ -35,13 +34,13 @@ def policy_text(version: str) -> str:
     return example.replace("version: marketplace-example-2026-12", f"version: {version}")
 
 
-def version_after_hup(port: int, pid: int, expected: str, counter: list[int]) -> str:
-    os.kill(pid, signal.SIGHUP)
+def version_after_hup(server: RunningServer, expected: str, counter: list[int]) -> str:
+    os.kill(server.process.pid, signal.SIGHUP)
     deadline = time.monotonic() + 20
     seen = ""
     while time.monotonic() < deadline:
         counter[0] += 1
-        seen = score(port, {"listing_id": f"hup-{counter[0]}", "title": "ceramic mug"})[
+        seen = score(server, {"listing_id": f"hup-{counter[0]}", "title": "ceramic mug"})[
             "policy_version"
         ]
         if seen == expected:
@@ -64,17 +63,17 @@ def test_sighup_swaps_the_policy_and_a_bad_file_keeps_the_old_one(
     )
     counter = [0]
     try:
-        first = score(server.port, {"listing_id": "a", "title": "ceramic mug", "market": "DE"})
+        first = score(server, {"listing_id": "a", "title": "ceramic mug", "market": "DE"})
         assert first["policy_version"] == "shop-1"
         assert first["policy_clause"] == "default"
         policy.write_text(policy_text("shop-2"), encoding="utf-8")
-        assert version_after_hup(server.port, server.process.pid, "shop-2", counter) == "shop-2"
+        assert version_after_hup(server, "shop-2", counter) == "shop-2"
         policy.write_text(
             "version: shop-3\ncategory_label: regulated\nlabels: {spam: block}\n", encoding="utf-8"
         )
         os.kill(server.process.pid, signal.SIGHUP)
         time.sleep(1.0)
-        after = score(server.port, {"listing_id": "b", "title": "ceramic mug"})
+        after = score(server, {"listing_id": "b", "title": "ceramic mug"})
         assert after["policy_version"] == "shop-2"
         assert server.process.poll() is None, "the server must keep running"
     finally:

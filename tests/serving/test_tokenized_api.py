@@ -4,10 +4,9 @@ in the service knows the family."""
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from serving.app import create_app
 from serving.settings import Settings
+from tests.serving.http_checks import open_client
 
 RISKY = {"listing_id": "tok-1", "title": "replica rolex watch aaa quality", "price": 25.0}
 PHONE = {"listing_id": "tok-2", "title": "used iphone 12 64gb unlocked", "price": 310.0}
@@ -19,7 +18,7 @@ def test_a_tokenized_bundle_is_served_like_any_other(
 ) -> None:
     bundle: Path = request.getfixturevalue(family_bundle)
     settings = Settings(bundle=bundle, database_url=sqlite_url)
-    with TestClient(create_app(settings)) as client:
+    with open_client(settings) as client:
         assert client.get("/readyz").status_code == 200
         single = client.post("/v1/score", json=RISKY)
         assert single.status_code == 200, single.text

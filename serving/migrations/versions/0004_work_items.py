@@ -1,4 +1,4 @@
-"""Review items become work items of several kinds, with history, verdicts and an event feed.
+"""Work items of several kinds with history, verdicts, an event feed; API keys and audit log.
 
 Revision ID: 0004
 Revises: 0003
@@ -144,6 +144,37 @@ def _create_feed_tables() -> None:
     op.create_index(op.f("ix_events_listing_id"), "events", ["listing_id"])
 
 
+def _create_access_tables() -> None:
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("rate_per_minute", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "role IN ('pipeline', 'reviewer', 'senior_reviewer', 'qa', 'admin')",
+            name=op.f("ck_api_keys_role"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
+    )
+    op.create_table(
+        "audit_log",
+        sa.Column("id", _big_id(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=True),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("target", sa.String(length=200), nullable=True),
+        sa.Column("detail", _json(), nullable=False),
+        sa.Column("request_id", sa.String(length=100), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"])
+
+
 def _aware(value: datetime | str | None) -> datetime | None:
     if value is None:
         return None
@@ -249,6 +280,7 @@ def _drop_review_items() -> None:
 def upgrade() -> None:
     _create_work_items()
     _create_feed_tables()
+    _create_access_tables()
     _copy_review_items()
     _drop_review_items()
 
@@ -336,6 +368,9 @@ def downgrade() -> None:
                 decided_at=_aware(row["decided_at"]),
             )
         )
+    op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
+    op.drop_table("audit_log")
+    op.drop_table("api_keys")
     op.drop_index(op.f("ix_events_listing_id"), table_name="events")
     op.drop_table("events")
     op.drop_table("human_verdicts")

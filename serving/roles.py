@@ -1,0 +1,43 @@
+"""Roles of API keys and what each may do; one table, read by the endpoints' dependencies."""
+
+from typing import Final, Literal, get_args
+
+from serving.tables import KEY_ROLES
+
+Role = Literal["pipeline", "reviewer", "senior_reviewer", "qa", "admin"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+assert ROLES == KEY_ROLES, "the table's check constraint and the roles must agree"
+Permission = Literal["score", "read_decisions", "outcomes", "review", "senior", "qa", "admin"]
+
+PERMISSIONS: Final[dict[Permission, frozenset[Role]]] = {
+    "score": frozenset({"pipeline", "admin"}),
+    "read_decisions": frozenset({"pipeline", "reviewer", "senior_reviewer", "qa", "admin"}),
+    "outcomes": frozenset({"pipeline", "admin"}),
+    "review": frozenset({"reviewer", "senior_reviewer", "admin"}),
+    "senior": frozenset({"senior_reviewer", "admin"}),
+    "qa": frozenset({"qa", "admin"}),
+    "admin": frozenset({"admin"}),
+}
+"""Who may do what: ``admin`` may do everything, the others what their work needs."""
+
+KIND_PERMISSION: Final[dict[str, Permission]] = {
+    "review": "review",
+    "senior": "senior",
+    "appeal": "senior",
+    "qa": "qa",
+    "gold": "review",
+}
+"""The permission that claiming (and so working) an item of each kind needs."""
+
+DEFAULT_RATE_PER_MINUTE: Final[dict[Role, int]] = {
+    "pipeline": 60_000,
+    "reviewer": 600,
+    "senior_reviewer": 600,
+    "qa": 600,
+    "admin": 600,
+}
+"""Requests per minute per key unless the key sets its own."""
+
+
+def allowed(role: str, permission: Permission) -> bool:
+    return role in PERMISSIONS[permission]
