@@ -103,21 +103,78 @@ class PriorityWeights(BaseModel):
     """The caller-supplied reach (``attributes.reach``, expected views) at which exposure is 0.5;
     reach, where given, replaces price."""
     history_reference: float = Field(default=2.0, gt=0)
-    """Prior confirmed violations at which the seller-history factor is 0.5."""
+    """Active strike points at which the seller-history factor is 0.5."""
 
     def as_hours(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in URGENCY_FACTORS}
 
 
+class PenaltyStep(BaseModel):
+    """A rung of the penalty ladder: reached at ``points`` active strike points."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: int = Field(ge=1, le=1000)
+    penalty: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z_]*$")
+
+
+DEFAULT_LADDER: Final = (
+    PenaltyStep(points=1, penalty="warning"),
+    PenaltyStep(points=3, penalty="listing_removal"),
+    PenaltyStep(points=6, penalty="feature_restriction"),
+    PenaltyStep(points=10, penalty="suspension"),
+)
+
+
+class StrikePolicy(BaseModel):
+    """How confirmed violations count against a seller."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expire_days: int = Field(default=90, ge=1, le=3650)
+    ladder: tuple[PenaltyStep, ...] = DEFAULT_LADDER
+    auto_enforcement_severity: int = Field(default=1, ge=0, le=10)
+    """Points of an automatic block on a label whose enforce edge is certified (0: none)."""
+    force_review_from: str | None = "feature_restriction"
+    """Sellers at or above this penalty never get an automatic allow: it goes to review."""
+
+    @model_validator(mode="after")
+    def _ladder_climbs(self) -> "StrikePolicy":
+        points = [step.points for step in self.ladder]
+        if points != sorted(set(points)):
+            raise ValueError("strikes.ladder: points must strictly increase")
+        names = [step.penalty for step in self.ladder]
+        if self.force_review_from is not None and self.force_review_from not in names:
+            raise ValueError(
+                f"strikes.force_review_from: {self.force_review_from!r} is not on the ladder "
+                f"({', '.join(names)})"
+            )
+        return self
+
+    def penalty_at(self, points: int) -> str:
+        """The highest penalty ``points`` reach; ``none`` below the first rung."""
+        reached = [step.penalty for step in self.ladder if points >= step.points]
+        return reached[-1] if reached else "none"
+
+    def forces_review(self, points: int) -> bool:
+        """Whether a seller with ``points`` is under the restriction that forces review."""
+        if self.force_review_from is None:
+            return False
+        threshold = next(s.points for s in self.ladder if s.penalty == self.force_review_from)
+        return points >= threshold
+
+
 class ReviewPolicy(BaseModel):
-    """Reason codes reviewers choose from, SLAs and queue priority weights."""
+    """Reason codes reviewers choose from, SLAs, queue priority weights, strikes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reason_codes: dict[str, ReasonCode] = Field(default_factory=lambda: dict(DEFAULT_REASON_CODES))
     sla_hours: SlaHours = Field(default_factory=SlaHours)
     senior_sla_hours: float = Field(default=8.0, gt=0, le=24 * 90)
+    appeal_sla_hours: float = Field(default=48.0, gt=0, le=24 * 90)
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
+    strikes: StrikePolicy = Field(default_factory=StrikePolicy)
 
     @model_validator(mode="after")
     def _codes_for_both_actions(self) -> "ReviewPolicy":
@@ -159,9 +216,9 @@ class Urgency:
         """How far ahead of its deadline the item is served: the weighted factors."""
         return sum(self.weights.get(name, 0.0) * value for name, value in self.factors.items())
 
-    def with_seller_history(self, prior_violations: int) -> "Urgency":
-        """The same urgency with the seller's confirmed violations as a factor."""
-        share = prior_violations / (prior_violations + self.history_reference)
+    def with_seller_history(self, strike_points: int) -> "Urgency":
+        """The same urgency with the seller's active strike points as a factor."""
+        share = strike_points / (strike_points + self.history_reference)
         return replace(self, factors={**self.factors, "seller_history": share})
 
 

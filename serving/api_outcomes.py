@@ -35,6 +35,7 @@ async def read_events(
                 at=e.at,
                 type=e.type,
                 listing_id=e.listing_id,
+                seller_id=e.seller_id,
                 item_id=e.item_id,
                 payload=e.payload,
             )

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from models.bundle import ModelCard
 from models.review_policy import ReviewPolicy
 from models.scorer import BundleScorer
-from serving import api_outcomes, api_queue, api_score
+from serving import api_accounts, api_outcomes, api_queue, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
 from serving.auth import Authenticator
 from serving.database_calls import DatabaseCalls
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     app.include_router(api_score.router)
     app.include_router(api_queue.router)
     app.include_router(api_outcomes.router)
+    app.include_router(api_accounts.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

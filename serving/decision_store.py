@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.review_policy import Urgency
+from models.review_policy import StrikePolicy, Urgency
 from serving.errors import InvalidDecisionError
+from serving.seller_health import active_points, add_strike
 from serving.tables import (
     ACTIONS,
     BANDS,
@@ -35,10 +36,13 @@ from serving.tables import (
     is_record_id,
     utc_now,
 )
-from serving.work_items import active_items, move, open_item, prior_violations, repoint
+from serving.work_items import active_items, move, open_item, repoint
 
 MAX_RECORD_ATTEMPTS: Final = 3
 DEFAULT_URGENCY: Final = Urgency(factors={}, weights={}, sla_hours=24.0)
+DEFAULT_STRIKES: Final = StrikePolicy()
+RESTRICTED_SELLER: Final = "strikes.force_review_from"
+"""The clause of a model allow turned into review because the seller is under restriction."""
 EDITED_AFTER_BLOCK: Final = "human.edited_after_block"
 """The clause of a model allow turned into review because a human blocked earlier content."""
 """Two different decisions for one listing can race to open its queue item; the loser retries."""
@@ -64,6 +68,9 @@ class NewDecision:
     threshold_set_id: str
     policy_version: str
     urgency: Urgency = DEFAULT_URGENCY
+    strike_labels: tuple[str, ...] = ()
+    """Labels auto-enforced on a certified edge: a block then strikes the seller."""
+    seller_rules: StrikePolicy = DEFAULT_STRIKES
 
     def __post_init__(self) -> None:
         _check_length("idempotency_key", self.idempotency_key, IDEMPOTENCY_KEY_LENGTH)
@@ -228,18 +235,37 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
         session.flush()
         return _to_stored(session, record, verdict=verdict)
     if verdict is not None and verdict.action == "block" and record.action == "allow":
-        record.action = "review"
-        record.explanation = {
-            **record.explanation,
-            "clause": EDITED_AFTER_BLOCK,
-            "rules": [*record.explanation.get("rules", []), "edited after a human block -> review"],
-        }
+        _send_to_review(record, EDITED_AFTER_BLOCK, "edited after a human block -> review")
+    points = active_points(session, record.seller_id, record.created_at)
+    if record.action == "allow" and new.seller_rules.forces_review(points):
+        penalty = new.seller_rules.penalty_at(points)
+        _send_to_review(record, RESTRICTED_SELLER, f"seller under {penalty} -> review")
     session.add(record)
     session.flush()
     if record.action == "review":
-        return _to_stored(session, record, review_item_id=_enqueue(session, record, new.urgency))
+        urgency = new.urgency.with_seller_history(points)
+        return _to_stored(session, record, review_item_id=_enqueue(session, record, urgency))
+    if record.action == "block" and new.strike_labels:
+        add_strike(
+            session,
+            seller_id=record.seller_id,
+            listing_id=record.listing_id,
+            decision_id=record.id,
+            item_id=None,
+            labels=list(new.strike_labels),
+            severity=new.seller_rules.auto_enforcement_severity,
+            source="automatic",
+            policy=new.seller_rules,
+            now=record.created_at,
+        )
     _supersede_open_items(session, record)
     return _to_stored(session, record, review_item_id=None)
+
+
+def _send_to_review(record: DecisionRecord, clause: str, rule: str) -> None:
+    record.action = "review"
+    rules = [*record.explanation.get("rules", []), rule]
+    record.explanation = {**record.explanation, "clause": clause, "rules": rules}
 
 
 def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
@@ -260,7 +286,9 @@ def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> Store
     ).first()
     if decided is not None:
         return _to_stored(session, record, review_item_id=decided)
-    return _to_stored(session, record, review_item_id=_enqueue(session, record, new.urgency))
+    points = active_points(session, record.seller_id, utc_now())
+    urgency = new.urgency.with_seller_history(points)
+    return _to_stored(session, record, review_item_id=_enqueue(session, record, urgency))
 
 
 def _new_record(new: NewDecision) -> DecisionRecord:
@@ -293,7 +321,6 @@ def _enqueue(session: Session, record: DecisionRecord, urgency: Urgency) -> str:
         repoint(session, review, record, urgency)
         session.flush()
         return review.id
-    urgency = urgency.with_seller_history(prior_violations(session, record.seller_id))
     return open_item(session, record, urgency, kind="review", now=record.created_at).id
 
 

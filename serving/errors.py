@@ -17,6 +17,10 @@ class InvalidKeyError(ServingError, ValueError):
     """An API key to create or revoke is out of bounds or does not exist."""
 
 
+class AppealNotAllowedError(ServingError):
+    """The listing cannot be appealed: no decision, not enforced, or an appeal is open."""
+
+
 class ItemNotFoundError(ServingError, LookupError):
     """No work item has the given id."""
 

@@ -1,4 +1,4 @@
-"""The outcome feed: human decisions and withdrawals, in the order they were committed.
+"""The outcome feed: human decisions, appeals, penalties, withdrawals, in commit order.
 
 Pipelines poll ``GET /v1/events?after=ID`` with the last id they processed. Ids are assigned in
 commit order: on PostgreSQL each writer takes a transaction-scoped advisory lock before its
@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from serving.errors import InvalidReviewError
 from serving.tables import OutcomeEvent
 
-EVENT_TYPES: Final = ("human_decision", "escalated", "listing_withdrawn")
+EVENT_TYPES: Final = (
+    "human_decision",
+    "escalated",
+    "listing_withdrawn",
+    "appeal_filed",
+    "appeal_outcome",
+    "penalty",
+)
 MAX_EVENTS_PAGE: Final = 1000
 FEED_LOCK_KEY: Final = 7_365_001
 """The advisory-lock key that serializes feed writers on PostgreSQL."""
@@ -28,7 +35,8 @@ class FeedEvent:
     id: int
     at: datetime
     type: str
-    listing_id: str
+    listing_id: str | None
+    seller_id: str | None
     item_id: str | None
     payload: dict[str, Any]
 
@@ -37,10 +45,11 @@ def append_event(
     session: Session,
     type_: str,
     *,
-    listing_id: str,
+    listing_id: str | None,
     item_id: str | None,
     at: datetime,
     payload: dict[str, Any],
+    seller_id: str | None = None,
 ) -> None:
     """Add an event to the feed in the caller's transaction."""
     if type_ not in EVENT_TYPES:
@@ -48,7 +57,14 @@ def append_event(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
     session.add(
-        OutcomeEvent(at=at, type=type_, listing_id=listing_id, item_id=item_id, payload=payload)
+        OutcomeEvent(
+            at=at,
+            type=type_,
+            listing_id=listing_id,
+            seller_id=seller_id,
+            item_id=item_id,
+            payload=payload,
+        )
     )
     session.flush()
 
@@ -64,6 +80,6 @@ def events_after(
     query = select(OutcomeEvent).where(OutcomeEvent.id > after).order_by(OutcomeEvent.id)
     with session_factory() as session:
         return [
-            FeedEvent(e.id, e.at, e.type, e.listing_id, e.item_id, dict(e.payload))
+            FeedEvent(e.id, e.at, e.type, e.listing_id, e.seller_id, e.item_id, dict(e.payload))
             for e in session.scalars(query.limit(limit))
         ]

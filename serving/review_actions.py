@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.schema import ASCII_WHITESPACE
@@ -26,6 +26,7 @@ from serving.errors import (
 )
 from serving.outcome_events import append_event
 from serving.review_queue import QueueItem, queue_order, require_item
+from serving.seller_health import apply_human_decision
 from serving.tables import (
     ACTIVE_STATUSES,
     CLAUSE_LENGTH,
@@ -68,6 +69,7 @@ def claim_next(
     candidates = (
         select(WorkItem)
         .where(WorkItem.kind == kind, WorkItem.status == "open")
+        .where(or_(WorkItem.excluded_reviewer.is_(None), WorkItem.excluded_reviewer != reviewer))
         .order_by(*queue_order())
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -220,6 +222,9 @@ def decide(
             session, item, decision.content_hash, action=action, reviewer=reviewer,
             code=reason_code, at=at,
         )  # fmt: skip
+        apply_human_decision(
+            session, item, decision, (action, reason_code, code), reviewer, review, at
+        )
         append_event(
             session,
             "human_decision",

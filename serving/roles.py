@@ -23,7 +23,7 @@ PERMISSIONS: Final[dict[Permission, frozenset[Role]]] = {
 KIND_PERMISSION: Final[dict[str, Permission]] = {
     "review": "review",
     "senior": "senior",
-    "appeal": "senior",
+    "appeal": "review",
     "qa": "qa",
     "gold": "review",
 }

@@ -237,8 +237,16 @@ class ItemHistoryOut(BaseModel):
 class EventOut(BaseModel):
     id: int
     at: datetime
-    type: Literal["human_decision", "escalated", "listing_withdrawn"]
-    listing_id: str
+    type: Literal[
+        "human_decision",
+        "escalated",
+        "listing_withdrawn",
+        "appeal_filed",
+        "appeal_outcome",
+        "penalty",
+    ]
+    listing_id: str | None
+    seller_id: str | None
     item_id: str | None
     payload: dict[str, object]
 
@@ -259,3 +267,43 @@ class ReadinessOut(BaseModel):
     database_reachable: bool
     schema_current: bool
     model_version: str | None
+
+
+class AppealRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    listing_id: NonBlankText = Field(max_length=200)
+    reason: Reason = Field(description="the seller's grounds, as they gave them")
+
+
+class OverturnRateOut(BaseModel):
+    group: str
+    appeals: int
+    overturned: int
+    rate: float
+
+
+class OverturnStatsOut(BaseModel):
+    by: Literal["label", "reviewer", "model_version", "policy_version"]
+    groups: list[OverturnRateOut]
+
+
+class StrikeOut(BaseModel):
+    id: int
+    listing_id: str
+    labels: list[str]
+    severity: int
+    source: Literal["human", "appeal", "automatic"]
+    created_at: datetime
+    expires_at: datetime
+    removed_at: datetime | None
+    removed_reason: str | None
+    active: bool
+
+
+class SellerOut(BaseModel):
+    seller_id: str
+    points: int = Field(description="severity of the active strikes")
+    penalty: str = Field(description="the highest rung of the policy's ladder reached, or none")
+    forced_review: bool = Field(description="automatic allows of this seller go to review")
+    strikes: list[StrikeOut]

@@ -99,6 +99,24 @@ def _new_decision(
         threshold_set_id=card.threshold_set_id,
         policy_version=policy.version,
         urgency=_urgency(listing, score, routed, card.thresholds, policy),
+        strike_labels=_certified_enforcements(routed, card.thresholds),
+        seller_rules=policy.review.strikes,
+    )
+
+
+def _certified_enforcements(
+    routed: RoutedListing, thresholds: dict[str, LabelThresholds]
+) -> tuple[str, ...]:
+    """Labels a block enforced on an edge certified against wrong enforcements: only those
+    confirm a violation without a human (an uncertain model must not punish sellers)."""
+    if routed.action != "block":
+        return ()
+    return tuple(
+        label
+        for label, band in routed.bands.items()
+        if band == "enforce"
+        and (promise := thresholds[label].wrong_enforcements) is not None
+        and promise.certified
     )
 
 

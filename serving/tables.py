@@ -1,4 +1,5 @@
-"""Database tables of the serving layer: decisions, work items, history, verdicts, feed, keys.
+"""Database tables of the serving layer: decisions, work items, history, verdicts, feed, keys,
+strikes.
 
 The schema is created and changed only by the Alembic migrations in ``serving/migrations``;
 this module is their ``target_metadata`` and the ORM mapping the stores use.
@@ -53,6 +54,9 @@ ACTIVE_STATUSES: Final = ("open", "claimed", "held", "escalated")
 
 KEY_ROLES: Final = ("pipeline", "reviewer", "senior_reviewer", "qa", "admin")
 """Roles an API key can carry (:mod:`serving.roles` says what each may do)."""
+
+STRIKE_SOURCES: Final = ("human", "appeal", "automatic")
+"""What confirmed a strike: a human block, an upheld appeal, a certified automatic block."""
 
 HUMAN_ACTIONS: Final = ("allow", "block")
 """What a human may decide for a listing."""
@@ -204,7 +208,9 @@ class WorkItem(Base):
     listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH))
     seller_id: Mapped[str | None] = mapped_column(String(SELLER_ID_LENGTH), index=True)
     parent_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
-    """The item this one continues (a senior item's escalated review item)."""
+    """The item this one continues (a senior item's escalated item; an appeal's decided item)."""
+    excluded_reviewer: Mapped[str | None] = mapped_column(String(REVIEWER_LENGTH))
+    """Who may not work this item (an appeal's original decider)."""
     status: Mapped[str] = mapped_column(String(16), default="open")
     priority: Mapped[float] = mapped_column(Float)
     """Hours ahead of its deadline the item is served (the weighted urgency factors)."""
@@ -264,7 +270,8 @@ class OutcomeEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime]
     type: Mapped[str] = mapped_column(String(32))
-    listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH), index=True)
+    listing_id: Mapped[str | None] = mapped_column(String(LISTING_ID_LENGTH), index=True)
+    seller_id: Mapped[str | None] = mapped_column(String(SELLER_ID_LENGTH), index=True)
     item_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     payload: Mapped[dict[str, Any]]
 
@@ -297,3 +304,23 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(LISTING_ID_LENGTH))
     detail: Mapped[dict[str, Any]]
     request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_LENGTH))
+
+
+class Strike(Base):
+    """A confirmed violation counted against a seller until it expires or is lifted."""
+
+    __tablename__ = "strikes"
+    __table_args__ = (CheckConstraint(_in_clause("source", STRIKE_SOURCES), name="source"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seller_id: Mapped[str] = mapped_column(String(SELLER_ID_LENGTH), index=True)
+    listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH))
+    decision_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    item_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    labels: Mapped[list[str]]
+    severity: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+    removed_reason: Mapped[str | None] = mapped_column(Text)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from models.review_policy import Urgency
@@ -128,19 +128,6 @@ def active_items(session: Session, listing_id: str, *, lock: bool = False) -> li
         WorkItem.listing_id == listing_id, WorkItem.status.in_(ACTIVE_STATUSES)
     )
     return list(session.scalars(query.with_for_update() if lock else query))
-
-
-def prior_violations(session: Session, seller_id: str | None) -> int:
-    """The seller's human-confirmed violations (blocks decided by a reviewer or senior)."""
-    if seller_id is None:
-        return 0
-    query = select(func.count()).where(
-        WorkItem.seller_id == seller_id,
-        WorkItem.status == "decided",
-        WorkItem.human_action == "block",
-        WorkItem.kind.in_(("review", "senior")),
-    )
-    return int(session.scalar(query) or 0)
 
 
 def record_verdict(

@@ -37,7 +37,8 @@ def test_every_endpoint_but_health_needs_a_key(client: TestClient) -> None:
         ("GET", "/v1/queue/x/history"), ("POST", "/v1/queue/x/decision"),
         ("POST", "/v1/queue/x/release"), ("POST", "/v1/queue/x/hold"),
         ("POST", "/v1/queue/x/escalate"), ("GET", "/v1/events"),
-        ("POST", "/v1/listings/x/withdraw"),
+        ("POST", "/v1/listings/x/withdraw"), ("POST", "/v1/appeals"),
+        ("GET", "/v1/appeals/stats"), ("GET", "/v1/sellers/x"),
     }  # fmt: skip
     documented = {
         (method.upper(), path)
@@ -252,7 +253,7 @@ def test_the_schema_lists_the_policys_reason_codes_per_action(
 
 def test_the_outcome_feed_pages_in_order(client: TestClient, keys: dict[str, str]) -> None:
     for n in range(3):
-        _queued(client, {**TOBACCO, "listing_id": f"feed-{n}"})
+        _queued(client, {**TOBACCO, "listing_id": f"feed-{n}", "seller_id": None})
         item = _claimed(client, keys["ana"])
         client.post(f"/v1/queue/{item['id']}/decision", json=BLOCK, headers=as_(keys["ana"]))
     withdrawn = client.post(

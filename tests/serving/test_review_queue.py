@@ -78,7 +78,8 @@ def test_seller_history_moves_the_order(session_factory: sessionmaker[Session]) 
     )
     assert [claim(session_factory, "ben").decision_id for _ in range(2)] == [repeat.id, clean.id]
     item = get_item(session_factory, str(repeat.review_item_id))
-    assert item is not None and item.priority_factors["seller_history"] == pytest.approx(1 / 3)
+    # violation-confirmed strikes 2 points; 2 / (2 + the reference of 2 points)
+    assert item is not None and item.priority_factors["seller_history"] == pytest.approx(0.5)
 
 
 def test_time_left_before_the_sla_moves_the_order(session_factory: sessionmaker[Session]) -> None:

@@ -50,6 +50,7 @@ def _create_work_items() -> None:
         sa.Column("listing_id", sa.String(length=200), nullable=False),
         sa.Column("seller_id", sa.String(length=200), nullable=True),
         sa.Column("parent_id", sa.String(length=32), nullable=True),
+        sa.Column("excluded_reviewer", sa.String(length=100), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("priority", sa.Float(), nullable=False),
         sa.Column("priority_factors", _json(), nullable=False),
@@ -136,12 +137,34 @@ def _create_feed_tables() -> None:
         sa.Column("id", _big_id(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
-        sa.Column("listing_id", sa.String(length=200), nullable=False),
+        sa.Column("listing_id", sa.String(length=200), nullable=True),
+        sa.Column("seller_id", sa.String(length=200), nullable=True),
         sa.Column("item_id", sa.String(length=32), nullable=True),
         sa.Column("payload", _json(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
     )
     op.create_index(op.f("ix_events_listing_id"), "events", ["listing_id"])
+    op.create_index(op.f("ix_events_seller_id"), "events", ["seller_id"])
+    op.create_table(
+        "strikes",
+        sa.Column("id", _big_id(), nullable=False),
+        sa.Column("seller_id", sa.String(length=200), nullable=False),
+        sa.Column("listing_id", sa.String(length=200), nullable=False),
+        sa.Column("decision_id", sa.String(length=32), nullable=False),
+        sa.Column("item_id", sa.String(length=32), nullable=True),
+        sa.Column("labels", _json(), nullable=False),
+        sa.Column("severity", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("removed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("removed_reason", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "source IN ('human', 'appeal', 'automatic')", name=op.f("ck_strikes_source")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_strikes")),
+    )
+    op.create_index(op.f("ix_strikes_seller_id"), "strikes", ["seller_id"])
 
 
 def _create_access_tables() -> None:
@@ -248,6 +271,7 @@ def _migrated(row: Any) -> dict[str, Any]:
         "listing_id": row["listing_id"],
         "seller_id": row["seller_id"],
         "parent_id": None,
+        "excluded_reviewer": None,
         "status": row["status"],
         "priority": LEGACY_RISK_HOURS * risk,
         "priority_factors": {"risk": risk},
@@ -371,6 +395,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("api_keys")
+    op.drop_index(op.f("ix_strikes_seller_id"), table_name="strikes")
+    op.drop_table("strikes")
+    op.drop_index(op.f("ix_events_seller_id"), table_name="events")
     op.drop_index(op.f("ix_events_listing_id"), table_name="events")
     op.drop_table("events")
     op.drop_table("human_verdicts")

@@ -1,0 +1,87 @@
+"""Seller health in the store: which blocks strike, expiry, forced review, an upheld appeal."""
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.review_policy import StrikePolicy
+from serving.appeals import file_appeal
+from serving.decision_store import record_decision
+from serving.review_actions import claim_next
+from serving.seller_health import active_points, add_strike, seller_standing
+from serving.tables import utc_now
+from tests.factories import make_new_decision
+from tests.serving.review_steps import REVIEW, decide_as
+
+RULES = StrikePolicy()
+
+
+def _listing(listing_id: str, seller: str) -> dict[str, object]:
+    return {"listing_id": listing_id, "title": "t", "seller_id": seller}
+
+
+def _block(session_factory: sessionmaker[Session], listing_id: str, seller: str, **kw: object):  # type: ignore[no-untyped-def]
+    new = make_new_decision(
+        listing_id=listing_id, listing=_listing(listing_id, seller), action="block", **kw
+    )
+    return record_decision(session_factory, new)[0]
+
+
+def test_only_a_certified_automatic_block_strikes(session_factory: sessionmaker[Session]) -> None:
+    _block(session_factory, "u-1", "s-auto")
+    assert seller_standing(session_factory, "s-auto", RULES).strikes == []
+    _block(session_factory, "c-1", "s-auto", strike_labels=("fraud",))
+    [strike] = seller_standing(session_factory, "s-auto", RULES).strikes
+    assert (strike.source, strike.labels, strike.severity) == ("automatic", ["fraud"], 1)
+
+
+def test_strikes_expire_and_one_listing_strikes_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    long_ago = utc_now() - timedelta(days=RULES.expire_days + 1)
+    with session_factory.begin() as session:
+        for listing, at in (("e-1", long_ago), ("e-2", utc_now()), ("e-2", utc_now())):
+            add_strike(
+                session, seller_id="s-exp", listing_id=listing, decision_id="d", item_id=None,
+                labels=["fraud"], severity=2, source="human", policy=RULES, now=at,
+            )  # fmt: skip
+    with session_factory() as session:
+        assert active_points(session, "s-exp", utc_now()) == 2
+    standing = seller_standing(session_factory, "s-exp", RULES)
+    assert len(standing.strikes) == 2 and standing.penalty == "warning"
+
+
+def test_a_restricted_seller_never_gets_an_automatic_allow(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as session:
+        for n in range(3):
+            add_strike(
+                session, seller_id="s-bad", listing_id=f"b-{n}", decision_id="d", item_id=None,
+                labels=["fraud"], severity=2, source="human", policy=RULES, now=utc_now(),
+            )  # fmt: skip
+    assert seller_standing(session_factory, "s-bad", RULES).penalty == "feature_restriction"
+    new = make_new_decision(listing_id="fresh", listing=_listing("fresh", "s-bad"))
+    stored, _ = record_decision(session_factory, new)
+    assert (stored.model_action, stored.explanation["clause"]) == (
+        "review",
+        "strikes.force_review_from",
+    )
+    assert stored.review_item_id is not None
+    clean, _ = record_decision(
+        session_factory, make_new_decision(listing=_listing("other", "s-good"))
+    )
+    assert clean.action == "allow"
+
+
+def test_an_upheld_appeal_confirms_an_uncertified_block(
+    session_factory: sessionmaker[Session],
+) -> None:
+    _block(session_factory, "up-1", "s-up")
+    appeal = file_appeal(session_factory, "up-1", reason="not mine", filed_by="pipe", review=REVIEW)
+    assert appeal.parent_id is None, "an automatic enforcement has no human original"
+    taken = claim_next(session_factory, "ana", kind="appeal")
+    assert taken is not None and taken.id == appeal.id
+    decide_as(session_factory, taken.id, "ana", "block")
+    [strike] = seller_standing(session_factory, "s-up", RULES).strikes
+    assert (strike.source, strike.severity) == ("appeal", 2)
