@@ -1,9 +1,8 @@
 """Sellers' side of review: appeals on enforced listings, overturn rates, account health."""
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from serving.api_errors import ApiError, ErrorResponse
@@ -53,10 +52,9 @@ async def appeal_stats(
     state: StateDep,
     caller: ReviewerCaller,
     by: Literal["label", "reviewer", "model_version", "policy_version"] = "label",
-    since: Annotated[datetime | None, Query(description="decided from then on")] = None,
 ) -> OverturnStatsOut:
     """Decided appeals and the share overturned, per group."""
-    rates = await state.database.run(overturn_rates, state.session_factory, by, since=since)
+    rates = await state.database.run(overturn_rates, state.session_factory, by)
     return OverturnStatsOut(
         by=by,
         groups=[

@@ -2,10 +2,15 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
+from swagger_ui_bundle import swagger_ui_path
 
 from models.bundle import ModelCard
 from models.review_policy import ReviewPolicy
@@ -13,6 +18,8 @@ from models.scorer import BundleScorer
 from serving import api_accounts, api_outcomes, api_queue, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
 from serving.auth import Authenticator
+from serving.console import pages
+from serving.console.sessions import ConsoleSessions
 from serving.database_calls import DatabaseCalls
 from serving.db import (
     POOL_MAX_OVERFLOW,
@@ -30,6 +37,8 @@ from serving.middleware import install_middleware
 from serving.policy_reload import reload_on_sighup, service_policy
 from serving.schemas import ReadinessOut
 from serving.settings import Settings, get_settings
+
+CONSOLE_STATIC = Path(pages.__file__).with_name("static")
 
 
 class StartupError(Exception):
@@ -63,6 +72,12 @@ def load_state(settings: Settings) -> ServiceState:
             settings.database_url, timeout_s=settings.readiness_timeout_seconds
         ),
         authenticator=Authenticator(session_factory, database),
+        console_sessions=ConsoleSessions(
+            settings.console_secret.get_secret_value().encode()
+            if settings.console_secret
+            else None,
+            max_age_s=settings.console_session_hours * 3600,
+        ),
     )
 
 
@@ -86,6 +101,8 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         summary="Risk scoring of marketplace listings against the model's risk taxonomy.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     _document_configured_limits(app, settings)
     install_middleware(app, max_body_bytes=settings.max_body_bytes)
@@ -94,6 +111,20 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     app.include_router(api_queue.router)
     app.include_router(api_outcomes.router)
     app.include_router(api_accounts.router)
+    app.include_router(pages.router)
+    app.mount("/console-static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """Swagger UI from the app's own files: the page works offline."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="ListingGuard API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

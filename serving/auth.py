@@ -1,4 +1,5 @@
-"""Who is calling: API keys (``Authorization: Bearer``) or a console session, roles and limits.
+"""Who is calling: API keys (``Authorization: Bearer``; the console's signed session cookie names
+one too), roles and rate limits.
 
 Keys are looked up by id and kept in a small in-process cache: fresh entries answer without the
 database for ``FRESH_S``; when the database cannot be reached, an entry up to ``STALE_S`` old
@@ -86,6 +87,17 @@ class Authenticator:
         record = await self._record(key_id)
         if record is None or not matches(record, key_id, secret):
             raise _unauthorized("unknown API key")
+        return self._admitted(record)
+
+    async def session_caller(self, key_id: str) -> Caller:
+        """The caller of a console session (its signed cookie proved the key at sign-in)."""
+        record = await self._record(key_id)
+        if record is None:
+            raise _unauthorized("unknown API key")
+        return self._admitted(record)
+
+    def _admitted(self, record: KeyRecord) -> Caller:
+        key_id = record.id
         if not record.active:
             raise _unauthorized(f"API key {key_id} was revoked")
         wait = self.limiter.take(key_id, record.rate_per_minute)
@@ -134,7 +146,7 @@ def requires(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)],
     ) -> Caller:
-        presented = credentials.credentials if credentials else console_key(request)
+        presented = credentials.credentials if credentials else None
         if not presented:
             raise _unauthorized("missing API key: send Authorization: Bearer <key>")
         authenticator: Authenticator = request.app.state.service.authenticator
@@ -155,12 +167,6 @@ def check_permission(caller: Caller, permission: Permission) -> None:
             "forbidden",
             f"role {caller.role} may not do this ({permission}); it needs one of: {roles}",
         )
-
-
-def console_key(request: Request) -> str | None:
-    """The key behind the request's console session, where the console set one."""
-    key: str | None = getattr(request.state, "console_key", None)
-    return key
 
 
 def _unauthorized(message: str) -> ApiError:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.policy import Policy
 from models.scorer import BundleScorer
 from serving.auth import Authenticator, Caller, requires
+from serving.console.sessions import ConsoleSessions
 from serving.database_calls import DatabaseCalls
 from serving.settings import Settings
 
@@ -31,6 +32,7 @@ class ServiceState:
     readiness_engine: Engine
     """The probes' own connections: a pool busy with requests does not read as "unreachable"."""
     authenticator: Authenticator
+    console_sessions: ConsoleSessions
 
 
 def get_state(request: Request) -> ServiceState:

@@ -27,6 +27,8 @@ MAX_JSON_DEPTH: Final = 32
 """The deepest request of this API nests 4 levels (batch -> listings -> listing -> attributes)."""
 
 _BODY_METHODS: Final = frozenset({b"POST", b"PUT", b"PATCH"})
+CONSOLE_PREFIX: Final = "/console/"
+"""Paths whose POSTs are the console's HTML forms (form-encoded, not JSON)."""
 _OPENING: Final = np.frombuffer(b"[{", dtype=np.uint8)
 _CLOSING: Final = np.frombuffer(b"]}", dtype=np.uint8)
 
@@ -79,6 +81,8 @@ class RequestBodyMiddleware:
         if not body or scope["method"].encode() not in _BODY_METHODS:
             return None
         content_type = headers.get(b"content-type", b"").decode("latin-1")
+        if scope["path"].startswith(CONSOLE_PREFIX) and _is_form(content_type):
+            return None  # the console's HTML forms
         if not _is_json(content_type):
             return 415, ErrorBody(
                 code="unsupported_media_type",
@@ -104,6 +108,10 @@ class RequestBodyMiddleware:
     ) -> None:
         status, body = problem
         await error_response(Request(scope), status, body)(scope, receive, send)
+
+
+def _is_form(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
 def _is_json(content_type: str) -> bool:

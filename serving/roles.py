@@ -25,7 +25,7 @@ KIND_PERMISSION: Final[dict[str, Permission]] = {
     "senior": "senior",
     "appeal": "review",
     "qa": "qa",
-    "gold": "review",
+    "gold": "qa",
 }
 """The permission that claiming (and so working) an item of each kind needs."""
 

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     retention_days: int | None = Field(default=None, ge=1)
     retention_mode: Literal["anonymize", "delete"] = "anonymize"
     pseudonym_key: SecretStr | None = None
+    console_secret: SecretStr | None = None
+    """Signs console session cookies and CSRF tokens; None in development: a random one per
+    process (sessions end at a restart). Required in production."""
+    console_session_hours: float = Field(default=12.0, gt=0, le=24 * 7)
 
     @model_validator(mode="after")
     def _deadline_covers_the_database_timeout(self) -> "Settings":
@@ -45,6 +49,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> "Settings":
+        if self.environment == "production" and (
+            self.console_secret is None or len(self.console_secret.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "LISTINGGUARD_CONSOLE_SECRET must be set to 32 or more random characters in "
+                "production (it signs console sessions)"
+            )
         if self.environment == "production" and self.database_url == DEFAULT_DATABASE_URL:
             raise ValueError(
                 "LISTINGGUARD_DATABASE_URL must name a real database in production "

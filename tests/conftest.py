@@ -43,6 +43,37 @@ def _postgres_unavailable(reason: str) -> None:
     pytest.skip(f"no PostgreSQL server answers: {reason}")
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Headless Debian Chromium under Playwright; skipped (or, in CI, failed) without it."""
+    reason = "" if CHROMIUM.is_file() else f"{CHROMIUM} is missing (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        reason = reason or f"playwright is not installed: {error}"
+    if reason:
+        if os.environ.get("LISTINGGUARD_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"a browser is required (LISTINGGUARD_REQUIRE_BROWSER=1): {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_admin_engine() -> Iterator[object]:
     from sqlalchemy import create_engine, text

@@ -84,6 +84,7 @@ def test_quickstart_smoke_scores_over_http_and_fills_the_review_queue(tmp_path: 
     printed = dict(DEMO_KEY.findall(completed.stdout))
     assert set(printed) == {"pipeline", "reviewer", "senior_reviewer"}, completed.stdout
     assert f"Authorization: Bearer {printed['pipeline']}" in completed.stdout
+    assert re.search(r"reviewer console: http://127\.0\.0\.1:\d+/console", completed.stdout)
     # The README's serving commands point at bundles the quickstart left (var/ is the home).
     bundles = {c.option("--bundle") for c in documented_commands() if c.option("--bundle")}
     assert bundles, "the README shows how to serve a bundle"

@@ -127,6 +127,7 @@ def _print_keys(base_url: str, keys: dict[str, str], echo: Echo) -> None:
     echo("demo API keys (in var/listingguard.db; make more with listingguard-serve keys create):")
     for role, key in keys.items():
         echo(f"  {role:<16} {key}")
+    echo(f"reviewer console: {base_url}/console (sign in with the reviewer key)")
 
 
 def _start_server(

@@ -1,9 +1,7 @@
 """Reports: the JSON holds every figure, the HTML is self-contained and renders in Chromium."""
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +15,6 @@ from evaluation.routing_simulation import LET_THROUGH_GRID, WRONG_ENFORCEMENT_GR
 from evaluation.run import EvaluationOptions, compare_bundles, evaluate_bundle
 from evaluation.slices import WHOLE
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
 FEW = EvaluationOptions(n_resamples=20, seed=1)
 
 
@@ -120,21 +107,6 @@ def test_pr_curve_keeps_the_points_where_recall_rises() -> None:
     small = pr_curve_figure(np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.7, 0.1]))
     assert small["recall"] == [0.5, 1.0, 1.0]
     assert small["precision"] == pytest.approx([1.0, 2 / 3, 0.5])
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        reason = f"headless Chromium not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("LISTINGGUARD_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LISTINGGUARD_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_report(chromium: Any, folder: Path) -> tuple[Any, list[str]]:

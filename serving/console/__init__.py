@@ -1,0 +1,1 @@
+"""The reviewers' console: server-rendered pages, their templates and static assets."""

@@ -1,0 +1,90 @@
+"""The console over HTTP: sign-in, CSRF, security headers, escaping; /docs served offline."""
+
+import re
+
+from fastapi.testclient import TestClient
+
+from serving.console.sessions import COOKIE
+
+TOBACCO = {
+    "listing_id": "con-1",
+    "title": "<b>bold</b> tobacco pouch",
+    "description": "Hand-rolling tobacco pouch 50g, menthol. Loose tobacco, ships discreetly.",
+    "price": 14.0,
+}
+
+
+def _sign_in(client: TestClient, key: str) -> None:
+    page = client.get("/console/login")
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert token, page.text
+    answer = client.post(
+        "/console/login", data={"key": key, "token": token.group(1)}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/console"
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+
+
+def _csrf(client: TestClient) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/console").text)
+    assert found
+    return found.group(1)
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client: TestClient) -> None:
+    answer = client.get("/console", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+
+
+def test_a_wrong_key_or_a_stale_form_does_not_sign_in(client: TestClient) -> None:
+    page = client.get("/console/login")
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert token
+    wrong = client.post("/console/login", data={"key": "lg_x", "token": token.group(1)})
+    assert wrong.status_code == 401 and "malformed API key" in wrong.text
+    stale = client.post("/console/login", data={"key": "lg_x", "token": "1.abc"})
+    assert stale.status_code == 401 and "expired" in stale.text
+    assert COOKIE not in client.cookies
+
+
+def test_forms_without_the_sessions_csrf_token_are_refused(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    client.post("/v1/score", json=TOBACCO)
+    _sign_in(client, keys["ana"])
+    forged = client.post("/console/claim", data={"kind": "review", "csrf": "0" * 32})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    claimed = client.post(
+        "/console/claim", data={"kind": "review", "csrf": _csrf(client)}, follow_redirects=False
+    )
+    assert claimed.status_code == 303 and "/console/items/" in claimed.headers["location"]
+
+
+def test_pages_escape_listing_text_and_set_a_strict_policy(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    item_id = client.post("/v1/score", json=TOBACCO).json()["review_item_id"]
+    _sign_in(client, keys["ana"])
+    page = client.get(f"/console/items/{item_id}")
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page.text and "<b>bold</b>" not in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_role_sees_only_the_queues_it_may_work(client: TestClient, keys: dict[str, str]) -> None:
+    _sign_in(client, keys["ana"])
+    queue = client.get("/console").text
+    assert "review queue" in queue and "senior queue" not in queue and "gold queue" not in queue
+    refused = client.post("/console/claim", data={"kind": "senior", "csrf": _csrf(client)})
+    assert refused.status_code == 403
+
+
+def test_the_api_docs_page_needs_no_network(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    scripts = re.findall(r'src="([^"]+)"', docs.text)
+    assert scripts and all(src.startswith("/static/swagger/") for src in scripts), scripts
+    for asset in scripts + re.findall(r'href="(/static/[^"]+)"', docs.text):
+        assert client.get(asset).status_code == 200, asset
