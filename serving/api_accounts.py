@@ -4,6 +4,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from serving.api_errors import ApiError, ErrorResponse
 from serving.api_queue import detail_out
@@ -44,6 +45,9 @@ async def appeal(body: AppealRequest, state: StateDep, caller: OutcomesCaller) -
         )
     except AppealNotAllowedError as error:
         raise ApiError(409, "not_appealable", str(error)) from error
+    except IntegrityError as error:  # a concurrent appeal on the same listing won the race
+        message = f"listing {body.listing_id[:80]!r} already has an open appeal"
+        raise ApiError(409, "not_appealable", message) from error
     return JSONResponse(detail_out(item).model_dump(mode="json"), status_code=201)
 
 

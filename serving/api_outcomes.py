@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from serving.api_errors import ApiError, ErrorResponse
 from serving.auth import AUTH_ERRORS
@@ -11,6 +11,7 @@ from serving.errors import InvalidReviewError, ItemChangedError
 from serving.outcome_events import MAX_EVENTS_PAGE, events_after
 from serving.review_actions import withdraw_listing
 from serving.schemas import EventOut, EventsPage, WithdrawOut, WithdrawRequest
+from serving.tables import LISTING_ID_LENGTH
 
 router = APIRouter(tags=["outcomes"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -47,7 +48,7 @@ async def read_events(
 
 @router.post("/v1/listings/{listing_id}/withdraw", response_model=WithdrawOut, responses=ERRORS)
 async def withdraw(
-    listing_id: str,
+    listing_id: Annotated[str, Path(max_length=LISTING_ID_LENGTH)],
     body: WithdrawRequest,
     state: StateDep,
     caller: OutcomesCaller,
@@ -65,7 +66,7 @@ async def withdraw(
             request_id=request_id,
         )
     except InvalidReviewError as error:
-        raise ApiError(422, "invalid_review", str(error)) from error
+        raise ApiError(422, "invalid_review", str(error), field="reason") from error
     except ItemChangedError as error:
         raise ApiError(409, "conflict", str(error)) from error
     return WithdrawOut(listing_id=listing_id, closed_items=closed)

@@ -55,15 +55,14 @@ def file_appeal(
         ).first()
         if decision is None:
             raise AppealNotAllowedError(f"listing {listing_id[:80]!r} has no decision to appeal")
-        verdict = session.get(HumanVerdict, listing_id)
-        human = verdict if verdict and verdict.content_hash == decision.content_hash else None
+        human = session.get(HumanVerdict, (listing_id, decision.content_hash))
         answer = human.action if human else decision.action
         if answer != "block":
             raise AppealNotAllowedError(
                 f"listing {listing_id[:80]!r} is not enforced (its answer is {answer}): "
                 "only a block can be appealed"
             )
-        if any(item.kind == "appeal" for item in active_items(session, listing_id)):
+        if any(item.kind == "appeal" for item in active_items(session, listing_id, lock=True)):
             raise AppealNotAllowedError(f"listing {listing_id[:80]!r} already has an open appeal")
         urgency = Urgency(factors={}, weights={}, sla_hours=review.appeal_sla_hours)
         item = open_item(

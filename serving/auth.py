@@ -26,6 +26,7 @@ from serving.roles import PERMISSIONS, Permission, allowed
 
 FRESH_S: Final = 30.0
 STALE_S: Final = 900.0
+MAX_CACHED_KEYS: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class Authenticator:
         self._session_factory = session_factory
         self._database = database
         self._clock = clock
-        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+        self._cache: dict[str, tuple[float, KeyRecord]] = {}
         self.limiter = RateLimiter(clock)
 
     async def caller(self, presented: str) -> Caller:
@@ -122,7 +123,10 @@ class Authenticator:
             if cached is not None and now - cached[0] < STALE_S:
                 return cached[1]
             raise
-        self._cache[key_id] = (now, record)
+        if record is not None:  # unknown ids are not kept: nobody can fill the cache
+            if len(self._cache) >= MAX_CACHED_KEYS:
+                self._cache.clear()
+            self._cache[key_id] = (now, record)
         return record
 
 

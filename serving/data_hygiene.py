@@ -185,7 +185,6 @@ def _delete_items(session: Session, ids: list[str], *, only_closed: bool = False
     if only_closed:
         doomed = doomed.where(WorkItem.status.not_in(ACTIVE_STATUSES))
     session.execute(delete(WorkItemHistory).where(WorkItemHistory.item_id.in_(doomed)))
-    session.execute(delete(HumanVerdict).where(HumanVerdict.item_id.in_(doomed)))
     result = session.execute(delete(WorkItem).where(WorkItem.id.in_(doomed)))
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -5,11 +5,11 @@ action, the listing's single active review item (created, or repointed at the ne
 Retried requests carrying the same idempotency key get the stored decision back and write
 nothing, including when two identical requests race.
 
-A human decision is authoritative (:class:`serving.tables.HumanVerdict`): while the listing's
-content is the content a human decided, every decision answers the human's action (the model's
-scores and action beside it) and nothing is queued. When the content changes the model decides
-again — except that a model ``allow`` of content edited after a human block goes to review, so
-a human block is never silently undone.
+A human decision is authoritative (:class:`serving.tables.HumanVerdict`, one per listing and
+content): while the listing's content is one a human decided, every decision answers the human's
+action (the model's scores and action beside it) and nothing is queued. Other content is decided
+by the model again — except that a model ``allow`` of a listing a human blocked (on any content)
+goes to review, so a human block is never silently undone.
 """
 
 import math
@@ -221,25 +221,48 @@ def get_decision(session_factory: sessionmaker[Session], decision_id: str) -> St
         record = session.get(DecisionRecord, decision_id)
         if record is None:
             return None
-        verdict = session.get(HumanVerdict, record.listing_id)
-        if verdict is not None and verdict.content_hash != record.content_hash:
-            verdict = None
-        return _to_stored(session, record, verdict=verdict)
+        return _to_stored(session, record, verdict=_verdict_for(session, record))
+
+
+def _verdict_for(session: Session, record: DecisionRecord) -> HumanVerdict | None:
+    """The human decision on exactly this content of the listing, if any."""
+    return session.get(HumanVerdict, (record.listing_id, record.content_hash))
+
+
+def _forced_review(
+    session: Session, record: DecisionRecord, new: NewDecision, points: int
+) -> tuple[str, str] | None:
+    """(clause, rule) when a model allow must go to review instead: the listing was blocked by
+    a human on other content, or its seller is under the restriction that forces review."""
+    if record.action != "allow":
+        return None
+    blocked = session.scalars(
+        select(HumanVerdict.content_hash).where(
+            HumanVerdict.listing_id == record.listing_id, HumanVerdict.action == "block"
+        )
+    ).first()
+    if blocked is not None:
+        return EDITED_AFTER_BLOCK, "edited after a human block -> review"
+    if new.seller_rules.forces_review(points):
+        penalty = new.seller_rules.penalty_at(points)
+        return RESTRICTED_SELLER, f"seller under {penalty} -> review"
+    return None
 
 
 def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
     """Insert ``record`` and apply it to the queue: enqueue a review, supersede otherwise."""
-    verdict = session.get(HumanVerdict, record.listing_id)
-    if verdict is not None and verdict.content_hash == record.content_hash:
+    verdict = _verdict_for(session, record)
+    if verdict is not None:
         session.add(record)
         session.flush()
+        _supersede_open_items(session, record)
         return _to_stored(session, record, verdict=verdict)
-    if verdict is not None and verdict.action == "block" and record.action == "allow":
-        _send_to_review(record, EDITED_AFTER_BLOCK, "edited after a human block -> review")
     points = active_points(session, record.seller_id, record.created_at)
-    if record.action == "allow" and new.seller_rules.forces_review(points):
-        penalty = new.seller_rules.penalty_at(points)
-        _send_to_review(record, RESTRICTED_SELLER, f"seller under {penalty} -> review")
+    forced = _forced_review(session, record, new, points)
+    if forced is not None:
+        record.action = "review"
+        rules = [*record.explanation.get("rules", []), forced[1]]
+        record.explanation = {**record.explanation, "clause": forced[0], "rules": rules}
     session.add(record)
     session.flush()
     if record.action == "review":
@@ -262,23 +285,22 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
     return _to_stored(session, record, review_item_id=None)
 
 
-def _send_to_review(record: DecisionRecord, clause: str, rule: str) -> None:
-    record.action = "review"
-    rules = [*record.explanation.get("rules", []), rule]
-    record.explanation = {**record.explanation, "clause": clause, "rules": rules}
-
-
 def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
     """Return a stored decision and make the queue agree with it again.
 
     Content can come back (A, edited to B, reverted to A): A's decision is replayed, so the
     queue must follow A again — re-queued unless a human already decided A, or any open item
-    superseded when A needs no review. For a plain retry this changes nothing.
+    superseded when A needs no review. A stored allow that the rules now send to review (a
+    human block since, a seller restricted since) is answered ``review`` and queued. For a
+    plain retry this changes nothing.
     """
-    verdict = session.get(HumanVerdict, record.listing_id)
-    if verdict is not None and verdict.content_hash == record.content_hash:
+    verdict = _verdict_for(session, record)
+    if verdict is not None:
+        _supersede_open_items(session, record)
         return _to_stored(session, record, verdict=verdict)
-    if record.action != "review":
+    points = active_points(session, record.seller_id, utc_now())
+    forced = _forced_review(session, record, new, points) is not None
+    if record.action != "review" and not forced:
         _supersede_open_items(session, record)
         return _to_stored(session, record)
     decided = session.scalars(
@@ -286,9 +308,9 @@ def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> Store
     ).first()
     if decided is not None:
         return _to_stored(session, record, review_item_id=decided)
-    points = active_points(session, record.seller_id, utc_now())
     urgency = new.urgency.with_seller_history(points)
-    return _to_stored(session, record, review_item_id=_enqueue(session, record, urgency))
+    item_id = _enqueue(session, record, urgency)
+    return _to_stored(session, record, review_item_id=item_id, answer="review" if forced else None)
 
 
 def _new_record(new: NewDecision) -> DecisionRecord:
@@ -318,8 +340,11 @@ def _enqueue(session: Session, record: DecisionRecord, urgency: Urgency) -> str:
     active = [item for item in active_items(session, record.listing_id, lock=True)]
     review = next((item for item in active if item.kind == "review"), None)
     if review is not None:
-        repoint(session, review, record, urgency)
-        session.flush()
+        # A claimed, held or escalated item stays on the content its reviewer is looking at;
+        # deciding it opens a follow-up for newer content (serving.review_actions.decide).
+        if review.status == "open":
+            repoint(session, review, record, urgency)
+            session.flush()
         return review.id
     return open_item(session, record, urgency, kind="review", now=record.created_at).id
 
@@ -349,6 +374,7 @@ def _to_stored(
     *,
     review_item_id: str | None = None,
     verdict: HumanVerdict | None = None,
+    answer: str | None = None,
 ) -> StoredDecision:
     if review_item_id is None:
         review_item_id = session.scalars(
@@ -377,7 +403,7 @@ def _to_stored(
         bands=dict(record.bands),
         regulated_category=record.regulated_category,
         category_scores=dict(record.category_scores),
-        action=human.action if human else record.action,
+        action=human.action if human else (answer or record.action),
         explanation=dict(record.explanation),
         model_version=record.model_version,
         threshold_set_id=record.threshold_set_id,

@@ -34,12 +34,13 @@ from serving.tables import (
     REVIEWER_LENGTH,
     WORK_ITEM_KINDS,
     DecisionRecord,
+    HumanVerdict,
     WorkItem,
     is_record_id,
     utc_now,
 )
 from serving.work_item_states import ESCALATES_TO, next_status
-from serving.work_items import move, open_item, record_verdict, sweep
+from serving.work_items import active_items, move, open_item, record_verdict, sweep
 
 MAX_REASON_CHARS: Final = 2000
 DEFAULT_LEASE_SECONDS: Final = 900
@@ -241,7 +242,34 @@ def decide(
                 "model_action": decision.action,
             },
         )
+        _follow_up(session, item, decision, review, at)
         return require_item(session, item_id)
+
+
+def _follow_up(
+    session: Session, item: WorkItem, decided: DecisionRecord, review: ReviewPolicy, at: datetime
+) -> None:
+    """The listing changed while the item was held: queue its newest content if the model
+    sends it to review and no human has decided it."""
+    latest = session.scalars(
+        select(DecisionRecord)
+        .where(DecisionRecord.listing_id == item.listing_id)
+        .order_by(DecisionRecord.created_at.desc(), DecisionRecord.id.desc())
+        .limit(1)
+    ).one()
+    if latest.content_hash == decided.content_hash or latest.action != "review":
+        return
+    if session.get(HumanVerdict, (latest.listing_id, latest.content_hash)) is not None:
+        return
+    if any(other.kind == "review" for other in active_items(session, item.listing_id)):
+        return
+    urgency = Urgency(
+        factors=dict(item.priority_factors),
+        weights=review.priority.as_hours(),
+        sla_hours=review.sla_hours.hours(None, latest.market),
+    )
+    open_item(session, latest, urgency, kind="review", now=at,
+              reason=f"the listing changed while {item.id} was held")  # fmt: skip
 
 
 def withdraw_listing(
@@ -265,7 +293,7 @@ def withdraw_listing(
             .with_for_update()
         ).all()
         for item in active:
-            _apply(session, item, "withdraw", actor, at, reason=reason)
+            _apply(session, item, "withdraw", actor, at, reason=reason, held=False)
         closed = [item.id for item in active]
         append_event(
             session,
@@ -348,8 +376,14 @@ def _apply(
     *,
     reason: str | None,
     values: Mapping[str, object] | None = None,
+    held: bool = True,
 ) -> None:
-    if not move(session, item, event, actor=actor, now=at, reason=reason, values=values):
+    """Move ``item`` for ``actor`` (who must hold it when it is claimed or held, unless
+    ``held`` is False); 409 when another writer changed it since it was read."""
+    holder = actor if held and item.status in ("claimed", "held") else None
+    if not move(
+        session, item, event, actor=actor, now=at, reason=reason, holder=holder, values=values
+    ):
         raise ItemChangedError(item.id)
 
 

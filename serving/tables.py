@@ -249,12 +249,12 @@ class WorkItemHistory(Base):
 
 
 class HumanVerdict(Base):
-    """The latest human decision on a listing's content: authoritative while the content is."""
+    """The latest human decision on one content of a listing: authoritative for that content."""
 
     __tablename__ = "human_verdicts"
 
     listing_id: Mapped[str] = mapped_column(String(LISTING_ID_LENGTH), primary_key=True)
-    content_hash: Mapped[str] = mapped_column(String(128))
+    content_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
     action: Mapped[str] = mapped_column(String(16))
     item_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     decided_by: Mapped[str] = mapped_column(String(REVIEWER_LENGTH))

@@ -78,11 +78,18 @@ def move(
 ) -> bool:
     """Apply ``event`` to ``seen`` if it is still as read (and held by ``holder``, if given).
 
+    "As read" is the status and ``updated_at``, which every move and re-point sets: a row that
+    left the read status and came back to it (a lapsed claim taken by someone else) no longer
+    matches, so a stale reader can neither expire a fresh claim nor decide someone else's.
     Raises :class:`~serving.errors.IllegalTransitionError` when the state machine forbids the
     move from ``seen.status``; returns ``False`` when another writer changed the row first.
     """
     target = next_status(event, seen.status, kind=seen.kind)
-    conditions = [WorkItem.id == seen.id, WorkItem.status == seen.status]
+    conditions = [
+        WorkItem.id == seen.id,
+        WorkItem.status == seen.status,
+        WorkItem.updated_at == seen.updated_at,
+    ]
     if holder is not None:
         conditions.append(WorkItem.claimed_by == holder)
     changes = {**(values or {}), "status": target, "updated_at": now}
@@ -141,11 +148,10 @@ def record_verdict(
     at: datetime,
 ) -> None:
     """Make a human decision authoritative for the listing's current content."""
-    verdict = session.get(HumanVerdict, item.listing_id, with_for_update=True)
+    verdict = session.get(HumanVerdict, (item.listing_id, content_hash), with_for_update=True)
     if verdict is None:
-        verdict = HumanVerdict(listing_id=item.listing_id)
+        verdict = HumanVerdict(listing_id=item.listing_id, content_hash=content_hash)
         session.add(verdict)
-    verdict.content_hash = content_hash
     verdict.action = action
     verdict.item_id = item.id
     verdict.decided_by = reviewer

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from serving.api_errors import ApiError
 from serving.appeals import overturn_rates
 from serving.audit_log import log_action
-from serving.auth import Caller
+from serving.auth import Caller, check_permission
 from serving.console.sessions import COOKIE, ConsoleSessions
 from serving.deps import ServiceState
 from serving.errors import ServingError
@@ -44,6 +44,9 @@ SECURITY_HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 Page = Callable[[Request, ServiceState, Caller], Awaitable[Response]]
+CONSOLE_PERMISSIONS: Final = ("review", "qa")
+"""A key needs one of these to sign in: pipelines have no console."""
+MAX_HOLD_HOURS: Final = 720.0
 
 
 def _render(name: str, code: int = 200, **context: Any) -> HTMLResponse:
@@ -89,6 +92,8 @@ async def sign_in(request: Request, key: str = Form(""), token: str = Form("")) 
         caller = await state.authenticator.caller(key.strip())
     except ApiError as error:
         return await login_page(request, error=error.body.message)
+    if not any(caller.may(permission) for permission in CONSOLE_PERMISSIONS):
+        return await login_page(request, error=f"a {caller.role} key has no console pages")
     await state.database.run(
         log_action, state.session_factory, "console.sign_in", actor=caller.name, role=caller.role,
         target=caller.key_id,
@@ -129,7 +134,20 @@ async def _form_checked(request: Request) -> dict[str, str]:
     form = {key: str(value) for key, value in (await request.form()).items()}
     if not _sessions(request).csrf_ok(request.cookies.get(COOKIE), form.get("csrf", "")):
         raise ApiError(403, "csrf", "the form's CSRF token does not match this session")
+    for name, value in form.items():
+        if "\x00" in value:
+            raise ApiError(422, "invalid_form", f"{name} must not contain NUL characters")
     return form
+
+
+def _hours(raw: str) -> float:
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ApiError(422, "invalid_form", f"hours = {raw[:20]!r} is not a number") from None
+    if not 1 / 60 <= hours <= MAX_HOLD_HOURS:  # also false for nan
+        raise ApiError(422, "invalid_form", f"hours must be between 1/60 and {MAX_HOLD_HOURS:g}")
+    return hours
 
 
 async def _queue(request: Request, state: ServiceState, caller: Caller) -> Response:
@@ -137,6 +155,7 @@ async def _queue(request: Request, state: ServiceState, caller: Caller) -> Respo
     status = request.query_params.get("status", "open")
     kind = kind if kind in WORK_ITEM_KINDS else "review"
     status = status if status in WORK_ITEM_STATUSES else "open"
+    check_permission(caller, KIND_PERMISSION[kind])
     items = await state.database.run(
         list_items, state.session_factory, kind=kind, status=status, limit=100
     )
@@ -150,6 +169,7 @@ async def _item(request: Request, state: ServiceState, caller: Caller) -> Respon
     item = await state.database.run(get_item, state.session_factory, item_id)
     if item is None:
         return _render("error.html", 404, **_context(request, caller, message="No such item."))
+    check_permission(caller, KIND_PERMISSION[item.kind])
     history = await state.database.run(item_history, state.session_factory, item_id)
     standing = None
     if item.seller_id is not None:
@@ -199,8 +219,7 @@ async def _act(request: Request, state: ServiceState, caller: Caller) -> Respons
                   review=review)  # fmt: skip
         notice = "Escalated to the senior queue"
     elif action == "hold":
-        hours = float(form.get("hours") or 0)
-        until = utc_now() + timedelta(hours=max(hours, 0))
+        until = utc_now() + timedelta(hours=_hours(form.get("hours", "")))
         await run(hold, factory, item_id, caller.name, reason=form.get("reason", ""), until=until)
         notice = "Held"
     elif action == "release":
@@ -213,6 +232,7 @@ async def _act(request: Request, state: ServiceState, caller: Caller) -> Respons
 
 
 async def _seller(request: Request, state: ServiceState, caller: Caller) -> Response:
+    check_permission(caller, "review")
     seller_id = request.path_params["seller_id"]
     rules = state.policy.review.strikes
     standing = await state.database.run(seller_standing, state.session_factory, seller_id, rules)
@@ -221,6 +241,7 @@ async def _seller(request: Request, state: ServiceState, caller: Caller) -> Resp
 
 
 async def _appeals(request: Request, state: ServiceState, caller: Caller) -> Response:
+    check_permission(caller, "review")
     items = await state.database.run(
         list_items, state.session_factory, kind="appeal", status="open", limit=100
     )

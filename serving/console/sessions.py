@@ -30,7 +30,7 @@ class ConsoleSessions:
         if not cookie or cookie.count(".") != 2:
             return None
         key_id, issued, signature = cookie.split(".")
-        if not hmac.compare_digest(signature, self._sign(f"{key_id}.{issued}")):
+        if not _same(signature, self._sign(f"{key_id}.{issued}")):
             return None
         if not issued.isdigit() or not 0 <= now - int(issued) <= self.max_age_s:
             return None
@@ -40,7 +40,7 @@ class ConsoleSessions:
         return self._sign(f"csrf:{cookie}")[:32]
 
     def csrf_ok(self, cookie: str | None, token: str) -> bool:
-        return bool(cookie) and hmac.compare_digest(self.csrf(cookie or ""), token)
+        return bool(cookie) and _same(self.csrf(cookie or ""), token)
 
     def login_token(self, now: float) -> str:
         issued = str(int(now))
@@ -50,7 +50,12 @@ class ConsoleSessions:
         issued, _, signature = token.partition(".")
         if not issued.isdigit() or not 0 <= now - int(issued) <= LOGIN_TOKEN_S:
             return False
-        return hmac.compare_digest(signature, self._sign(f"login:{issued}")[:32])
+        return _same(signature, self._sign(f"login:{issued}")[:32])
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _same(presented: str, expected: str) -> bool:
+    """Constant-time comparison that any text (non-ASCII included) can go through."""
+    return hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode())

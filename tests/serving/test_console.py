@@ -88,3 +88,26 @@ def test_the_api_docs_page_needs_no_network(client: TestClient) -> None:
     assert scripts and all(src.startswith("/static/swagger/") for src in scripts), scripts
     for asset in scripts + re.findall(r'href="(/static/[^"]+)"', docs.text):
         assert client.get(asset).status_code == 200, asset
+
+
+def test_a_pipeline_key_has_no_console(client: TestClient, keys: dict[str, str]) -> None:
+    page = client.get("/console/login")
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert token
+    refused = client.post("/console/login", data={"key": keys["pipeline"], "token": token.group(1)})
+    assert refused.status_code == 401 and "no console pages" in refused.text
+    assert COOKIE not in client.cookies
+
+
+def test_a_bad_hold_is_an_error_page_not_a_crash(client: TestClient, keys: dict[str, str]) -> None:
+    item_id = client.post("/v1/score", json=TOBACCO).json()["review_item_id"]
+    _sign_in(client, keys["ana"])
+    client.post("/console/claim", data={"kind": "review", "csrf": _csrf(client)})
+    for hours in ("abc", "nan", "1e10"):
+        answer = client.post(
+            f"/console/items/{item_id}/hold",
+            data={"csrf": _csrf(client), "reason": "r", "hours": hours},
+        )
+        assert answer.status_code == 422, (hours, answer.text)
+    odd = client.post("/console/claim", data={"kind": "review", "csrf": "é" * 32})
+    assert odd.status_code == 403

@@ -134,16 +134,19 @@ def test_second_review_for_a_listing_repoints_its_open_item(
     assert refreshed_first.review_item_id is None
 
 
-def test_repointing_keeps_a_claimed_item_with_its_reviewer(
+def test_a_claimed_item_keeps_its_content_and_deciding_it_queues_the_newer(
     session_factory: sessionmaker[Session],
 ) -> None:
-    record_decision(session_factory, make_review_decision(listing_id="listing-8"))
+    first, _ = record_decision(session_factory, make_review_decision(listing_id="listing-8"))
     claimed = claim_next(session_factory, "ana")
     assert claimed is not None
     second, _ = record_decision(session_factory, make_review_decision(listing_id="listing-8"))
     item = get_item(session_factory, claimed.id)
     assert item is not None
-    assert (item.status, item.claimed_by, item.decision_id) == ("claimed", "ana", second.id)
+    assert (item.status, item.claimed_by, item.decision_id) == ("claimed", "ana", first.id)
+    decide_as(session_factory, claimed.id, "ana", "allow")
+    [follow_up] = list_items(session_factory, status="open")
+    assert (follow_up.decision_id, follow_up.listing_id) == (second.id, "listing-8")
 
 
 def test_review_after_a_decided_item_opens_a_new_one(

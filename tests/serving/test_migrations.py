@@ -140,19 +140,25 @@ def test_legacy_review_items_move_to_work_items_and_back(database_url: str) -> N
                 )  # fmt: skip
         upgrade_database(database_url)
         with make_session_factory(engine)() as session:
-            items = {item.listing_id: item for item in session.scalars(select(WorkItem))}
+            items = {
+                (item.listing_id, item.kind): item for item in session.scalars(select(WorkItem))
+            }
             history = session.execute(text("SELECT count(*) FROM work_item_history")).scalar()
             verdicts = session.execute(text("SELECT listing_id, action FROM human_verdicts")).all()
-        assert {listing: (i.kind, i.status) for listing, i in items.items()} == {
-            "l-open": ("review", "open"),
-            "l-claimed": ("review", "claimed"),
-            "l-blocked": ("review", "decided"),
-            "l-escalated": ("senior", "open"),
+        assert {key: item.status for key, item in items.items()} == {
+            ("l-open", "review"): "open",
+            ("l-claimed", "review"): "claimed",
+            ("l-blocked", "review"): "decided",
+            ("l-escalated", "review"): "escalated",
+            ("l-escalated", "senior"): "open",
         }
-        assert items["l-open"].order_at < items["l-claimed"].order_at, "riskier still first"
-        assert items["l-claimed"].lease_expires_at is not None
-        assert (items["l-blocked"].human_action, items["l-blocked"].note) == ("block", "replica")
-        assert history == len(LEGACY_ITEMS)
+        senior = items[("l-escalated", "senior")]
+        assert senior.parent_id == "d" * 32 and senior.claimed_by is None
+        assert items[("l-open", "review")].order_at < items[("l-claimed", "review")].order_at
+        assert items[("l-claimed", "review")].lease_expires_at is not None
+        blocked = items[("l-blocked", "review")]
+        assert (blocked.human_action, blocked.note) == ("block", "replica")
+        assert history == len(LEGACY_ITEMS) + 1
         assert [tuple(row) for row in verdicts] == [("l-blocked", "block")]
         downgrade_database(database_url, "0003")
         with engine.connect() as connection:
@@ -162,6 +168,7 @@ def test_legacy_review_items_move_to_work_items_and_back(database_url: str) -> N
         assert sorted(tuple(row) for row in back) == [
             ("l-blocked", "decided", "block"),
             ("l-claimed", "claimed", None),
+            ("l-escalated", "decided", "escalate"),
             ("l-open", "open", None),
         ], "senior items have no place in the old schema"
     finally:

@@ -25,7 +25,8 @@ from serving.review_actions import (
     withdraw_listing,
 )
 from serving.review_queue import count_items, get_item, item_history, list_items
-from serving.tables import utc_now
+from serving.tables import WorkItem, utc_now
+from serving.work_items import move
 from tests.factories import make_new_decision, make_review_decision, urgency
 from tests.serving.review_steps import REVIEW, claim, decide_as
 
@@ -394,3 +395,48 @@ def test_invalid_queue_arguments_are_refused(
 ) -> None:
     with pytest.raises(InvalidReviewError, match=message):
         call(unbound_factory)
+
+
+def test_a_stale_sweep_cannot_expire_a_fresh_claim(session_factory: sessionmaker[Session]) -> None:
+    _queue(session_factory, 0.5)
+    first = claim_next(session_factory, "ana", lease_seconds=60)
+    assert first is not None
+    with session_factory() as session:
+        stale = session.get_one(WorkItem, first.id)  # read while ana's lease ran out
+    later = utc_now() + timedelta(seconds=61)
+    taken = claim_next(session_factory, "ben", lease_seconds=60, now=later)
+    assert taken is not None and taken.claimed_by == "ben"
+    with session_factory.begin() as session:
+        assert not move(session, stale, "expire", actor="system", now=later)
+    kept = get_item(session_factory, first.id)
+    assert kept is not None and (kept.status, kept.claimed_by) == ("claimed", "ben")
+
+
+def test_a_human_block_holds_for_its_content_whatever_is_decided_on_other_content(
+    session_factory: sessionmaker[Session],
+) -> None:
+    content_a = make_review_decision(listing_id="flip", content_hash="a" * 64)
+    record_decision(session_factory, content_a)
+    decide_as(session_factory, claim(session_factory, "ana").id, "ana", "block")
+    edited = make_new_decision(listing_id="flip", content_hash="b" * 64)
+    to_review, _ = record_decision(session_factory, edited)
+    assert (to_review.action, to_review.explanation["clause"]) == (
+        "review",
+        "human.edited_after_block",
+    )
+    back, _ = record_decision(session_factory, content_a)
+    assert back.action == "block", "reverting to blocked content answers the block"
+    item = get_item(session_factory, str(to_review.review_item_id))
+    assert item is not None and item.status == "superseded"
+
+
+def test_a_stored_allow_replayed_after_a_human_block_goes_to_review(
+    session_factory: sessionmaker[Session],
+) -> None:
+    clean = make_new_decision(listing_id="revert", content_hash="c" * 64)
+    record_decision(session_factory, clean)
+    record_decision(session_factory, make_review_decision(listing_id="revert"))
+    decide_as(session_factory, claim(session_factory, "ana").id, "ana", "block")
+    replayed, created = record_decision(session_factory, clean)
+    assert not created and (replayed.action, replayed.model_action) == ("review", "allow")
+    assert replayed.review_item_id is not None

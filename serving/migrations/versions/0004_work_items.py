@@ -5,14 +5,17 @@ Revises: 0003
 Create Date: 2026-12-01
 
 ``review_items`` rows move to ``work_items`` (kind ``review``). An old item "decided" with
-``escalate`` was never handled by anyone: the latest per listing becomes an open ``senior`` item,
-earlier ones are superseded. The old priority (a probability) becomes the risk factor of the new
-order: due 24 hours after queueing, served up to 6 hours earlier at risk 1 (the defaults of
-``models.review_policy``). Free-text reasons are kept as notes under reason code ``legacy``.
+``escalate`` was never handled by anyone: when it is still its listing's latest item it becomes
+``escalated`` with a new open ``senior`` item continuing it; otherwise (later work replaced it)
+``superseded``. The downgrade maps escalated items back to decided with ``escalate`` and drops
+senior items, which the old schema cannot hold. The old priority (a probability) becomes the
+risk factor of the new order: due 24 hours after queueing, served up to 6 hours earlier at risk
+1 (the defaults of ``models.review_policy``). Free-text reasons are kept as notes under reason code ``legacy``.
 Every migrated item gets one history row (``migrated``); decided allow/block items become the
 listings' human verdicts. Literal values are spelled out, as in 0001.
 """
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -130,7 +133,7 @@ def _create_feed_tables() -> None:
         sa.Column("decided_by", sa.String(length=100), nullable=False),
         sa.Column("reason_code", sa.String(length=64), nullable=False),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("listing_id", name=op.f("pk_human_verdicts")),
+        sa.PrimaryKeyConstraint("listing_id", "content_hash", name=op.f("pk_human_verdicts")),
     )
     op.create_table(
         "events",
@@ -219,17 +222,19 @@ def _copy_review_items() -> None:
         .join(decisions, old.c.decision_id == decisions.c.id)
         .order_by(old.c.created_at, old.c.id)
     ).mappings()
-    items, latest_escalation, latest_verdict = [], {}, {}
+    items, latest_item, latest_verdict = [], {}, {}
     for row in rows:
         item = _migrated(row)
         if row["reviewer_action"] == "escalate":
-            latest_escalation[row["listing_id"]] = item
-            item["status"] = "superseded"
+            item["status"] = "superseded"  # unless it is still the listing's latest, below
         elif item["status"] == "decided":
-            latest_verdict[row["listing_id"]] = (item, row["content_hash"])
+            latest_verdict[(row["listing_id"], row["content_hash"])] = (item, row["content_hash"])
+        latest_item[row["listing_id"]] = (item, row["reviewer_action"])
         items.append(item)
-    for item in latest_escalation.values():
-        item.update(kind="senior", status="open", decided_by=None, decided_at=None)
+    for item, action in list(latest_item.values()):
+        if action == "escalate":  # never handled since: escalated, with a senior item
+            item.update(status="escalated", decided_by=None, decided_at=None)
+            items.append(_senior_item(item))
     for item in items:
         bind.execute(new.insert().values(**item))
         bind.execute(
@@ -255,6 +260,20 @@ def _copy_review_items() -> None:
                 decided_at=item["decided_at"] or item["updated_at"],
             )
         )
+
+
+def _senior_item(escalated: dict[str, Any]) -> dict[str, Any]:
+    """An open senior item continuing a legacy escalation."""
+    return {
+        **escalated,
+        "id": uuid.uuid4().hex,
+        "kind": "senior",
+        "parent_id": escalated["id"],
+        "status": "open",
+        "claimed_by": None,
+        "claimed_at": None,
+        "lease_expires_at": None,
+    }
 
 
 def _migrated(row: Any) -> dict[str, Any]:
