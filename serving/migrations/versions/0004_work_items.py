@@ -10,9 +10,9 @@ Create Date: 2026-12-01
 ``superseded``. The downgrade maps escalated items back to decided with ``escalate`` and drops
 senior items, which the old schema cannot hold. The old priority (a probability) becomes the
 risk factor of the new order: due 24 hours after queueing, served up to 6 hours earlier at risk
-1 (the defaults of ``models.review_policy``). Free-text reasons are kept as notes under reason code ``legacy``.
-Every migrated item gets one history row (``migrated``); decided allow/block items become the
-listings' human verdicts. Literal values are spelled out, as in 0001.
+1 (the defaults of ``models.review_policy``). Free-text reasons are kept as notes under reason
+code ``legacy``. Every migrated item gets one history row (``migrated``); decided allow/block
+items become the listings' human verdicts. Literal values are spelled out, as in 0001.
 """
 
 import uuid
