@@ -56,9 +56,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """Headless Debian Chromium under Playwright; skipped (or, in CI, failed) without it."""
+    """Headless Debian Chromium under Playwright; skipped (or, in CI, failed) without it.
+
+    Per module: Playwright's sync API keeps an event loop running in the main thread while it
+    is open, which would break any later test that runs its own loop."""
     reason = "" if CHROMIUM.is_file() else f"{CHROMIUM} is missing (apt-get install chromium)"
     try:
         from playwright.sync_api import sync_playwright
