@@ -7,6 +7,7 @@ in [0, 1] — moves it earlier by up to its weight in hours. The queue serves th
 and one stored timestamp (indexed) serves the order.
 """
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -164,8 +165,50 @@ class StrikePolicy(BaseModel):
         return points >= threshold
 
 
+AuditStratum = Literal["auto_allow", "auto_enforce", "human"]
+DEFAULT_AUDIT_RATES: Final[dict[AuditStratum, float]] = {
+    "auto_allow": 0.005,
+    "auto_enforce": 0.02,
+    "human": 0.05,
+}
+
+
+class AuditPolicy(BaseModel):
+    """Which decisions QA audits: a share of each kind of decision, chosen as it is made by a
+    hash of (seed, decision id), so every worker picks the same ones and an audit replays."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: str = Field(default="listingguard-audit", min_length=1, max_length=100)
+    rates: dict[AuditStratum, float] = Field(default_factory=lambda: dict(DEFAULT_AUDIT_RATES))
+    markets: dict[str, dict[AuditStratum, float]] = Field(default_factory=dict)
+    """Per-market rates overriding ``rates`` (e.g. a new market audited more)."""
+    sla_hours: float = Field(default=72.0, gt=0, le=24 * 90)
+
+    @model_validator(mode="after")
+    def _rates_are_probabilities(self) -> "AuditPolicy":
+        tables = [("rates", self.rates)] + [
+            (f"markets.{market}", rates) for market, rates in self.markets.items()
+        ]
+        for where, rates in tables:
+            for stratum, rate in rates.items():
+                if not 0.0 <= rate <= 1.0:
+                    raise ValueError(f"audit.{where}.{stratum}: {rate} is not in [0, 1]")
+        return self
+
+    def rate(self, stratum: AuditStratum, market: str) -> float:
+        local = self.markets.get(market, {})
+        return local.get(stratum, self.rates.get(stratum, 0.0))
+
+
+def audit_draw(seed: str, decision_id: str) -> float:
+    """A uniform number in [0, 1) fixed by (seed, decision id): the same on every worker."""
+    digest = hashlib.sha256(f"{seed}\x1f{decision_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 class ReviewPolicy(BaseModel):
-    """Reason codes reviewers choose from, SLAs, queue priority weights, strikes."""
+    """Reason codes reviewers choose from, SLAs, queue priority weights, strikes, QA audit."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -175,6 +218,7 @@ class ReviewPolicy(BaseModel):
     appeal_sla_hours: float = Field(default=48.0, gt=0, le=24 * 90)
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
     strikes: StrikePolicy = Field(default_factory=StrikePolicy)
+    audit: AuditPolicy = Field(default_factory=AuditPolicy)
 
     @model_validator(mode="after")
     def _codes_for_both_actions(self) -> "ReviewPolicy":

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from serving.api_errors import ApiError, ErrorResponse
 from serving.auth import AUTH_ERRORS, check_permission
-from serving.deps import AnyCaller, ReviewerCaller, StateDep
+from serving.deps import AnyCaller, StateDep
 from serving.errors import (
     IllegalTransitionError,
     InvalidReviewError,
@@ -56,13 +56,15 @@ ERRORS: dict[int | str, dict[str, object]] = {
 @router.get("", response_model=QueuePage, responses=ERRORS)
 async def list_queue(
     state: StateDep,
-    caller: ReviewerCaller,
-    kind: Kind | None = None,
+    caller: AnyCaller,
+    kind: Kind = "review",
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> QueuePage:
-    """Work items, most urgent first (earliest SLA deadline advanced by urgency)."""
+    """Work items of one kind (default: review), most urgent first (earliest SLA deadline
+    advanced by urgency)."""
+    check_permission(caller, KIND_PERMISSION[kind])
     items, total = await state.database.run(
         _page, state.session_factory, kind, status, limit, offset
     )
@@ -105,17 +107,25 @@ async def claim(
 
 
 @router.get("/{item_id}", response_model=QueueItemDetailOut, responses=ERRORS)
-async def read_item(item_id: str, state: StateDep, caller: ReviewerCaller) -> QueueItemDetailOut:
-    """One item with its listing, scores, reasons, rules and the policy clause."""
+async def read_item(item_id: str, state: StateDep, caller: AnyCaller) -> QueueItemDetailOut:
+    """One item with its listing, scores, reasons, rules and the policy clause (a qa item
+    blind until its verdict)."""
+    return detail_out(await _readable(state, caller, item_id))
+
+
+async def _readable(state: StateDep, caller: AnyCaller, item_id: str) -> QueueItem:
+    """The item, if the caller's role may work its kind; 404 / 403 otherwise."""
     item = await state.database.run(get_item, state.session_factory, item_id)
     if item is None:
         raise ApiError(404, "not_found", str(ItemNotFoundError(item_id)))
-    return detail_out(item)
+    check_permission(caller, KIND_PERMISSION[item.kind])
+    return item
 
 
 @router.get("/{item_id}/history", response_model=ItemHistoryOut, responses=ERRORS)
-async def read_history(item_id: str, state: StateDep, caller: ReviewerCaller) -> ItemHistoryOut:
+async def read_history(item_id: str, state: StateDep, caller: AnyCaller) -> ItemHistoryOut:
     """Every status change of the item: who, when, from, to, why."""
+    await _readable(state, caller, item_id)
     entries = await _act(state, item_history, state.session_factory, item_id)
     return ItemHistoryOut(
         item_id=item_id,
@@ -195,6 +205,7 @@ async def record_review(
         review=state.policy.review,
         policy_clause=body.policy_clause,
         note=body.note,
+        violations=body.violations,
     )
     return detail_out(item)
 
@@ -215,7 +226,7 @@ async def _act(state: StateDep, function: Callable[..., Any], *args: Any, **kwar
 
 def _field_of(message: str) -> str | None:
     name = message.split(" ", 1)[0]
-    known = ("reviewer", "reason", "reason_code", "note", "policy_clause", "until", "action")
+    known = ("reviewer", "reason", "reason_code", "note", "policy_clause", "action", "violations")
     return name if name in known else None
 
 
@@ -223,8 +234,13 @@ def item_out(item: QueueItem) -> QueueItemOut:
     return QueueItemOut(**_common(item))
 
 
+def is_blind(item: QueueItem) -> bool:
+    """QA judges a sampled decision without seeing it until the verdict is in."""
+    return item.kind == "qa" and item.status != "decided"
+
+
 def detail_out(item: QueueItem) -> QueueItemDetailOut:
-    explanation = item.explanation
+    explanation = {} if is_blind(item) else item.explanation
     reasons = {
         label: [ReasonOut(**reason) for reason in entries]
         for label, entries in explanation.get("reasons", {}).items()
@@ -232,7 +248,7 @@ def detail_out(item: QueueItem) -> QueueItemDetailOut:
     return QueueItemDetailOut(
         **_common(item),
         listing=item.listing,
-        bands=item.bands,
+        bands={} if is_blind(item) else item.bands,
         reasons=reasons,
         rules=list(explanation.get("rules", [])),
         model_policy_clause=explanation.get("clause"),
@@ -246,18 +262,18 @@ def _common(item: QueueItem) -> dict[str, Any]:
     return {
         "id": item.id,
         "kind": item.kind,
-        "decision_id": item.decision_id,
+        "decision_id": "hidden" if is_blind(item) else item.decision_id,
         "listing_id": item.listing_id,
         "seller_id": item.seller_id,
-        "parent_id": item.parent_id,
+        "parent_id": None if is_blind(item) else item.parent_id,
         "title": item.title,
         "status": item.status,
         "priority": item.priority,
         "priority_factors": item.priority_factors,
         "due_at": item.due_at,
         "sla_breached": item.sla_breached(utc_now()),
-        "model_action": item.model_action,
-        "scores": item.scores,
+        "model_action": "hidden" if is_blind(item) else item.model_action,
+        "scores": {} if is_blind(item) else item.scores,
         "created_at": item.created_at,
         "claimed_by": item.claimed_by,
         "claimed_at": item.claimed_at,
@@ -270,4 +286,7 @@ def _common(item: QueueItem) -> dict[str, Any]:
         "note": item.note,
         "decided_at": item.decided_at,
         "turnaround_seconds": item.turnaround_seconds,
+        "inclusion_probability": item.inclusion_probability,
+        "qa_labels": item.qa_labels,
+        "blind": is_blind(item),
     }

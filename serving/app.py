@@ -15,7 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 from models.bundle import ModelCard
 from models.review_policy import ReviewPolicy
 from models.scorer import BundleScorer
-from serving import api_accounts, api_outcomes, api_queue, api_score
+from serving import api_accounts, api_outcomes, api_qa, api_queue, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
 from serving.auth import Authenticator
 from serving.console import pages
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     app.include_router(api_queue.router)
     app.include_router(api_outcomes.router)
     app.include_router(api_accounts.router)
+    app.include_router(api_qa.router)
     app.include_router(pages.router)
     app.mount("/console-static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.review_policy import StrikePolicy, Urgency
+from models.review_policy import AuditPolicy, AuditStratum, StrikePolicy, Urgency
+from serving.audit_sampling import draw_audit, stratum_of
 from serving.errors import InvalidDecisionError
 from serving.seller_health import active_points, add_strike
 from serving.tables import (
@@ -41,6 +42,8 @@ from serving.work_items import active_items, move, open_item, repoint
 MAX_RECORD_ATTEMPTS: Final = 3
 DEFAULT_URGENCY: Final = Urgency(factors={}, weights={}, sla_hours=24.0)
 DEFAULT_STRIKES: Final = StrikePolicy()
+DEFAULT_AUDIT: Final = AuditPolicy()
+AUTOMATIC: Final[dict[str, AuditStratum]] = {"allow": "auto_allow", "block": "auto_enforce"}
 RESTRICTED_SELLER: Final = "strikes.force_review_from"
 """The clause of a model allow turned into review because the seller is under restriction."""
 EDITED_AFTER_BLOCK: Final = "human.edited_after_block"
@@ -71,6 +74,7 @@ class NewDecision:
     strike_labels: tuple[str, ...] = ()
     """Labels auto-enforced on a certified edge: a block then strikes the seller."""
     seller_rules: StrikePolicy = DEFAULT_STRIKES
+    audit: AuditPolicy = DEFAULT_AUDIT
 
     def __post_init__(self) -> None:
         _check_length("idempotency_key", self.idempotency_key, IDEMPOTENCY_KEY_LENGTH)
@@ -263,8 +267,13 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
         record.action = "review"
         rules = [*record.explanation.get("rules", []), forced[1]]
         record.explanation = {**record.explanation, "clause": forced[0], "rules": rules}
+    kind = AUTOMATIC.get(record.action)
+    if kind is not None:
+        record.audit_stratum = stratum_of(kind, record.market)
     session.add(record)
     session.flush()
+    if kind is not None:
+        draw_audit(session, record, kind, new.audit, now=record.created_at, subject_id=record.id)
     if record.action == "review":
         urgency = new.urgency.with_seller_history(points)
         return _to_stored(session, record, review_item_id=_enqueue(session, record, urgency))

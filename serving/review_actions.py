@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.schema import ASCII_WHITESPACE
 from models.review_policy import ReasonCode, ReviewPolicy, Urgency
 from serving.audit_log import record_action
+from serving.audit_sampling import draw_audit, record_audit, stratum_of
 from serving.errors import (
     InvalidReviewError,
     ItemChangedError,
@@ -187,12 +188,15 @@ def decide(
     review: ReviewPolicy,
     policy_clause: str | None = None,
     note: str = "",
+    violations: Mapping[str, bool] | None = None,
     now: datetime | None = None,
 ) -> QueueItem:
     """Record ``reviewer``'s decision on an item they hold, with a reason code of the policy.
 
     A senior decision also resolves the escalated item it came from. The decision becomes the
-    listing's answer until its content changes, and is announced on the outcome feed.
+    listing's answer until its content changes, and is announced on the outcome feed; a share
+    of human decisions is drawn for QA audit. A qa item's verdict (``violations`` per label,
+    required) is an audit finding only: it changes no answer, strike or queue.
     """
     reviewer = check_reviewer(reviewer)
     code = _check_decision(action, reason_code, review)
@@ -205,6 +209,10 @@ def decide(
     with session_factory.begin() as session:
         item = _held_by(session, item_id, reviewer, at, "decide")
         decision = session.get_one(DecisionRecord, item.decision_id)
+        if item.kind == "qa":
+            finding = (action, reason_code, policy_clause or code.clause, note)
+            record_audit(session, item, decision, reviewer, at, violations, finding)
+            return require_item(session, item.id)
         clause = policy_clause or code.clause or decision.explanation.get("clause")
         values = {
             "decided_by": reviewer,
@@ -213,6 +221,7 @@ def decide(
             "reason_code": reason_code,
             "policy_clause": clause,
             "note": note or None,
+            "audit_stratum": stratum_of("human", decision.market),
         }
         _apply(session, item, "decide", reviewer, at, reason=reason_code, values=values)
         if item.parent_id is not None:
@@ -243,6 +252,10 @@ def decide(
             },
         )
         _follow_up(session, item, decision, review, at)
+        draw_audit(
+            session, decision, "human", review.audit, now=at, subject_id=item.id,
+            decided_by=reviewer,
+        )  # fmt: skip
         return require_item(session, item_id)
 
 

@@ -65,6 +65,8 @@ class QueueItem:
     content_hash: str
     model_version: str
     policy_version: str
+    inclusion_probability: float | None = None
+    qa_labels: dict[str, bool] | None = None
 
     @property
     def title(self) -> str:
@@ -205,6 +207,8 @@ def to_queue_item(item: WorkItem, decision: DecisionRecord) -> QueueItem:
         content_hash=decision.content_hash,
         model_version=decision.model_version,
         policy_version=decision.policy_version,
+        inclusion_probability=item.inclusion_probability,
+        qa_labels=dict(item.qa_labels) if item.qa_labels is not None else None,
     )
 
 

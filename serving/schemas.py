@@ -163,6 +163,11 @@ class ReviewDecisionRequest(BaseModel):
         default=None, max_length=200, description="default: the reason code's or the decision's"
     )
     note: NoNulText = Field(default="", max_length=MAX_REASON_CHARS)
+    violations: dict[str, bool] | None = Field(
+        default=None,
+        max_length=64,
+        description="qa items only (required there): for every label, whether it is violated",
+    )
 
 
 class WithdrawRequest(BaseModel):
@@ -198,6 +203,13 @@ class QueueItemOut(BaseModel):
     note: str | None
     decided_at: datetime | None
     turnaround_seconds: float | None
+    inclusion_probability: float | None = Field(
+        description="qa items: the probability this decision had of being audited"
+    )
+    qa_labels: dict[str, bool] | None = Field(description="qa items: the verdict per label")
+    blind: bool = Field(
+        description="true: an undecided qa item, shown without scores or the original decision"
+    )
 
 
 class QueueItemDetailOut(QueueItemOut):
@@ -307,3 +319,46 @@ class SellerOut(BaseModel):
     penalty: str = Field(description="the highest rung of the policy's ladder reached, or none")
     forced_review: bool = Field(description="automatic allows of this seller go to review")
     strikes: list[StrikeOut]
+
+
+class EstimateOut(BaseModel):
+    value: float | None = Field(description="the design-weighted estimate; null: nothing audited")
+    low: float
+    high: float
+    confidence: float
+    audited: int
+
+
+class LabelCheckOut(BaseModel):
+    label: str
+    violations_let_through: EstimateOut
+    let_through_promise: float | None
+    wrong_enforcements: EstimateOut
+    wrong_enforcements_promise: float | None
+    breached: list[str] = Field(description="promises whose whole interval lies above them")
+
+
+class FigureOut(BaseModel):
+    value: float | None = Field(description="null below the minimum count of rated units")
+    low: float | None
+    high: float | None
+    units: int
+
+
+class AgreementOut(BaseModel):
+    raw: FigureOut
+    positive: FigureOut = Field(description="share of positive ratings the other rater shared")
+    krippendorff_alpha: FigureOut
+    prevalence: float | None = Field(
+        description="share of positive ratings: at a few percent alpha collapses even when "
+        "raters almost always agree; read positive agreement beside it"
+    )
+
+
+class AuditReportOut(BaseModel):
+    since: datetime
+    until: datetime
+    audited: int = Field(description="audited decisions with a verdict in the period")
+    labels: list[LabelCheckOut]
+    reviewer_accuracy: EstimateOut = Field(description="human decisions QA confirmed")
+    reviewer_agreement: AgreementOut = Field(description="reviewer against QA (block or not)")

@@ -101,6 +101,7 @@ def _new_decision(
         urgency=_urgency(listing, score, routed, card.thresholds, policy),
         strike_labels=_certified_enforcements(routed, card.thresholds),
         seller_rules=policy.review.strikes,
+        audit=policy.review.audit,
     )
 
 

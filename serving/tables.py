@@ -69,6 +69,7 @@ SELLER_ID_LENGTH: Final = 200
 REVIEWER_LENGTH: Final = 100
 REASON_CODE_LENGTH: Final = 64
 CLAUSE_LENGTH: Final = 200
+AUDIT_STRATUM_LENGTH: Final = 40
 VERSION_LENGTH: Final = 200
 
 # Explicit names keep migrations, batch-mode SQLite rebuilds and autogenerate diffs stable.
@@ -142,6 +143,7 @@ class Base(DeclarativeBase):
         dict[str, Any]: JsonDocument,
         dict[str, float]: JsonDocument,
         dict[str, str]: JsonDocument,
+        dict[str, bool]: JsonDocument,
         list[str]: JsonDocument,
     }
 
@@ -169,6 +171,8 @@ class DecisionRecord(Base):
     threshold_set_id: Mapped[str] = mapped_column(String(VERSION_LENGTH))
     policy_version: Mapped[str] = mapped_column(String(VERSION_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    audit_stratum: Mapped[str | None] = mapped_column(String(AUDIT_STRATUM_LENGTH), index=True)
+    """An automatic decision's audit stratum (``auto_allow:US``); None when a human answered."""
     seller_id: Mapped[str | None] = mapped_column(String(SELLER_ID_LENGTH), index=True)
     """Copied from the listing so that one seller's data can be found and erased."""
     anonymized_at: Mapped[datetime | None]
@@ -231,6 +235,12 @@ class WorkItem(Base):
     policy_clause: Mapped[str | None] = mapped_column(String(CLAUSE_LENGTH))
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]
+    audit_stratum: Mapped[str | None] = mapped_column(String(AUDIT_STRATUM_LENGTH), index=True)
+    """A decided human item: the audit stratum it was drawn from. A qa item: the audited one's."""
+    inclusion_probability: Mapped[float | None] = mapped_column(Float)
+    """A qa item: the probability its decision had of being audited (1 / its design weight)."""
+    qa_labels: Mapped[dict[str, bool] | None]
+    """A qa item's verdict per label: violated or not."""
 
 
 class WorkItemHistory(Base):

@@ -4,8 +4,11 @@ import dataclasses
 import uuid
 from typing import Any
 
-from models.review_policy import PriorityWeights, Urgency
+from models.review_policy import AuditPolicy, PriorityWeights, Urgency
 from serving.decision_store import NewDecision
+
+NO_AUDIT = AuditPolicy(rates={})
+"""Factories draw nothing for QA unless a test asks: counts of items stay exact."""
 
 
 def make_new_decision(**overrides: Any) -> NewDecision:
@@ -40,6 +43,7 @@ def make_new_decision(**overrides: Any) -> NewDecision:
         model_version="baseline-tfidf@3",
         threshold_set_id="thresholds-2026-01",
         policy_version="policy-v1",
+        audit=NO_AUDIT,
     )
     return dataclasses.replace(defaults, **overrides)
 

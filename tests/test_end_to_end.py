@@ -76,7 +76,7 @@ def test_quickstart_smoke_scores_over_http_and_fills_the_review_queue(tmp_path: 
     assert allow + review + block == scored
     engine = create_db_engine(f"sqlite:///{home / 'listingguard.db'}")
     try:
-        open_items = count_items(make_session_factory(engine), status="open")
+        open_items = count_items(make_session_factory(engine), kind="review", status="open")
     finally:
         engine.dispose()
     # A fresh database: one open queue item per listing routed to review.

@@ -17,12 +17,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from serving.api_errors import ApiError
+from serving.api_queue import is_blind
 from serving.appeals import overturn_rates
 from serving.audit_log import log_action
 from serving.auth import Caller, check_permission
 from serving.console.sessions import COOKIE, ConsoleSessions
 from serving.deps import ServiceState
 from serving.errors import ServingError
+from serving.kpis import queue_kpis
+from serving.qa_estimates import audit_report
 from serving.review_actions import claim_next, decide, escalate, hold, release
 from serving.review_queue import get_item, item_history, list_items
 from serving.roles import KIND_PERMISSION
@@ -185,6 +188,8 @@ async def _item(request: Request, state: ServiceState, caller: Caller) -> Respon
             a: next(n for n, c in codes.items() if c.action == a) for a in ("allow", "block")
         },
         mine=item.status == "claimed" and item.claimed_by == caller.name,
+        blind=is_blind(item),
+        labels=state.scorer.card.labels,
         **context,
     )
 
@@ -208,10 +213,15 @@ async def _act(request: Request, state: ServiceState, caller: Caller) -> Respons
     item_id, action = request.path_params["item_id"], request.path_params["action"]
     run, factory, review = state.database.run, state.session_factory, state.policy.review
     if action == "decide":
+        violations = None
+        if form.get("kind") == "qa":
+            labels = state.scorer.card.labels
+            violations = {label: form.get(f"violated_{label}") == "yes" for label in labels}
         done = await run(
             decide, factory, item_id, caller.name, action=form.get("decision", ""),
             reason_code=form.get("reason_code", ""), review=review,
             policy_clause=form.get("policy_clause") or None, note=form.get("note", ""),
+            violations=violations,
         )  # fmt: skip
         notice = f"Decided {done.title[:60]}: {done.human_action}"
     elif action == "escalate":
@@ -250,6 +260,28 @@ async def _appeals(request: Request, state: ServiceState, caller: Caller) -> Res
     return _render("appeals.html", now=utc_now(), **context)
 
 
+async def _kpi(request: Request, state: ServiceState, caller: Caller) -> Response:
+    check_permission(caller, "qa")
+    raw = request.query_params.get("days", "30")
+    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 3650 else 30
+    until = utc_now()
+    since = until - timedelta(days=days)
+    card = state.scorer.card
+    targets = {
+        label: (
+            edges.let_through.target if edges.let_through else None,
+            edges.wrong_enforcements.target if edges.wrong_enforcements else None,
+        )
+        for label, edges in card.thresholds.items()
+    }
+    report = await state.database.run(
+        audit_report, state.session_factory, list(card.labels), targets, since=since, until=until
+    )
+    kpis = await state.database.run(queue_kpis, state.session_factory, since=since, until=until)
+    context = _context(request, caller, report=report, kpis=kpis, days=days, confidence=0.95)
+    return _render("kpi.html", **context)
+
+
 async def _sign_out(request: Request, state: ServiceState, caller: Caller) -> Response:
     await _form_checked(request)
     response = RedirectResponse("/console/login", status_code=303)
@@ -264,3 +296,4 @@ router.add_api_route("/items/{item_id}/{action}", console_page(_act), methods=["
 router.add_api_route("/sellers/{seller_id}", console_page(_seller), methods=["GET"])
 router.add_api_route("/appeals", console_page(_appeals), methods=["GET"])
 router.add_api_route("/logout", console_page(_sign_out), methods=["POST"])
+router.add_api_route("/kpi", console_page(_kpi), methods=["GET"])

@@ -2,11 +2,12 @@
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.review_policy import ReviewPolicy
+from models.review_policy import AuditPolicy, ReviewPolicy
 from serving.review_actions import claim_next, decide
 from serving.review_queue import QueueItem
 
-REVIEW = ReviewPolicy()
+REVIEW = ReviewPolicy(audit=AuditPolicy(rates={}))
+"""The default review policy without QA sampling, so item counts stay exact."""
 CODE_FOR = {"allow": "no-violation", "block": "violation-confirmed"}
 
 

@@ -111,3 +111,18 @@ def test_a_bad_hold_is_an_error_page_not_a_crash(client: TestClient, keys: dict[
         assert answer.status_code == 422, (hours, answer.text)
     odd = client.post("/console/claim", data={"kind": "review", "csrf": "é" * 32})
     assert odd.status_code == 403
+
+
+def test_the_kpi_page_shows_promises_and_queues_to_qa(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    client.post("/v1/score", json=TOBACCO)
+    _sign_in(client, keys["quinn"])
+    page = client.get("/console/kpi", params={"days": "7"})
+    assert page.status_code == 200
+    assert "violations let through" in page.text and "<svg" in page.text
+    assert "review 1" in page.text, "the open review item is counted"
+    assert "not shown below 30 audited pairs" in page.text
+    client.cookies.clear()
+    _sign_in(client, keys["ana"])
+    assert client.get("/console/kpi").status_code == 403

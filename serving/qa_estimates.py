@@ -1,0 +1,196 @@
+"""Live checks of the routing promises from QA verdicts on audited decisions.
+
+For a period, per audit stratum (``auto_allow:US``, ``human:IN``, ...): the decisions it held
+(automatic decisions carry their stratum; decided human items theirs), the audited ones with a
+verdict, and per label the verdicts finding a violation. From those, with the design's inclusion
+probabilities (:mod:`models.audit_estimates`):
+
+- **violations let through** per label, exactly as promised: violations auto-allowed over all
+  violations — a ratio of totals that needs every stratum audited;
+- **wrong enforcements** per label: benign among the decisions auto-enforced on that label;
+- **reviewer accuracy**: human decisions whose action QA confirmed, and the agreement figures of
+  :mod:`models.agreement` (raw, positive, Krippendorff's alpha; hidden below 30 pairs).
+
+Audits still waiting for a verdict are left out (they count as not yet audited), as are
+decisions made before sampling existed (no stratum).
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.agreement import Agreement, agreement
+from models.audit_estimates import Estimate, StratumAudit, proportion, share_of_total
+from serving.tables import DecisionRecord, WorkItem
+
+HUMAN_KINDS = ("review", "senior", "appeal")
+
+
+@dataclass(frozen=True, slots=True)
+class LabelCheck:
+    label: str
+    let_through: Estimate
+    let_through_target: float | None
+    wrong_enforcements: Estimate
+    wrong_enforcements_target: float | None
+
+    def breached(self) -> list[str]:
+        """The promises whose whole interval lies above their target."""
+        checks = [
+            ("violations_let_through", self.let_through, self.let_through_target),
+            ("wrong_enforcements", self.wrong_enforcements, self.wrong_enforcements_target),
+        ]
+        return [name for name, found, target in checks if target is not None and found.low > target]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    since: datetime
+    until: datetime
+    audited: int
+    labels: list[LabelCheck]
+    reviewer_accuracy: Estimate
+    reviewer_agreement: Agreement
+    """Reviewer (block or not) against QA on the audited human decisions."""
+
+
+def audit_report(
+    session_factory: sessionmaker[Session],
+    labels: list[str],
+    targets: dict[str, tuple[float | None, float | None]],
+    *,
+    since: datetime,
+    until: datetime,
+    confidence: float = 0.95,
+) -> AuditReport:
+    """The estimates for decisions made in [since, until); ``targets``: per label the
+    (let-through, wrong-enforcement) promises."""
+    with session_factory() as session:
+        population = _population(session, since, until)
+        audits = _audits(session, since, until)
+        enforced = _enforced_per_label(session, labels, since, until)
+    checks = [
+        LabelCheck(
+            label,
+            _let_through(label, population, audits, confidence),
+            targets.get(label, (None, None))[0],
+            _wrong_enforcements(label, enforced, audits, confidence),
+            targets.get(label, (None, None))[1],
+        )
+        for label in labels
+    ]
+    human = [a for a in audits if a["stratum"].startswith("human:")]
+    agreed = sum(a["qa_action"] == a["audited_action"] for a in human)
+    accuracy = proportion(
+        StratumAudit("human", max(len(human), 1), len(human), agreed, 1.0), confidence=confidence
+    )
+    pairs = [(a["audited_action"] == "block", a["qa_action"] == "block") for a in human]
+    return AuditReport(since, until, len(audits), checks, accuracy, agreement(pairs))
+
+
+def _population(session: Session, since: datetime, until: datetime) -> Counter[str]:
+    automatic = session.execute(
+        select(DecisionRecord.audit_stratum, func.count())
+        .where(DecisionRecord.audit_stratum.is_not(None))
+        .where(DecisionRecord.created_at >= since, DecisionRecord.created_at < until)
+        .group_by(DecisionRecord.audit_stratum)
+    ).all()
+    human = session.execute(
+        select(WorkItem.audit_stratum, func.count())
+        .where(WorkItem.kind.in_(HUMAN_KINDS), WorkItem.audit_stratum.is_not(None))
+        .where(WorkItem.decided_at >= since, WorkItem.decided_at < until)
+        .group_by(WorkItem.audit_stratum)
+    ).all()
+    counts: Counter[str] = Counter()
+    for stratum, count in [*automatic, *human]:
+        counts[str(stratum)] += int(count)
+    return counts
+
+
+def _audits(session: Session, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Decided qa items on decisions of the period, with what they audited."""
+    rows = session.execute(
+        select(WorkItem, DecisionRecord)
+        .join(DecisionRecord, WorkItem.decision_id == DecisionRecord.id)
+        .where(WorkItem.kind == "qa", WorkItem.status == "decided")
+        .where(WorkItem.created_at >= since, WorkItem.created_at < until)
+    ).all()
+    parents = {item.parent_id for item, _ in rows if item.parent_id is not None}
+    audited_actions = dict(
+        session.execute(
+            select(WorkItem.id, WorkItem.human_action).where(WorkItem.id.in_(parents))
+        ).all()
+    ) if parents else {}  # fmt: skip
+    return [
+        {
+            "stratum": item.audit_stratum or "",
+            "inclusion": item.inclusion_probability or 1.0,
+            "violations": dict(item.qa_labels or {}),
+            "qa_action": item.human_action,
+            "audited_action": audited_actions.get(item.parent_id or "", decision.action),
+            "bands": dict(decision.bands),
+        }
+        for item, decision in rows
+    ]
+
+
+def _enforced_per_label(
+    session: Session, labels: list[str], since: datetime, until: datetime
+) -> dict[str, Counter[str]]:
+    """Per label, per auto_enforce stratum: decisions enforced on that label's band."""
+    rows = session.execute(
+        select(DecisionRecord.audit_stratum, DecisionRecord.bands)
+        .where(DecisionRecord.audit_stratum.like("auto_enforce:%"))
+        .where(DecisionRecord.created_at >= since, DecisionRecord.created_at < until)
+    ).all()
+    enforced: dict[str, Counter[str]] = defaultdict(Counter)
+    for stratum, bands in rows:
+        for label in labels:
+            if bands.get(label) == "enforce":
+                enforced[label][str(stratum)] += 1
+    return enforced
+
+
+def _strata(
+    population: Counter[str], audits: list[dict[str, Any]], event: Any, *, prefix: str = ""
+) -> list[StratumAudit]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for audit in audits:
+        grouped[audit["stratum"]].append(audit)
+    strata = []
+    for name, size in sorted(population.items()):
+        if not name.startswith(prefix):
+            continue
+        found = grouped.get(name, [])
+        audited = min(len(found), size)
+        events = min(sum(bool(event(a)) for a in found), audited)
+        inclusion = max((a["inclusion"] for a in found), default=1.0)
+        strata.append(StratumAudit(name, size, audited, events, inclusion))
+    return strata
+
+
+def _let_through(
+    label: str, population: Counter[str], audits: list[dict[str, Any]], confidence: float
+) -> Estimate:
+    def violated(audit: dict[str, Any]) -> bool:
+        return bool(audit["violations"].get(label))
+
+    allowed = _strata(population, audits, violated, prefix="auto_allow:")
+    rest = [
+        s for s in _strata(population, audits, violated) if not s.name.startswith("auto_allow:")
+    ]
+    return share_of_total(allowed, rest, confidence=confidence)
+
+
+def _wrong_enforcements(
+    label: str, enforced: dict[str, Counter[str]], audits: list[dict[str, Any]], confidence: float
+) -> Estimate:
+    on_label = [a for a in audits if a["bands"].get(label) == "enforce"]
+    population = enforced.get(label, Counter())
+    benign = _strata(population, on_label, lambda a: not a["violations"].get(label))
+    violating = _strata(population, on_label, lambda a: bool(a["violations"].get(label)))
+    return share_of_total(benign, violating, confidence=confidence)
