@@ -58,7 +58,7 @@ def run_cli(home: Path, *args: str | Path, timeout: float) -> subprocess.Complet
     return completed
 
 
-DEMO_KEY = re.compile(r"^  (pipeline|reviewer|senior_reviewer) +(lg_[\w-]+)$", re.MULTILINE)
+DEMO_KEY = re.compile(r"^  (pipeline|reviewer|senior_reviewer|qa) +(lg_[\w-]+)$", re.MULTILINE)
 
 
 def output_of(completed: subprocess.CompletedProcess[str]) -> str:
@@ -82,7 +82,8 @@ def test_quickstart_smoke_scores_over_http_and_fills_the_review_queue(tmp_path: 
     # A fresh database: one open queue item per listing routed to review.
     assert open_items == review
     printed = dict(DEMO_KEY.findall(completed.stdout))
-    assert set(printed) == {"pipeline", "reviewer", "senior_reviewer"}, completed.stdout
+    assert set(printed) == {"pipeline", "reviewer", "senior_reviewer", "qa"}, completed.stdout
+    assert re.search(r"QA audit sample: \d+ decisions drawn", completed.stdout)
     assert f"Authorization: Bearer {printed['pipeline']}" in completed.stdout
     assert re.search(r"reviewer console: http://127\.0\.0\.1:\d+/console", completed.stdout)
     # The README's serving commands point at bundles the quickstart left (var/ is the home).

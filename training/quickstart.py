@@ -36,6 +36,7 @@ DEMO_KEYS = {
     "demo-pipeline": "pipeline",
     "demo-reviewer": "reviewer",
     "demo-senior": "senior_reviewer",
+    "demo-qa": "qa",
 }
 """The keys the quickstart creates: name -> role."""
 BATCH = 200
@@ -182,6 +183,12 @@ def _post(url: str, payload: dict[str, Any], key: str) -> Any:
         return json.loads(response.read())
 
 
+def _get(url: str, key: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
 def _score_demo(base_url: str, validation_file: Path, keys: dict[str, str], echo: Echo) -> None:
     mapping = load_mapping(resolve_mapping_path(DEMO_MAPPING))
     listings = [
@@ -204,13 +211,10 @@ def _score_demo(base_url: str, validation_file: Path, keys: dict[str, str], echo
     missing = [action for action in ("allow", "review", "block") if not actions.get(action)]
     if missing:
         raise TrainingError(f"no demo listing was routed to {', '.join(missing)}")
-    page_request = urllib.request.Request(
-        f"{base_url}/v1/queue?status=open&limit=1",
-        headers={"Authorization": f"Bearer {keys['reviewer']}"},
-    )
-    with urllib.request.urlopen(page_request, timeout=30) as page:
-        queue = json.loads(page.read())
+    queue = _get(f"{base_url}/v1/queue?status=open&limit=1", keys["reviewer"])
     echo(f"review queue: {queue['total']} open items")
+    audits = _get(f"{base_url}/v1/queue?kind=qa&status=open&limit=1", keys["qa"])
+    echo(f"QA audit sample: {audits['total']} decisions drawn for blind audit")
     sample = json.dumps({"listing_id": "try-1", "title": "replica rolex watch aaa quality"})
     echo(
         f"try it: curl -s -X POST {base_url}/v1/score -H 'Content-Type: application/json' "
