@@ -39,11 +39,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("work_items") as batch:
-        batch.drop_index(op.f("ix_work_items_audit_stratum"))
-        batch.drop_column("qa_labels")
-        batch.drop_column("inclusion_probability")
-        batch.drop_column("audit_stratum")
-    with op.batch_alter_table("decisions") as batch:
-        batch.drop_index(op.f("ix_decisions_audit_stratum"))
-        batch.drop_column("audit_stratum")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 too): a batch rebuild of these tables
+    # would drop tables that others reference, which SQLite's foreign keys refuse.
+    op.drop_index(op.f("ix_work_items_audit_stratum"), table_name="work_items")
+    op.drop_index(op.f("ix_decisions_audit_stratum"), table_name="decisions")
+    for table, column in (
+        ("work_items", "qa_labels"),
+        ("work_items", "inclusion_probability"),
+        ("work_items", "audit_stratum"),
+        ("decisions", "audit_stratum"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
