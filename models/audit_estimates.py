@@ -1,9 +1,10 @@
 """Design-based estimates from audit samples with known inclusion probabilities (pure Python).
 
-Sampling is Poisson within strata: each decision of stratum h (label band x action x market) is
-audited independently with probability ``inclusion`` (pi_h). The Horvitz-Thompson total of a
-count, ``sum(y_i / pi_i)`` over the audited, is unbiased for the whole traffic; a rate that is a
-ratio of two totals (violations let through over all violations) is their Hajek ratio.
+Sampling is Poisson within strata: each decision of stratum h (kind x market x rate) is audited
+independently with probability ``inclusion`` (pi_h). A stratum's total is estimated as
+``N_h * events_h / audited_h`` — the Horvitz-Thompson total ``sum(y_i / pi_i)`` with the realized
+sample size in place of its expectation (unbiased given at least one audit) —, and a rate that is
+a ratio of two totals (violations let through over all violations) is their Hajek ratio.
 
 Intervals stay honest with zero events: within each stratum an exact Clopper-Pearson interval
 for the stratum's share from its audited decisions, each at level ``1 - alpha / k`` for the k
@@ -42,8 +43,10 @@ class StratumAudit:
 
     @property
     def total(self) -> float:
-        """Horvitz-Thompson estimate of the stratum's event count."""
-        return self.events / self.inclusion
+        """The stratum's event count estimated as its size times its audited share: the
+        Horvitz-Thompson total with the realized sample size (Poisson sampling draws a random
+        number of audits), the same estimator the bounds scale; 0 with nothing audited."""
+        return self.population * self.events / self.audited if self.audited else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """The work queues: list and read items, claim the next one, release, hold, escalate, decide."""
 
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
@@ -125,8 +126,10 @@ async def _readable(state: StateDep, caller: AnyCaller, item_id: str) -> QueueIt
 @router.get("/{item_id}/history", response_model=ItemHistoryOut, responses=ERRORS)
 async def read_history(item_id: str, state: StateDep, caller: AnyCaller) -> ItemHistoryOut:
     """Every status change of the item: who, when, from, to, why."""
-    await _readable(state, caller, item_id)
+    item = await _readable(state, caller, item_id)
     entries = await _act(state, item_history, state.session_factory, item_id)
+    if is_blind(item):  # reasons could tell how the audited decision was made
+        entries = [dataclasses.replace(entry, reason=None) for entry in entries]
     return ItemHistoryOut(
         item_id=item_id,
         history=[
@@ -286,7 +289,7 @@ def _common(item: QueueItem) -> dict[str, Any]:
         "note": item.note,
         "decided_at": item.decided_at,
         "turnaround_seconds": item.turnaround_seconds,
-        "inclusion_probability": item.inclusion_probability,
+        "inclusion_probability": None if is_blind(item) else item.inclusion_probability,
         "qa_labels": item.qa_labels,
         "blind": is_blind(item),
     }

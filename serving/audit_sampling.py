@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 from models.review_policy import AuditPolicy, AuditStratum, Urgency, audit_draw
 from serving.errors import InvalidReviewError, ItemChangedError
 from serving.tables import DecisionRecord, WorkItem
-from serving.work_items import active_items, move, open_item
+from serving.work_items import move, open_item
 
 
-def stratum_of(kind: AuditStratum, market: str) -> str:
-    return f"{kind}:{market}"
+def stratum_of(kind: AuditStratum, market: str, rate: float) -> str:
+    """``kind:market:rate``: a change of rate starts a new stratum, so each stratum is one
+    simple design."""
+    return f"{kind}:{market}:{rate:g}"
 
 
 def draw_audit(
@@ -38,8 +40,6 @@ def draw_audit(
     rate = audit.rate(kind, decision.market)
     if rate <= 0 or audit_draw(audit.seed, subject_id) >= rate:
         return None
-    if any(item.kind == "qa" for item in active_items(session, decision.listing_id)):
-        return None  # one audit at a time per listing: the open one stands for it
     urgency = Urgency(factors={}, weights={}, sla_hours=audit.sla_hours)
     item = open_item(
         session,
@@ -48,9 +48,9 @@ def draw_audit(
         kind="qa",
         now=now,
         parent_id=subject_id if decided_by is not None else None,
-        reason=f"drawn for audit at rate {rate:g}",
+        reason="drawn for audit",  # the rate would tell a blind auditor the decision's kind
     )
-    item.audit_stratum = stratum_of(kind, decision.market)
+    item.audit_stratum = stratum_of(kind, decision.market, rate)
     item.inclusion_probability = rate
     item.excluded_reviewer = decided_by  # QA audits others' decisions
     return item

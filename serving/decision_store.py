@@ -269,7 +269,7 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
         record.explanation = {**record.explanation, "clause": forced[0], "rules": rules}
     kind = AUTOMATIC.get(record.action)
     if kind is not None:
-        record.audit_stratum = stratum_of(kind, record.market)
+        record.audit_stratum = stratum_of(kind, record.market, new.audit.rate(kind, record.market))
     session.add(record)
     session.flush()
     if kind is not None:

@@ -5,8 +5,9 @@ For a period, per audit stratum (``auto_allow:US``, ``human:IN``, ...): the deci
 verdict, and per label the verdicts finding a violation. From those, with the design's inclusion
 probabilities (:mod:`models.audit_estimates`):
 
-- **violations let through** per label, exactly as promised: violations auto-allowed over all
-  violations — a ratio of totals that needs every stratum audited;
+- **violations let through** per label, as the promise defines it: violations of the label
+  scoring in its allow band over all its violations — a ratio of totals that needs every stratum
+  audited (estimated per decision; the card certifies it per seller, a mean over sellers);
 - **wrong enforcements** per label: benign among the decisions auto-enforced on that label;
 - **reviewer accuracy**: human decisions whose action QA confirmed, and the agreement figures of
   :mod:`models.agreement` (raw, positive, Krippendorff's alpha; hidden below 30 pairs).
@@ -176,14 +177,18 @@ def _strata(
 def _let_through(
     label: str, population: Counter[str], audits: list[dict[str, Any]], confidence: float
 ) -> Estimate:
+    """Violations of ``label`` whose score fell in its allow band, over all its violations —
+    the promise's own definition, whatever the other labels did to the listing."""
+
     def violated(audit: dict[str, Any]) -> bool:
         return bool(audit["violations"].get(label))
 
-    allowed = _strata(population, audits, violated, prefix="auto_allow:")
-    rest = [
-        s for s in _strata(population, audits, violated) if not s.name.startswith("auto_allow:")
-    ]
-    return share_of_total(allowed, rest, confidence=confidence)
+    def in_allow_band(audit: dict[str, Any]) -> bool:
+        return bool(audit["bands"].get(label) == "allow")
+
+    allowed = _strata(population, audits, lambda a: violated(a) and in_allow_band(a))
+    caught = _strata(population, audits, lambda a: violated(a) and not in_allow_band(a))
+    return share_of_total(allowed, caught, confidence=confidence)
 
 
 def _wrong_enforcements(

@@ -214,6 +214,11 @@ def decide(
             record_audit(session, item, decision, reviewer, at, violations, finding)
             return require_item(session, item.id)
         clause = policy_clause or code.clause or decision.explanation.get("clause")
+        # Appeals re-decide a decision already in a stratum: they are not drawn again.
+        rate = review.audit.rate("human", decision.market)
+        human_stratum = (
+            None if item.kind == "appeal" else stratum_of("human", decision.market, rate)
+        )
         values = {
             "decided_by": reviewer,
             "decided_at": at,
@@ -221,13 +226,16 @@ def decide(
             "reason_code": reason_code,
             "policy_clause": clause,
             "note": note or None,
-            "audit_stratum": stratum_of("human", decision.market),
+            "audit_stratum": human_stratum,
         }
         _apply(session, item, "decide", reviewer, at, reason=reason_code, values=values)
         if item.parent_id is not None:
             parent = session.get_one(WorkItem, item.parent_id)
             if parent.status == "escalated":
-                _apply(session, parent, "resolve", reviewer, at, reason=reason_code, values=values)
+                resolved = {k: v for k, v in values.items() if k != "audit_stratum"}
+                _apply(
+                    session, parent, "resolve", reviewer, at, reason=reason_code, values=resolved
+                )
         record_verdict(
             session, item, decision.content_hash, action=action, reviewer=reviewer,
             code=reason_code, at=at,
@@ -252,10 +260,11 @@ def decide(
             },
         )
         _follow_up(session, item, decision, review, at)
-        draw_audit(
-            session, decision, "human", review.audit, now=at, subject_id=item.id,
-            decided_by=reviewer,
-        )  # fmt: skip
+        if human_stratum is not None:
+            draw_audit(
+                session, decision, "human", review.audit, now=at, subject_id=item.id,
+                decided_by=reviewer,
+            )  # fmt: skip
         return require_item(session, item_id)
 
 
@@ -303,6 +312,7 @@ def withdraw_listing(
         active = session.scalars(
             select(WorkItem)
             .where(WorkItem.listing_id == listing_id, WorkItem.status.in_(ACTIVE_STATUSES))
+            .where(WorkItem.kind != "qa")  # an audit judges a past decision: it stands
             .with_for_update()
         ).all()
         for item in active:

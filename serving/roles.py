@@ -11,14 +11,15 @@ Permission = Literal["score", "read_decisions", "outcomes", "review", "senior", 
 
 PERMISSIONS: Final[dict[Permission, frozenset[Role]]] = {
     "score": frozenset({"pipeline", "admin"}),
-    "read_decisions": frozenset({"pipeline", "reviewer", "senior_reviewer", "qa", "admin"}),
+    "read_decisions": frozenset({"pipeline", "reviewer", "senior_reviewer", "admin"}),
     "outcomes": frozenset({"pipeline", "admin"}),
     "review": frozenset({"reviewer", "senior_reviewer", "admin"}),
     "senior": frozenset({"senior_reviewer", "admin"}),
     "qa": frozenset({"qa", "admin"}),
     "admin": frozenset({"admin"}),
 }
-"""Who may do what: ``admin`` may do everything, the others what their work needs."""
+"""Who may do what: ``admin`` may do everything, the others what their work needs. QA reads no
+decisions or seller records: its audits are blind."""
 
 KIND_PERMISSION: Final[dict[str, Permission]] = {
     "review": "review",

@@ -101,8 +101,9 @@ def _in_clause(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
-ACTIVE_ITEM_WHERE: Final = _in_clause("status", ACTIVE_STATUSES)
-"""SQL predicate of the partial unique index allowing one active item per listing and kind."""
+ACTIVE_ITEM_WHERE: Final = _in_clause("status", ACTIVE_STATUSES) + " AND kind != 'qa'"
+"""SQL predicate of the partial unique index allowing one active item per listing and kind;
+qa items are outside it: each audits one past decision, several may be open for a listing."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):

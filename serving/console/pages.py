@@ -7,6 +7,7 @@ rates, and seller pages. Jinja2 escapes every value, and the Content-Security-Po
 the app's own script and style, so a listing's text cannot run in a reviewer's browser.
 """
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -175,7 +176,9 @@ async def _item(request: Request, state: ServiceState, caller: Caller) -> Respon
     check_permission(caller, KIND_PERMISSION[item.kind])
     history = await state.database.run(item_history, state.session_factory, item_id)
     standing = None
-    if item.seller_id is not None:
+    if is_blind(item):
+        history = [dataclasses.replace(entry, reason=None) for entry in history]
+    elif item.seller_id is not None:
         standing = await state.database.run(
             seller_standing, state.session_factory, item.seller_id, state.policy.review.strikes
         )
@@ -189,7 +192,7 @@ async def _item(request: Request, state: ServiceState, caller: Caller) -> Respon
         },
         mine=item.status == "claimed" and item.claimed_by == caller.name,
         blind=is_blind(item),
-        labels=state.scorer.card.labels,
+        labels=list(item.scores),
         **context,
     )
 
@@ -215,7 +218,8 @@ async def _act(request: Request, state: ServiceState, caller: Caller) -> Respons
     if action == "decide":
         violations = None
         if form.get("kind") == "qa":
-            labels = state.scorer.card.labels
+            audited = await run(get_item, factory, item_id)
+            labels = list(audited.scores) if audited else []
             violations = {label: form.get(f"violated_{label}") == "yes" for label in labels}
         done = await run(
             decide, factory, item_id, caller.name, action=form.get("decision", ""),
@@ -263,7 +267,8 @@ async def _appeals(request: Request, state: ServiceState, caller: Caller) -> Res
 async def _kpi(request: Request, state: ServiceState, caller: Caller) -> Response:
     check_permission(caller, "qa")
     raw = request.query_params.get("days", "30")
-    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 3650 else 30
+    days = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 30
+    days = days if 1 <= days <= 3650 else 30
     until = utc_now()
     since = until - timedelta(days=days)
     card = state.scorer.card

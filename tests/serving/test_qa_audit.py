@@ -47,7 +47,7 @@ def test_an_automatic_decision_is_drawn_with_its_inclusion_probability(
     assert (item.inclusion_probability, item.market) == (1.0, "US")
     with session_factory() as session:
         row = session.get_one(WorkItem, item.id)
-        assert row.audit_stratum == f"{stratum}:US"
+        assert row.audit_stratum == f"{stratum}:US:1", "kind, market and rate"
 
 
 def test_a_human_decision_is_audited_by_someone_else(
@@ -148,3 +148,20 @@ def test_qa_estimates_need_the_qa_role(client: TestClient, keys: dict[str, str])
     assert fraud["violations_let_through"] == {
         "value": None, "low": 0.0, "high": 0.0, "confidence": 0.95, "audited": 0,
     }  # fmt: skip
+
+
+def test_a_blind_item_tells_nothing_of_the_audited_decision(
+    audited_client: TestClient,
+) -> None:
+    client, keys = audited_client, keys_of(audited_client)
+    plain = {"listing_id": "qa-plain", "title": "ceramic coffee mug 350 ml", "price": 9.5}
+    decision = client.post("/v1/score", json=plain).json()
+    assert decision["action"] == "allow"
+    audit = client.post("/v1/queue/claim", json={"kind": "qa"}, headers=as_(keys["quinn"])).json()
+    assert audit["inclusion_probability"] is None
+    history = client.get(f"/v1/queue/{audit['id']}/history", headers=as_(keys["quinn"])).json()
+    assert all(entry["reason"] is None for entry in history["history"])
+    for path in (f"/v1/decisions/{decision['decision_id']}", "/v1/sellers/anyone"):
+        assert client.get(path, headers=as_(keys["quinn"])).status_code == 403, path
+    withdrawn = client.post("/v1/listings/qa-plain/withdraw", json={"reason": "gone"}).json()
+    assert withdrawn["closed_items"] == [], "an audit of a past decision stands"

@@ -29,7 +29,7 @@ down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ACTIVE_ITEM_WHERE = "status IN ('open', 'claimed', 'held', 'escalated')"
+ACTIVE_ITEM_WHERE = "status IN ('open', 'claimed', 'held', 'escalated') AND kind != 'qa'"
 OLD_ACTIVE_ITEM_WHERE = "status IN ('open', 'claimed')"
 LEGACY_SLA = timedelta(hours=24)
 LEGACY_RISK_HOURS = 6.0
