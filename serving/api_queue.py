@@ -18,6 +18,7 @@ from serving.errors import (
     ItemNotClaimedError,
     ItemNotFoundError,
     QueueContentionError,
+    VerdictRequiredError,
 )
 from serving.review_actions import claim_next, decide, escalate, hold, release
 from serving.review_queue import (
@@ -37,6 +38,7 @@ from serving.schemas import (
     HoldRequest,
     ItemHistoryOut,
     Kind,
+    QaVerdictRequest,
     QueueItemDetailOut,
     QueueItemOut,
     QueuePage,
@@ -208,6 +210,26 @@ async def record_review(
         review=state.policy.review,
         policy_clause=body.policy_clause,
         note=body.note,
+    )
+    return detail_out(item)
+
+
+@router.post("/{item_id}/verdict", response_model=QueueItemDetailOut, responses=ERRORS)
+async def record_verdict(
+    item_id: str, body: QaVerdictRequest, state: StateDep, caller: AnyCaller
+) -> QueueItemDetailOut:
+    """Close a qa item you hold with your audit verdict; the item is then no longer blind."""
+    item = await _act(
+        state,
+        decide,
+        state.session_factory,
+        item_id,
+        caller.name,
+        action=body.action,
+        reason_code=body.reason_code,
+        review=state.policy.review,
+        policy_clause=body.policy_clause,
+        note=body.note,
         violations=body.violations,
     )
     return detail_out(item)
@@ -219,7 +241,12 @@ async def _act(state: StateDep, function: Callable[..., Any], *args: Any, **kwar
         return await state.database.run(function, *args, **kwargs)
     except ItemNotFoundError as error:
         raise ApiError(404, "not_found", str(error)) from error
-    except (ItemNotClaimedError, IllegalTransitionError, ItemChangedError) as error:
+    except (
+        ItemNotClaimedError,
+        IllegalTransitionError,
+        ItemChangedError,
+        VerdictRequiredError,
+    ) as error:
         raise ApiError(409, "conflict", str(error)) from error
     except QueueContentionError as error:
         raise ApiError(503, "queue_busy", str(error)) from error

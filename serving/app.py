@@ -197,6 +197,13 @@ def _document_taxonomy(schemas: dict[str, Any], card: ModelCard) -> None:
             "required": list(card.labels),
             "additionalProperties": False,
         }
+    schemas["QaVerdictRequest"]["properties"]["violations"] = {
+        "type": "object",
+        "description": "for every label of the model: whether the listing violates it",
+        "properties": {label: {"type": "boolean"} for label in card.labels},
+        "required": list(card.labels),
+        "additionalProperties": False,
+    }
     category = schemas["CategoryOut"]["properties"]
     category["label"] = {"const": card.taxonomy.category_label} | _described(category["label"])
     category["name"] = {
@@ -212,7 +219,6 @@ def _document_taxonomy(schemas: dict[str, Any], card: ModelCard) -> None:
 
 def _document_reason_codes(schemas: dict[str, Any], review: ReviewPolicy) -> None:
     """A decision's reason code is one of the loaded policy's codes for its action."""
-    request = schemas["ReviewDecisionRequest"]
     variants = []
     for action in ("allow", "block"):
         codes = sorted(name for name, code in review.reason_codes.items() if code.action == action)
@@ -224,7 +230,8 @@ def _document_reason_codes(schemas: dict[str, Any], review: ReviewPolicy) -> Non
                 }
             }
         )
-    request["oneOf"] = variants
+    for name in ("ReviewDecisionRequest", "QaVerdictRequest"):
+        schemas[name]["oneOf"] = variants
 
 
 def _described(schema: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from models.review_policy import AuditPolicy, AuditStratum, Urgency, audit_draw
-from serving.errors import InvalidReviewError, ItemChangedError
+from serving.errors import InvalidReviewError, ItemChangedError, VerdictRequiredError
 from serving.tables import DecisionRecord, WorkItem
 from serving.work_items import move, open_item
 
@@ -68,7 +68,9 @@ def record_audit(
     """A QA verdict: per-label violation findings beside the action and reason code
     (``finding``: action, reason code, clause, note)."""
     labels = set(decision.scores)
-    if not violations or set(violations) != labels:
+    if violations is None:
+        raise VerdictRequiredError(item.id)
+    if set(violations) != labels:
         raise InvalidReviewError(
             f"violations must give true/false for every label: {', '.join(sorted(labels))}"
         )

@@ -21,6 +21,16 @@ class AppealNotAllowedError(ServingError):
     """The listing cannot be appealed: no decision, not enforced, or an appeal is open."""
 
 
+class VerdictRequiredError(ServingError):
+    """A qa item is closed by an audit verdict (per-label findings), not a plain decision."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(
+            f"work item {item_id!r} is a QA audit: record its verdict with "
+            f"POST /v1/queue/{item_id}/verdict (violations for every label)"
+        )
+
+
 class ItemNotFoundError(ServingError, LookupError):
     """No work item has the given id."""
 

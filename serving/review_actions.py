@@ -19,6 +19,7 @@ from models.review_policy import ReasonCode, ReviewPolicy, Urgency
 from serving.audit_log import record_action
 from serving.audit_sampling import draw_audit, record_audit, stratum_of
 from serving.errors import (
+    IllegalTransitionError,
     InvalidReviewError,
     ItemChangedError,
     ItemNotClaimedError,
@@ -213,6 +214,8 @@ def decide(
             finding = (action, reason_code, policy_clause or code.clause, note)
             record_audit(session, item, decision, reviewer, at, violations, finding)
             return require_item(session, item.id)
+        if violations is not None:
+            raise IllegalTransitionError("record a verdict on", f"a {item.kind} item", "qa items")
         clause = policy_clause or code.clause or decision.explanation.get("clause")
         # Appeals re-decide a decision already in a stratum: they are not drawn again.
         rate = review.audit.rate("human", decision.market)

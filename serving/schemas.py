@@ -163,10 +163,14 @@ class ReviewDecisionRequest(BaseModel):
         default=None, max_length=200, description="default: the reason code's or the decision's"
     )
     note: NoNulText = Field(default="", max_length=MAX_REASON_CHARS)
-    violations: dict[str, bool] | None = Field(
-        default=None,
-        max_length=64,
-        description="qa items only (required there): for every label, whether it is violated",
+
+
+class QaVerdictRequest(ReviewDecisionRequest):
+    """A QA audit's verdict: the action and reason code QA would have taken, and per label
+    whether the listing violates it."""
+
+    violations: dict[str, bool] = Field(
+        max_length=64, description="for every label of the model: whether it is violated"
     )
 
 

@@ -129,14 +129,17 @@ def test_a_qa_item_is_blind_until_its_verdict(audited_client: TestClient) -> Non
     seen = client.post("/v1/queue/claim", json={"kind": "qa"}, headers=as_(keys["quinn"])).json()
     assert seen["blind"] and seen["scores"] == {} and seen["model_action"] == "hidden"
     assert seen["decision_id"] == "hidden" and seen["parent_id"] is None
-    missing = client.post(
-        f"/v1/queue/{seen['id']}/decision", json=block, headers=as_(keys["quinn"])
-    )
+    plain = client.post(f"/v1/queue/{seen['id']}/decision", json=block, headers=as_(keys["quinn"]))
+    assert plain.status_code == 409 and "/verdict" in error_of(plain)["message"]
+    path = f"/v1/queue/{seen['id']}/verdict"
+    missing = client.post(path, json=block, headers=as_(keys["quinn"]))
     assert missing.status_code == 422 and error_of(missing)["field"] == "violations"
+    partial = client.post(
+        path, json={**block, "violations": {"fraud": True}}, headers=as_(keys["quinn"])
+    )
+    assert partial.status_code == 422
     verdict = {**block, "violations": {**CLEAN, "regulated": True}}
-    done = client.post(
-        f"/v1/queue/{seen['id']}/decision", json=verdict, headers=as_(keys["quinn"])
-    ).json()
+    done = client.post(path, json=verdict, headers=as_(keys["quinn"])).json()
     assert not done["blind"] and done["scores"] and done["qa_labels"]["regulated"] is True
 
 
