@@ -184,6 +184,12 @@ class AuditPolicy(BaseModel):
     markets: dict[str, dict[AuditStratum, float]] = Field(default_factory=dict)
     """Per-market rates overriding ``rates`` (e.g. a new market audited more)."""
     sla_hours: float = Field(default=72.0, gt=0, le=24 * 90)
+    gold_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of reviewers' claims that serve a gold case (a listing with a known answer); off
+    unless the policy sets it (the example policy does)."""
+    second_review_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of decided review items sent, blind, to a second reviewer (reviewer agreement);
+    disagreements go to a senior. Off unless the policy sets it (the example policy does)."""
 
     @model_validator(mode="after")
     def _rates_are_probabilities(self) -> "AuditPolicy":

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.api_errors import ApiError, ErrorResponse
-from serving.auth import AUTH_ERRORS, check_permission
+from serving.auth import AUTH_ERRORS, Caller, check_permission
 from serving.deps import AnyCaller, StateDep
 from serving.errors import (
     IllegalTransitionError,
@@ -25,6 +25,7 @@ from serving.review_queue import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
     QueueItem,
+    as_review_item,
     count_items,
     get_item,
     item_history,
@@ -71,7 +72,7 @@ async def list_queue(
     items, total = await state.database.run(
         _page, state.session_factory, kind, status, limit, offset
     )
-    items_out = [item_out(item) for item in items]
+    items_out = [item_out(shown(item, caller)) for item in items]
     return QueuePage(items=items_out, total=total, limit=limit, offset=offset)
 
 
@@ -103,26 +104,42 @@ async def claim(
         caller.name,
         kind=body.kind,
         lease_seconds=state.settings.review_lease_seconds,
+        review=state.policy.review,
     )
     if item is None:
         return Response(status_code=204)
-    return detail_out(item)
+    return detail_out(shown(item, caller))
 
 
 @router.get("/{item_id}", response_model=QueueItemDetailOut, responses=ERRORS)
 async def read_item(item_id: str, state: StateDep, caller: AnyCaller) -> QueueItemDetailOut:
     """One item with its listing, scores, reasons, rules and the policy clause (a qa item
     blind until its verdict)."""
-    return detail_out(await _readable(state, caller, item_id))
+    return detail_out(shown(await _readable(state, caller, item_id), caller))
 
 
 async def _readable(state: StateDep, caller: AnyCaller, item_id: str) -> QueueItem:
     """The item, if the caller's role may work its kind; 404 / 403 otherwise."""
     item = await state.database.run(get_item, state.session_factory, item_id)
-    if item is None:
+    if item is None or not may_read(item, caller):
         raise ApiError(404, "not_found", str(ItemNotFoundError(item_id)))
-    check_permission(caller, KIND_PERMISSION[item.kind])
+    if item.kind != "gold":  # may_read let through QA and the gold item's own reviewer
+        check_permission(caller, KIND_PERMISSION[item.kind])
     return item
+
+
+def may_read(item: QueueItem, caller: Caller) -> bool:
+    """A gold item exists only for QA and the reviewer it was served to (to anyone else it is
+    not found: a 403 would say what it is)."""
+    if item.kind != "gold" or caller.may("qa"):
+        return True
+    return caller.name in (item.claimed_by, item.decided_by)
+
+
+def shown(item: QueueItem, caller: Caller) -> QueueItem:
+    """The item as the caller may see it: gold and second items look like review items to
+    anyone but QA."""
+    return item if caller.may("qa") else as_review_item(item)
 
 
 @router.get("/{item_id}/history", response_model=ItemHistoryOut, responses=ERRORS)
@@ -156,7 +173,7 @@ async def release_item(
     item = await _act(
         state, release, state.session_factory, item_id, caller.name, reason=body.reason
     )
-    return detail_out(item)
+    return detail_out(shown(item, caller))
 
 
 @router.post("/{item_id}/hold", response_model=QueueItemDetailOut, responses=ERRORS)
@@ -174,7 +191,7 @@ async def hold_item(
         reason=body.reason,
         until=utc_now() + timedelta(hours=body.hours),
     )
-    return detail_out(item)
+    return detail_out(shown(item, caller))
 
 
 @router.post("/{item_id}/escalate", response_model=QueueItemDetailOut, responses=ERRORS)
@@ -191,7 +208,7 @@ async def escalate_item(
         reason=body.reason,
         review=state.policy.review,
     )
-    return detail_out(item)
+    return detail_out(shown(item, caller))
 
 
 @router.post("/{item_id}/decision", response_model=QueueItemDetailOut, responses=ERRORS)
@@ -211,7 +228,7 @@ async def record_review(
         policy_clause=body.policy_clause,
         note=body.note,
     )
-    return detail_out(item)
+    return detail_out(shown(item, caller))
 
 
 @router.post("/{item_id}/verdict", response_model=QueueItemDetailOut, responses=ERRORS)
@@ -232,7 +249,7 @@ async def record_verdict(
         note=body.note,
         violations=body.violations,
     )
-    return detail_out(item)
+    return detail_out(shown(item, caller))
 
 
 async def _act(state: StateDep, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -5,7 +5,8 @@ file, so migrations run the same from a source checkout, an installed wheel or a
 directory. The database URL is always the caller's; nothing is read from the ini file.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -13,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -130,12 +131,38 @@ def _run_with_connection(
     # Sharing our engine's connection makes migrations see the same SQLite pragmas as the app.
     engine = create_db_engine(url, timeout_s=MIGRATION_TIMEOUT_S)
     try:
-        with engine.begin() as connection:
+        with migration_connection(engine) as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
             action(config, revision)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction for migrations; on SQLite with foreign keys off.
+
+    SQLite cannot alter a constraint: the migration rebuilds the table, which others reference.
+    SQLite's own recipe is foreign keys off (a pragma that only takes effect outside a
+    transaction), rebuild, ``PRAGMA foreign_key_check`` before commit, foreign keys back on.
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def head_revision() -> str:

@@ -83,3 +83,17 @@ class DatabaseDeadlineError(ServingError):
     def __init__(self, deadline_s: float) -> None:
         super().__init__(f"the database did not answer within {deadline_s:g} s")
         self.deadline_s = deadline_s
+
+
+class GoldCaseExistsError(ServingError):
+    """The item is already the source of a gold case."""
+
+    def __init__(self, item_id: str, case_id: str) -> None:
+        super().__init__(f"item {item_id} is already gold case {case_id}")
+        self.case_id = case_id
+
+
+class GoldCaseNotFoundError(ServingError, LookupError):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"no gold case {case_id}")
+        self.case_id = case_id

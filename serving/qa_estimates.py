@@ -9,11 +9,15 @@ probabilities (:mod:`models.audit_estimates`):
   scoring in its allow band over all its violations — a ratio of totals that needs every stratum
   audited (estimated per decision; the card certifies it per seller, a mean over sellers);
 - **wrong enforcements** per label: benign among the decisions auto-enforced on that label;
+- **violations among auto-allowed** decisions and **prevalence** (violations among all decided
+  listings: automatic decisions and decided human items) per label;
 - **reviewer accuracy**: human decisions whose action QA confirmed, and the agreement figures of
   :mod:`models.agreement` (raw, positive, Krippendorff's alpha; hidden below 30 pairs).
 
-Audits still waiting for a verdict are left out (they count as not yet audited), as are
-decisions made before sampling existed (no stratum).
+All of it for every market or for one (strata are named ``kind:market:rate``). Audits still
+waiting for a verdict are left out (they count as not yet audited; the report says how many
+wait), as are decisions made before sampling existed (no stratum) and listings in review that no
+human has decided yet.
 """
 
 from collections import Counter, defaultdict
@@ -26,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.agreement import Agreement, agreement
 from models.audit_estimates import Estimate, StratumAudit, proportion, share_of_total
-from serving.tables import DecisionRecord, WorkItem
+from serving.tables import ACTIVE_STATUSES, DecisionRecord, WorkItem
 
 HUMAN_KINDS = ("review", "senior", "appeal")
 
@@ -38,6 +42,8 @@ class LabelCheck:
     let_through_target: float | None
     wrong_enforcements: Estimate
     wrong_enforcements_target: float | None
+    violations_among_allowed: Estimate
+    prevalence: Estimate
 
     def breached(self) -> list[str]:
         """The promises whose whole interval lies above their target."""
@@ -52,7 +58,10 @@ class LabelCheck:
 class AuditReport:
     since: datetime
     until: datetime
+    market: str | None
     audited: int
+    pending: int
+    """Audits of the period's decisions still waiting for a verdict."""
     labels: list[LabelCheck]
     reviewer_accuracy: Estimate
     reviewer_agreement: Agreement
@@ -66,14 +75,19 @@ def audit_report(
     *,
     since: datetime,
     until: datetime,
+    market: str | None = None,
     confidence: float = 0.95,
 ) -> AuditReport:
-    """The estimates for decisions made in [since, until); ``targets``: per label the
-    (let-through, wrong-enforcement) promises."""
+    """The estimates for decisions made in [since, until), in ``market`` or all; ``targets``:
+    per label the (let-through, wrong-enforcement) promises."""
     with session_factory() as session:
-        population = _population(session, since, until)
-        audits = _audits(session, since, until)
-        enforced = _enforced_per_label(session, labels, since, until)
+        population = _in_market(_population(session, since, until), market)
+        audits = [a for a in _audits(session, since, until) if a["stratum"] in population]
+        enforced = {
+            label: _in_market(counts, market)
+            for label, counts in _enforced_per_label(session, labels, since, until).items()
+        }
+        pending = _pending(session, since, until, market)
     checks = [
         LabelCheck(
             label,
@@ -81,6 +95,8 @@ def audit_report(
             targets.get(label, (None, None))[0],
             _wrong_enforcements(label, enforced, audits, confidence),
             targets.get(label, (None, None))[1],
+            _violated_share(label, population, audits, confidence, prefix="auto_allow:"),
+            _violated_share(label, population, audits, confidence),
         )
         for label in labels
     ]
@@ -90,7 +106,28 @@ def audit_report(
         StratumAudit("human", max(len(human), 1), len(human), agreed, 1.0), confidence=confidence
     )
     pairs = [(a["audited_action"] == "block", a["qa_action"] == "block") for a in human]
-    return AuditReport(since, until, len(audits), checks, accuracy, agreement(pairs))
+    return AuditReport(
+        since, until, market, len(audits), pending, checks, accuracy, agreement(pairs)
+    )
+
+
+def _in_market(counts: Counter[str], market: str | None) -> Counter[str]:
+    if market is None:
+        return counts
+    return Counter({name: n for name, n in counts.items() if name.split(":")[1:2] == [market]})
+
+
+def _pending(session: Session, since: datetime, until: datetime, market: str | None) -> int:
+    query = (
+        select(func.count())
+        .select_from(WorkItem)
+        .join(DecisionRecord, WorkItem.decision_id == DecisionRecord.id)
+        .where(WorkItem.kind == "qa", WorkItem.status.in_(ACTIVE_STATUSES))
+        .where(WorkItem.created_at >= since, WorkItem.created_at < until)
+    )
+    if market is not None:
+        query = query.where(DecisionRecord.market == market)
+    return int(session.scalar(query) or 0)
 
 
 def _population(session: Session, since: datetime, until: datetime) -> Counter[str]:
@@ -189,6 +226,24 @@ def _let_through(
     allowed = _strata(population, audits, lambda a: violated(a) and in_allow_band(a))
     caught = _strata(population, audits, lambda a: violated(a) and not in_allow_band(a))
     return share_of_total(allowed, caught, confidence=confidence)
+
+
+def _violated_share(
+    label: str,
+    population: Counter[str],
+    audits: list[dict[str, Any]],
+    confidence: float,
+    *,
+    prefix: str = "",
+) -> Estimate:
+    """Decisions violating ``label`` over all decisions of the strata named ``prefix...``."""
+
+    def violated(audit: dict[str, Any]) -> bool:
+        return bool(audit["violations"].get(label))
+
+    found = _strata(population, audits, violated, prefix=prefix)
+    clean = _strata(population, audits, lambda a: not violated(a), prefix=prefix)
+    return share_of_total(found, clean, confidence=confidence)
 
 
 def _wrong_enforcements(

@@ -26,8 +26,10 @@ from serving.errors import (
     ItemNotFoundError,
     QueueContentionError,
 )
+from serving.gold_set import serve_gold
 from serving.outcome_events import append_event
 from serving.review_queue import QueueItem, queue_order, require_item
+from serving.second_review import draw_second_review, refer_disagreement
 from serving.seller_health import apply_human_decision
 from serving.tables import (
     ACTIVE_STATUSES,
@@ -49,6 +51,12 @@ DEFAULT_LEASE_SECONDS: Final = 900
 MAX_HOLD: Final = timedelta(days=30)
 MAX_CLAIM_ATTEMPTS: Final = 50
 """Each lost race means another reviewer took an item, so this bound is only ever a safeguard."""
+QUEUE_KINDS: Final = {"review": ("review", "second")}
+"""Kinds a claim from a queue serves: second reviews wait in the review queue."""
+CLOSED_NOT_QUEUED: Final = frozenset({"gold"})
+MEASUREMENT_KINDS: Final = frozenset({"gold", "second"})
+"""Kinds whose decision measures a reviewer (gold accuracy, agreement) and sets no answer."""
+"""Kinds whose released or escalated items close instead (a gold case is not real work)."""
 
 
 def claim_next(
@@ -57,11 +65,14 @@ def claim_next(
     *,
     kind: str = "review",
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    review: ReviewPolicy | None = None,
     now: datetime | None = None,
 ) -> QueueItem | None:
     """Claim the most urgent open item of ``kind``; ``None`` when none is open.
 
-    Expired claims and due holds return to the queue first, so they are claimable again.
+    Expired claims and due holds return to the queue first, so they are claimable again. The
+    review queue also serves blind second reviews and, at the policy's gold rate (``review``
+    given), gold items.
     """
     reviewer = check_reviewer(reviewer)
     if kind not in WORK_ITEM_KINDS:
@@ -69,9 +80,10 @@ def claim_next(
     if lease_seconds <= 0:
         raise InvalidReviewError(f"lease_seconds must be positive, got {lease_seconds}")
     at = _aware(now)
+    kinds = QUEUE_KINDS.get(kind, (kind,))
     candidates = (
         select(WorkItem)
-        .where(WorkItem.kind == kind, WorkItem.status == "open")
+        .where(WorkItem.kind.in_(kinds), WorkItem.status == "open")
         .where(or_(WorkItem.excluded_reviewer.is_(None), WorkItem.excluded_reviewer != reviewer))
         .order_by(*queue_order())
         .limit(1)
@@ -80,14 +92,15 @@ def claim_next(
     for _ in range(MAX_CLAIM_ATTEMPTS):
         with session_factory.begin() as session:
             sweep(session, at)
+            lease_until = at + timedelta(seconds=lease_seconds)
+            if kind == "review" and review is not None:
+                gold = serve_gold(session, reviewer, review, at, lease_until=lease_until)
+                if gold is not None:
+                    return require_item(session, gold.id)
             candidate = session.scalars(candidates).first()
             if candidate is None:
                 return None
-            lease = {
-                "claimed_by": reviewer,
-                "claimed_at": at,
-                "lease_expires_at": at + timedelta(seconds=lease_seconds),
-            }
+            lease = {"claimed_by": reviewer, "claimed_at": at, "lease_expires_at": lease_until}
             if move(session, candidate, "claim", actor=reviewer, now=at, values=lease):
                 return require_item(session, candidate.id)
     raise QueueContentionError(MAX_CLAIM_ATTEMPTS)
@@ -106,7 +119,8 @@ def release(
     at = _aware(now)
     with session_factory.begin() as session:
         item = _held_by(session, item_id, reviewer, at, "release")
-        _apply(session, item, "release", reviewer, at, reason=reason or None)
+        event = "withdraw" if item.kind in CLOSED_NOT_QUEUED else "release"
+        _apply(session, item, event, reviewer, at, reason=reason or None)
         return require_item(session, item_id)
 
 
@@ -150,6 +164,10 @@ def escalate(
     reviewer, reason = check_reviewer(reviewer), _check_text("reason", reason, required=True)
     at = _aware(now)
     with session_factory.begin() as session:
+        if _kind_of(session, item_id) in CLOSED_NOT_QUEUED:
+            item = _held_by(session, item_id, reviewer, at, "withdraw")
+            _apply(session, item, "withdraw", reviewer, at, reason=f"escalated: {reason}")
+            return require_item(session, item_id)
         item = _held_by(session, item_id, reviewer, at, "escalate")
         _apply(session, item, "escalate", reviewer, at, reason=reason)
         decision = session.get_one(DecisionRecord, item.decision_id)
@@ -216,6 +234,14 @@ def decide(
             return require_item(session, item.id)
         if violations is not None:
             raise IllegalTransitionError("record a verdict on", f"a {item.kind} item", "qa items")
+        if item.kind in MEASUREMENT_KINDS:
+            answer = {"decided_by": reviewer, "decided_at": at, "human_action": action,
+                      "reason_code": reason_code, "note": note or None,
+                      "policy_clause": policy_clause or code.clause}  # fmt: skip
+            _apply(session, item, "decide", reviewer, at, reason=reason_code, values=answer)
+            if item.kind == "second":
+                refer_disagreement(session, item, decision, action, review, at)
+            return require_item(session, item.id)
         clause = policy_clause or code.clause or decision.explanation.get("clause")
         # Appeals re-decide a decision already in a stratum: they are not drawn again.
         rate = review.audit.rate("human", decision.market)
@@ -263,6 +289,7 @@ def decide(
             },
         )
         _follow_up(session, item, decision, review, at)
+        draw_second_review(session, item, decision, review, at, decided_by=reviewer)
         if human_stratum is not None:
             draw_audit(
                 session, decision, "human", review.audit, now=at, subject_id=item.id,
@@ -315,7 +342,8 @@ def withdraw_listing(
         active = session.scalars(
             select(WorkItem)
             .where(WorkItem.listing_id == listing_id, WorkItem.status.in_(ACTIVE_STATUSES))
-            .where(WorkItem.kind != "qa")  # an audit judges a past decision: it stands
+            # an audit judges a past decision, a gold case a known answer: they stand
+            .where(WorkItem.kind.not_in(("qa", "gold")))
             .with_for_update()
         ).all()
         for item in active:
@@ -391,6 +419,12 @@ def _held_by(session: Session, item_id: str, reviewer: str, at: datetime, event:
         raise ItemNotClaimedError(item_id, reviewer, item.claimed_by)
     next_status(event, item.status, kind=item.kind)
     return item
+
+
+def _kind_of(session: Session, item_id: str) -> str | None:
+    if not is_record_id(item_id):
+        return None
+    return session.scalar(select(WorkItem.kind).where(WorkItem.id == item_id))
 
 
 def _apply(

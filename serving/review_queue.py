@@ -6,7 +6,7 @@ Items are served earliest ``order_at`` first (the SLA deadline advanced by the i
 status is in :mod:`serving.review_actions` through :mod:`serving.work_items`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -82,6 +82,18 @@ class QueueItem:
         if self.decided_at is None:
             return None
         return (self.decided_at - self.created_at).total_seconds()
+
+
+DISGUISED_KINDS: Final = frozenset({"gold", "second"})
+"""Kinds a reviewer sees as plain review items: gold cases and blind second reviews."""
+
+
+def as_review_item(item: QueueItem) -> QueueItem:
+    """A gold or second item as a reviewer sees it: a review item, with nothing pointing at the
+    gold case or the first review."""
+    if item.kind not in DISGUISED_KINDS:
+        return item
+    return replace(item, kind="review", parent_id=None, inclusion_probability=None)
 
 
 @dataclass(frozen=True, slots=True)

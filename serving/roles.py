@@ -27,6 +27,7 @@ KIND_PERMISSION: Final[dict[str, Permission]] = {
     "appeal": "review",
     "qa": "qa",
     "gold": "qa",
+    "second": "review",
 }
 """The permission that claiming (and so working) an item of each kind needs."""
 

@@ -116,7 +116,7 @@ class BatchScoreResponse(BaseModel):
 
 
 MAX_HOLD_HOURS = MAX_HOLD.total_seconds() / 3600
-Kind = Literal["review", "senior", "appeal", "qa", "gold"]
+Kind = Literal["review", "senior", "appeal", "qa", "gold", "second"]
 Status = Literal["open", "claimed", "held", "escalated", "decided", "superseded", "withdrawn"]
 Reason = Annotated[NonBlankText, Field(max_length=MAX_REASON_CHARS)]
 
@@ -323,46 +323,3 @@ class SellerOut(BaseModel):
     penalty: str = Field(description="the highest rung of the policy's ladder reached, or none")
     forced_review: bool = Field(description="automatic allows of this seller go to review")
     strikes: list[StrikeOut]
-
-
-class EstimateOut(BaseModel):
-    value: float | None = Field(description="the design-weighted estimate; null: nothing audited")
-    low: float
-    high: float
-    confidence: float
-    audited: int
-
-
-class LabelCheckOut(BaseModel):
-    label: str
-    violations_let_through: EstimateOut
-    let_through_promise: float | None
-    wrong_enforcements: EstimateOut
-    wrong_enforcements_promise: float | None
-    breached: list[str] = Field(description="promises whose whole interval lies above them")
-
-
-class FigureOut(BaseModel):
-    value: float | None = Field(description="null below the minimum count of rated units")
-    low: float | None
-    high: float | None
-    units: int
-
-
-class AgreementOut(BaseModel):
-    raw: FigureOut
-    positive: FigureOut = Field(description="share of positive ratings the other rater shared")
-    krippendorff_alpha: FigureOut
-    prevalence: float | None = Field(
-        description="share of positive ratings: at a few percent alpha collapses even when "
-        "raters almost always agree; read positive agreement beside it"
-    )
-
-
-class AuditReportOut(BaseModel):
-    since: datetime
-    until: datetime
-    audited: int = Field(description="audited decisions with a verdict in the period")
-    labels: list[LabelCheckOut]
-    reviewer_accuracy: EstimateOut = Field(description="human decisions QA confirmed")
-    reviewer_agreement: AgreementOut = Field(description="reviewer against QA (block or not)")

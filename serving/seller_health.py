@@ -186,12 +186,14 @@ def apply_human_decision(
             policy=review.strikes,
             now=at,
         )
-    elif item.kind == "appeal":
+    elif item.kind in ("appeal", "senior"):
+        # An overturned appeal, or a senior allowing what a reviewer blocked (a second opinion
+        # disagreed): the earlier human block's strike goes.
         remove_strikes(
             session,
             item.seller_id,
             item.listing_id,
-            reason=f"appeal overturned by {reviewer}",
+            reason=f"{'appeal overturned' if item.kind == 'appeal' else 'allowed'} by {reviewer}",
             policy=review.strikes,
             now=at,
         )

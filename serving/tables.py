@@ -1,5 +1,5 @@
 """Database tables of the serving layer: decisions, work items, history, verdicts, feed, keys,
-strikes.
+strikes, gold cases.
 
 The schema is created and changed only by the Alembic migrations in ``serving/migrations``;
 this module is their ``target_metadata`` and the ORM mapping the stores use.
@@ -34,9 +34,13 @@ ACTIONS: Final = ("allow", "review", "block")
 BANDS: Final = ("allow", "review", "enforce")
 """Where one label's calibrated probability fell relative to its thresholds."""
 
-WORK_ITEM_KINDS: Final = ("review", "senior", "appeal", "qa", "gold")
+WORK_ITEM_KINDS: Final = ("review", "senior", "appeal", "qa", "gold", "second")
 """What a work item asks of a human: first review, an escalation for a senior, a seller's appeal,
-a QA audit of a sampled decision, or a gold item with a known answer."""
+a QA audit of a sampled decision, a gold item with a known answer, or a blind second review of
+a decided review item."""
+
+GOLD_SOURCES: Final = ("qa", "appeal", "senior")
+"""Where a gold case's answer was confirmed: a QA verdict, an appeal's decision, a senior's."""
 
 WORK_ITEM_STATUSES: Final = (
     "open",
@@ -101,9 +105,10 @@ def _in_clause(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
-ACTIVE_ITEM_WHERE: Final = _in_clause("status", ACTIVE_STATUSES) + " AND kind != 'qa'"
+ACTIVE_ITEM_WHERE: Final = _in_clause("status", ACTIVE_STATUSES) + " AND kind NOT IN ('qa', 'gold')"
 """SQL predicate of the partial unique index allowing one active item per listing and kind;
-qa items are outside it: each audits one past decision, several may be open for a listing."""
+qa and gold items are outside it: each audit judges one past decision, and one gold case is
+served to several reviewers at once."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -335,3 +340,29 @@ class Strike(Base):
     expires_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
     removed_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class GoldCase(Base):
+    """A listing whose right answer QA confirmed: served to reviewers at a set rate, looking
+    like any review item, to measure each reviewer's accuracy; a case of the case library."""
+
+    __tablename__ = "gold_cases"
+    __table_args__ = (
+        CheckConstraint(_in_clause("action", HUMAN_ACTIONS), name="action"),
+        CheckConstraint(_in_clause("source", GOLD_SOURCES), name="source"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), index=True)
+    source_item_id: Mapped[str] = mapped_column(ForeignKey("work_items.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    violations: Mapped[dict[str, bool]]
+    reason_code: Mapped[str] = mapped_column(String(REASON_CODE_LENGTH))
+    policy_clause: Mapped[str | None] = mapped_column(String(CLAUSE_LENGTH))
+    rationale: Mapped[str] = mapped_column(Text)
+    answered_by: Mapped[str] = mapped_column(String(REVIEWER_LENGTH))
+    """Who decided the source item: never served this case."""
+    created_by: Mapped[str] = mapped_column(String(REVIEWER_LENGTH))
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]

@@ -29,8 +29,9 @@ TRANSITIONS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-ESCALATES_TO: Final = {"review": "senior"}
-"""Kinds whose items can be escalated, and the kind of queue they go to."""
+ESCALATES_TO: Final = {"review": "senior", "second": "senior"}
+"""Kinds whose items can be escalated, and the kind of queue they go to (a second reviewer
+escalates like any reviewer: the item looks like a review item to them)."""
 
 
 def next_status(event: str, status: str, *, kind: str) -> str:

@@ -110,7 +110,8 @@ def move(
 
 
 def sweep(session: Session, now: datetime) -> int:
-    """Return expired claims and due holds to the queue (history: ``expire`` / ``hold_due``)."""
+    """Return expired claims and due holds to the queue (history: ``expire`` / ``hold_due``);
+    a lapsed gold item closes instead."""
     expired = session.scalars(
         select(WorkItem)
         .where(WorkItem.status == "claimed", WorkItem.lease_expires_at < now)
@@ -125,6 +126,8 @@ def sweep(session: Session, now: datetime) -> int:
     for item, event, why in [(i, "expire", "claim lease expired") for i in expired] + [
         (i, "hold_due", "hold time reached") for i in due
     ]:
+        if item.kind == "gold":  # a gold case is not real work: it closes, nobody else gets it
+            event = "withdraw"
         moved += move(session, item, event, actor=SYSTEM_ACTOR, now=now, reason=why)
     return moved
 

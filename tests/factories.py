@@ -7,7 +7,7 @@ from typing import Any
 from models.review_policy import AuditPolicy, PriorityWeights, Urgency
 from serving.decision_store import NewDecision
 
-NO_AUDIT = AuditPolicy(rates={})
+NO_AUDIT = AuditPolicy(rates={}, gold_rate=0.0, second_review_rate=0.0)
 """Factories draw nothing for QA unless a test asks: counts of items stay exact."""
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from serving.api_errors import ApiError
-from serving.api_queue import is_blind
+from serving.api_queue import is_blind, may_read, shown
 from serving.appeals import overturn_rates
 from serving.audit_log import log_action
 from serving.auth import Caller, check_permission
@@ -171,9 +171,11 @@ async def _queue(request: Request, state: ServiceState, caller: Caller) -> Respo
 async def _item(request: Request, state: ServiceState, caller: Caller) -> Response:
     item_id = request.path_params["item_id"]
     item = await state.database.run(get_item, state.session_factory, item_id)
-    if item is None:
+    if item is None or not may_read(item, caller):
         return _render("error.html", 404, **_context(request, caller, message="No such item."))
-    check_permission(caller, KIND_PERMISSION[item.kind])
+    if item.kind != "gold":
+        check_permission(caller, KIND_PERMISSION[item.kind])
+    item = shown(item, caller)
     history = await state.database.run(item_history, state.session_factory, item_id)
     standing = None
     if is_blind(item):
@@ -204,7 +206,7 @@ async def _claim(request: Request, state: ServiceState, caller: Caller) -> Respo
         raise ApiError(403, "forbidden", f"role {caller.role} may not work the {kind} queue")
     item = await state.database.run(
         claim_next, state.session_factory, caller.name, kind=kind,
-        lease_seconds=state.settings.review_lease_seconds,
+        lease_seconds=state.settings.review_lease_seconds, review=state.policy.review,
     )  # fmt: skip
     if item is None:
         return RedirectResponse(f"/console?kind={kind}&notice=Nothing+to+claim", status_code=303)

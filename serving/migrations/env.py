@@ -11,7 +11,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from serving.db import create_db_engine
+from serving.db import create_db_engine, migration_connection
 from serving.tables import Base
 
 target_metadata = Base.metadata
@@ -62,7 +62,7 @@ def _run_online() -> None:
         return
     engine = create_db_engine(_database_url())
     try:
-        with engine.connect() as connection:
+        with migration_connection(engine) as connection:
             _configure(connection)
             with context.begin_transaction():
                 context.run_migrations()

@@ -5,14 +5,29 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+import yaml
 from fastapi.testclient import TestClient
 
 from serving.api_keys import create_key
 from serving.app import create_app
 from serving.settings import Settings
+
+EXAMPLE_POLICY = Path(__file__).parents[2] / "models" / "policies" / "marketplace-example.yaml"
+
+
+def policy_with_audit(folder: Path, **audit: object) -> Path:
+    """The example policy with its ``review.audit`` settings overridden, written to ``folder``
+    (a test that counts items turns second reviews and gold cases off, or on at rate 1)."""
+    document = yaml.safe_load(EXAMPLE_POLICY.read_text(encoding="utf-8"))
+    document["review"]["audit"] |= audit
+    path = folder / "policy.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
 
 TEST_KEYS = {
     "pipeline": ("listing-pipeline", "pipeline"),

@@ -6,7 +6,7 @@ from models.review_policy import AuditPolicy, ReviewPolicy
 from serving.review_actions import claim_next, decide
 from serving.review_queue import QueueItem
 
-REVIEW = ReviewPolicy(audit=AuditPolicy(rates={}))
+REVIEW = ReviewPolicy(audit=AuditPolicy(rates={}, gold_rate=0.0, second_review_rate=0.0))
 """The default review policy without QA sampling, so item counts stay exact."""
 CODE_FOR = {"allow": "no-violation", "block": "violation-confirmed"}
 

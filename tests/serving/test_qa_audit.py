@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.policy_file import resolve_policy_path
 from models.review_policy import AuditPolicy, ReviewPolicy, audit_draw
 from serving.decision_store import record_decision
 from serving.qa_estimates import audit_report
@@ -18,7 +17,7 @@ from serving.review_queue import count_items, list_items
 from serving.settings import Settings
 from serving.tables import WorkItem, utc_now
 from tests.factories import make_new_decision, make_review_decision
-from tests.serving.http_checks import as_, error_of, keys_of, open_client
+from tests.serving.http_checks import as_, error_of, keys_of, open_client, policy_with_audit
 
 EVERYTHING = AuditPolicy(rates={"auto_allow": 1.0, "auto_enforce": 1.0, "human": 1.0})
 LABELS = ["fraud", "counterfeit", "regulated"]
@@ -103,11 +102,11 @@ def test_estimates_on_a_fully_audited_period_are_the_plain_shares(
 @pytest.fixture
 def audited_client(demo_bundle: Path, database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """The app under the example policy with every decision drawn for audit."""
-    policy = tmp_path / "audit-all.yaml"
-    example = resolve_policy_path("marketplace-example").read_text(encoding="utf-8")
-    policy.write_text(
-        example + "  audit: {rates: {auto_allow: 1.0, auto_enforce: 1.0, human: 1.0}}\n",
-        encoding="utf-8",
+    policy = policy_with_audit(
+        tmp_path,
+        rates={"auto_allow": 1.0, "auto_enforce": 1.0, "human": 1.0},
+        gold_rate=0.0,
+        second_review_rate=0.0,
     )
     settings = Settings(bundle=demo_bundle, database_url=database_url, policy=str(policy))
     with open_client(settings) as test_client:
