@@ -104,7 +104,8 @@ def share_of_total(
     value = numerator / denominator if denominator > 0 else None
     low = part_low / (part_low + rest_high) if part_low > 0 else 0.0
     high = part_high / (part_high + rest_low) if part_high > 0 else 0.0
-    audited = sum(s.audited for s in (*part, *rest))
+    # part and rest usually split the same strata by event: count each stratum's audits once
+    audited = sum({s.name: s.audited for s in (*part, *rest)}.values())
     return Estimate(value, low, high, confidence, audited)
 
 

@@ -225,6 +225,16 @@ class ReviewPolicy(BaseModel):
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
     strikes: StrikePolicy = Field(default_factory=StrikePolicy)
     audit: AuditPolicy = Field(default_factory=AuditPolicy)
+    appeal_instructions: str = Field(
+        default=(
+            "The seller may appeal within 30 days: POST /v1/appeals with the decision id "
+            "(or the marketplace's seller centre). A reviewer who did not take the decision "
+            "decides the appeal."
+        ),
+        min_length=1,
+        max_length=1000,
+    )
+    """How to appeal, as a statement of reasons tells the seller."""
 
     @model_validator(mode="after")
     def _codes_for_both_actions(self) -> "ReviewPolicy":

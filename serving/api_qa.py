@@ -26,7 +26,7 @@ from serving.gold_set import (
     list_gold_cases,
     retire_gold_case,
 )
-from serving.qa_estimates import audit_report
+from serving.qa_estimates import audit_report, promise_targets
 from serving.schemas_qa import (
     AgreementOut,
     AuditReportOut,
@@ -58,13 +58,7 @@ async def estimates(
     violations among auto-allowed decisions, prevalence, reviewer accuracy against QA and on
     gold cases, and agreement between reviewers and QA and between double reviews."""
     card = state.scorer.card
-    targets = {
-        label: (
-            edges.let_through.target if edges.let_through else None,
-            edges.wrong_enforcements.target if edges.wrong_enforcements else None,
-        )
-        for label, edges in card.thresholds.items()
-    }
+    targets = promise_targets(card)
     until = utc_now()
     since = until - timedelta(days=days)
     factory, run = state.session_factory, state.database.run

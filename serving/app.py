@@ -15,10 +15,10 @@ from swagger_ui_bundle import swagger_ui_path
 from models.bundle import ModelCard
 from models.review_policy import ReviewPolicy
 from models.scorer import BundleScorer
-from serving import api_accounts, api_outcomes, api_qa, api_queue, api_score
+from serving import api_accounts, api_outcomes, api_qa, api_queue, api_reports, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
 from serving.auth import Authenticator
-from serving.console import pages
+from serving.console import pages, qa_pages
 from serving.console.sessions import ConsoleSessions
 from serving.database_calls import DatabaseCalls
 from serving.db import (
@@ -112,7 +112,9 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     app.include_router(api_outcomes.router)
     app.include_router(api_accounts.router)
     app.include_router(api_qa.router)
+    app.include_router(api_reports.router)
     app.include_router(pages.router)
+    app.include_router(qa_pages.router)
     app.mount("/console-static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
 

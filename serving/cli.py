@@ -1,7 +1,8 @@
 """``listingguard-serve``: run the scoring service, and the commands on its database.
 
-``listingguard-serve --bundle DIR`` serves; ``listingguard-serve retention|erase-seller|export``
-work on the service database (``--database-url`` or ``LISTINGGUARD_DATABASE_URL``).
+``listingguard-serve --bundle DIR`` serves; ``listingguard-serve retention|erase-seller|export``,
+``keys|audit``, ``export-labels|cases|transparency-report`` work on the service database
+(``--database-url`` or ``LISTINGGUARD_DATABASE_URL``).
 """
 
 import logging
@@ -13,6 +14,7 @@ import uvicorn
 
 from serving.app import create_app, load_state
 from serving.cli_access import audit, keys
+from serving.cli_qa import cases, export_labels_command, transparency_command
 from serving.cli_support import (
     out_option,
     service_errors,
@@ -143,3 +145,6 @@ main.add_command(audit)
 
 if __name__ == "__main__":
     main()
+main.add_command(export_labels_command)
+main.add_command(cases)
+main.add_command(transparency_command)

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Final, Literal
 
-from sqlalchemy import ColumnElement, Select, delete, select, update
+from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.tables import (
     ACTIVE_STATUSES,
     DecisionRecord,
+    GoldCase,
     HumanVerdict,
     OutcomeEvent,
     WorkItem,
@@ -184,6 +185,9 @@ def _delete_items(session: Session, ids: list[str], *, only_closed: bool = False
     doomed = select(WorkItem.id).where(WorkItem.decision_id.in_(ids))
     if only_closed:
         doomed = doomed.where(WorkItem.status.not_in(ACTIVE_STATUSES))
+    # A gold case of erased content goes with it (it would point at nothing).
+    gold = or_(GoldCase.decision_id.in_(ids), GoldCase.source_item_id.in_(doomed))
+    session.execute(delete(GoldCase).where(gold))
     session.execute(delete(WorkItemHistory).where(WorkItemHistory.item_id.in_(doomed)))
     result = session.execute(delete(WorkItem).where(WorkItem.id.in_(doomed)))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -27,6 +27,7 @@ from serving.errors import (
     ItemNotFoundError,
 )
 from serving.tables import DecisionRecord, GoldCase, WorkItem, is_record_id, utc_now
+from serving.verdict_labels import verdict_labels
 from serving.work_items import move, open_item
 
 GOLD_SOURCE_KINDS: Final = {"qa": "qa", "appeal": "appeal", "senior": "senior"}
@@ -67,19 +68,9 @@ class ReviewerGold:
 def case_violations(
     item: WorkItem, decision: DecisionRecord, review: ReviewPolicy
 ) -> dict[str, bool]:
-    """The labels a decided item found violated: a QA verdict's own findings; otherwise the
-    reason code's labels (or, for a block whose code names none, those the model did not
-    allow)."""
-    if item.qa_labels is not None:
-        return {label: bool(found) for label, found in item.qa_labels.items()}
-    if item.human_action != "block":
-        return dict.fromkeys(decision.scores, False)
-    code = review.reason_codes.get(item.reason_code or "")
-    named = set(code.labels) if code is not None and code.labels else None
-    return {
-        label: (label in named) if named is not None else decision.bands.get(label) != "allow"
-        for label in decision.scores
-    }
+    """The case's answer per label: what the verdict found, a label it left unjudged counted
+    as not violated (the case's action is the answer reviewers are scored on)."""
+    return {label: bool(found) for label, found in verdict_labels(item, decision, review).items()}
 
 
 def create_gold_case(

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.tables import WORK_ITEM_KINDS, DecisionRecord, WorkItem
@@ -31,25 +32,35 @@ class QueueKpis:
 
 
 def queue_kpis(
-    session_factory: sessionmaker[Session], *, since: datetime, until: datetime
+    session_factory: sessionmaker[Session],
+    *,
+    since: datetime,
+    until: datetime,
+    market: str | None = None,
 ) -> QueueKpis:
+    """Decisions, queues and human turnaround of the period, in ``market`` or all."""
+    in_market = DecisionRecord.market == market if market is not None else true()
+    with_decision = (DecisionRecord, WorkItem.decision_id == DecisionRecord.id)
     with session_factory() as session:
         actions = dict(
             session.execute(
                 select(DecisionRecord.action, func.count())
                 .where(DecisionRecord.created_at >= since, DecisionRecord.created_at < until)
+                .where(in_market)
                 .group_by(DecisionRecord.action)
             ).all()
         )
         open_rows = session.execute(
             select(WorkItem.kind, func.count(), func.min(WorkItem.created_at))
-            .where(WorkItem.status == "open")
+            .join(*with_decision)
+            .where(WorkItem.status == "open", in_market)
             .group_by(WorkItem.kind)
         ).all()
         decided = session.execute(
             select(WorkItem.kind, WorkItem.created_at, WorkItem.decided_at, WorkItem.due_at,
                    WorkItem.human_action)
-            .where(WorkItem.status == "decided", WorkItem.kind.in_(HUMAN_KINDS))
+            .join(*with_decision)
+            .where(WorkItem.status == "decided", WorkItem.kind.in_(HUMAN_KINDS), in_market)
             .where(WorkItem.decided_at >= since, WorkItem.decided_at < until)
         ).all()  # fmt: skip
     oldest = min((row[2] for row in open_rows if row[2] is not None), default=None)
@@ -74,3 +85,30 @@ def _quantile(ordered: list[float], q: float) -> float | None:
     if not ordered:
         return None
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def daily_decisions(
+    session_factory: sessionmaker[Session], *, since: datetime, until: datetime
+) -> list[tuple[str, dict[str, int]]]:
+    """Per UTC day of the period (oldest first), the decisions per action."""
+    with session_factory() as session:
+        stamp: Any = DecisionRecord.created_at
+        if session.get_bind().dialect.name == "postgresql":  # the day in UTC, not the server's
+            stamp = func.timezone("UTC", stamp)
+        day = func.date(stamp)
+        rows = session.execute(
+            select(day, DecisionRecord.action, func.count())
+            .where(DecisionRecord.created_at >= since, DecisionRecord.created_at < until)
+            .group_by(day, DecisionRecord.action)
+            .order_by(day)
+        ).all()
+    days: dict[str, dict[str, int]] = {}
+    for date, action, count in rows:
+        days.setdefault(str(date), {})[str(action)] = int(count)
+    return list(days.items())
+
+
+def decision_markets(session_factory: sessionmaker[Session]) -> list[str]:
+    """The markets decisions were made in."""
+    with session_factory() as session:
+        return sorted(str(m) for m in session.scalars(select(DecisionRecord.market).distinct()))

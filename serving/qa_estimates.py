@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.agreement import Agreement, agreement
 from models.audit_estimates import Estimate, StratumAudit, proportion, share_of_total
+from models.bundle import ModelCard
 from serving.tables import ACTIVE_STATUSES, DecisionRecord, WorkItem
 
 HUMAN_KINDS = ("review", "senior", "appeal")
@@ -66,6 +67,17 @@ class AuditReport:
     reviewer_accuracy: Estimate
     reviewer_agreement: Agreement
     """Reviewer (block or not) against QA on the audited human decisions."""
+
+
+def promise_targets(card: ModelCard) -> dict[str, tuple[float | None, float | None]]:
+    """Per label of the card, its (let-through, wrong-enforcement) promises."""
+    return {
+        label: (
+            edges.let_through.target if edges.let_through else None,
+            edges.wrong_enforcements.target if edges.wrong_enforcements else None,
+        )
+        for label, edges in card.thresholds.items()
+    }
 
 
 def audit_report(

@@ -106,3 +106,22 @@ class GoldCaseOut(BaseModel):
 
 class GoldCasesOut(BaseModel):
     cases: list[GoldCaseOut]
+
+
+class StatementOut(BaseModel):
+    """A statement of reasons, as owed to the seller of a restricted listing."""
+
+    decision_id: str
+    listing_id: str
+    market: str
+    decided_at: str
+    action: Literal["allow", "review", "block"]
+    restriction: str
+    facts: list[str]
+    ground: str
+    policy_clause: str | None
+    policy_version: str
+    automated_detection: bool
+    automated_decision: bool
+    decided_by: str
+    redress: str

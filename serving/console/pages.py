@@ -15,7 +15,6 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from serving.api_errors import ApiError
 from serving.api_queue import is_blind, may_read, shown
@@ -23,21 +22,16 @@ from serving.appeals import overturn_rates
 from serving.audit_log import log_action
 from serving.auth import Caller, check_permission
 from serving.console.sessions import COOKIE, ConsoleSessions
+from serving.console.templating import render
 from serving.deps import ServiceState
 from serving.errors import ServingError
-from serving.kpis import queue_kpis
-from serving.qa_estimates import audit_report
 from serving.review_actions import claim_next, decide, escalate, hold, release
-from serving.review_queue import get_item, item_history, list_items
+from serving.review_queue import DISGUISED_KINDS, get_item, item_history, list_items
 from serving.roles import KIND_PERMISSION
 from serving.seller_health import seller_standing
 from serving.tables import WORK_ITEM_KINDS, WORK_ITEM_STATUSES, utc_now
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-TEMPLATES: Final = Environment(
-    loader=PackageLoader("serving.console", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-)
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -53,9 +47,8 @@ CONSOLE_PERMISSIONS: Final = ("review", "qa")
 MAX_HOLD_HOURS: Final = 720.0
 
 
-def _render(name: str, code: int = 200, **context: Any) -> HTMLResponse:
-    html = TEMPLATES.get_template(name).render(**context)
-    return HTMLResponse(html, status_code=code, headers=SECURITY_HEADERS)
+def render_page(name: str, code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render(name, **context), status_code=code, headers=SECURITY_HEADERS)
 
 
 def _sessions(request: Request) -> ConsoleSessions:
@@ -74,16 +67,20 @@ async def _signed_in(request: Request) -> Caller | None:
         return None
 
 
-def _context(request: Request, caller: Caller, **extra: Any) -> dict[str, Any]:
+def page_context(request: Request, caller: Caller, **extra: Any) -> dict[str, Any]:
     cookie = request.cookies.get(COOKIE, "")
-    kinds = [kind for kind in WORK_ITEM_KINDS if caller.may(KIND_PERMISSION[kind])]
+    kinds = [
+        kind
+        for kind in WORK_ITEM_KINDS
+        if caller.may(KIND_PERMISSION[kind]) and (kind not in DISGUISED_KINDS or caller.may("qa"))
+    ]
     return {"caller": caller, "csrf": _sessions(request).csrf(cookie), "kinds": kinds, **extra}
 
 
 @router.get("/login")
 async def login_page(request: Request, error: str = "") -> HTMLResponse:
     token = _sessions(request).login_token(time.time())
-    return _render("login.html", 401 if error else 200, token=token, error=error)
+    return render_page("login.html", 401 if error else 200, token=token, error=error)
 
 
 @router.post("/login")
@@ -128,7 +125,9 @@ def console_page(handler: Page) -> Callable[..., Awaitable[Response]]:
         except (ServingError, ApiError) as error:
             status = error.status if isinstance(error, ApiError) else 409
             message = error.body.message if isinstance(error, ApiError) else str(error)
-            return _render("error.html", status, **_context(request, caller, message=message))
+            return render_page(
+                "error.html", status, **page_context(request, caller, message=message)
+            )
 
     return page
 
@@ -164,15 +163,17 @@ async def _queue(request: Request, state: ServiceState, caller: Caller) -> Respo
         list_items, state.session_factory, kind=kind, status=status, limit=100
     )
     notice = request.query_params.get("notice", "")[:200]
-    context = _context(request, caller, items=items, kind=kind, status=status, notice=notice)
-    return _render("queue.html", statuses=WORK_ITEM_STATUSES, now=utc_now(), **context)
+    context = page_context(request, caller, items=items, kind=kind, status=status, notice=notice)
+    return render_page("queue.html", statuses=WORK_ITEM_STATUSES, now=utc_now(), **context)
 
 
 async def _item(request: Request, state: ServiceState, caller: Caller) -> Response:
     item_id = request.path_params["item_id"]
     item = await state.database.run(get_item, state.session_factory, item_id)
     if item is None or not may_read(item, caller):
-        return _render("error.html", 404, **_context(request, caller, message="No such item."))
+        return render_page(
+            "error.html", 404, **page_context(request, caller, message="No such item.")
+        )
     if item.kind != "gold":
         check_permission(caller, KIND_PERMISSION[item.kind])
     item = shown(item, caller)
@@ -185,8 +186,8 @@ async def _item(request: Request, state: ServiceState, caller: Caller) -> Respon
             seller_standing, state.session_factory, item.seller_id, state.policy.review.strikes
         )
     codes = state.policy.review.reason_codes
-    context = _context(request, caller, item=item, history=history, standing=standing)
-    return _render(
+    context = page_context(request, caller, item=item, history=history, standing=standing)
+    return render_page(
         "item.html",
         codes=codes,
         first_code={
@@ -252,8 +253,8 @@ async def _seller(request: Request, state: ServiceState, caller: Caller) -> Resp
     seller_id = request.path_params["seller_id"]
     rules = state.policy.review.strikes
     standing = await state.database.run(seller_standing, state.session_factory, seller_id, rules)
-    context = _context(request, caller, standing=standing, now=utc_now())
-    return _render("seller.html", forced=rules.forces_review(standing.points), **context)
+    context = page_context(request, caller, standing=standing, now=utc_now())
+    return render_page("seller.html", forced=rules.forces_review(standing.points), **context)
 
 
 async def _appeals(request: Request, state: ServiceState, caller: Caller) -> Response:
@@ -262,31 +263,8 @@ async def _appeals(request: Request, state: ServiceState, caller: Caller) -> Res
         list_items, state.session_factory, kind="appeal", status="open", limit=100
     )
     rates = await state.database.run(overturn_rates, state.session_factory, "reviewer")
-    context = _context(request, caller, items=items, rates=rates)
-    return _render("appeals.html", now=utc_now(), **context)
-
-
-async def _kpi(request: Request, state: ServiceState, caller: Caller) -> Response:
-    check_permission(caller, "qa")
-    raw = request.query_params.get("days", "30")
-    days = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 30
-    days = days if 1 <= days <= 3650 else 30
-    until = utc_now()
-    since = until - timedelta(days=days)
-    card = state.scorer.card
-    targets = {
-        label: (
-            edges.let_through.target if edges.let_through else None,
-            edges.wrong_enforcements.target if edges.wrong_enforcements else None,
-        )
-        for label, edges in card.thresholds.items()
-    }
-    report = await state.database.run(
-        audit_report, state.session_factory, list(card.labels), targets, since=since, until=until
-    )
-    kpis = await state.database.run(queue_kpis, state.session_factory, since=since, until=until)
-    context = _context(request, caller, report=report, kpis=kpis, days=days, confidence=0.95)
-    return _render("kpi.html", **context)
+    context = page_context(request, caller, items=items, rates=rates)
+    return render_page("appeals.html", now=utc_now(), **context)
 
 
 async def _sign_out(request: Request, state: ServiceState, caller: Caller) -> Response:
@@ -303,4 +281,3 @@ router.add_api_route("/items/{item_id}/{action}", console_page(_act), methods=["
 router.add_api_route("/sellers/{seller_id}", console_page(_seller), methods=["GET"])
 router.add_api_route("/appeals", console_page(_appeals), methods=["GET"])
 router.add_api_route("/logout", console_page(_sign_out), methods=["POST"])
-router.add_api_route("/kpi", console_page(_kpi), methods=["GET"])

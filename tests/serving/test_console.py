@@ -1,10 +1,12 @@
 """The console over HTTP: sign-in, CSRF, security headers, escaping; /docs served offline."""
 
+import json
 import re
 
 from fastapi.testclient import TestClient
 
 from serving.console.sessions import COOKIE
+from tests.serving.http_checks import as_
 
 TOBACCO = {
     "listing_id": "con-1",
@@ -123,6 +125,46 @@ def test_the_kpi_page_shows_promises_and_queues_to_qa(
     assert "violations let through" in page.text and "<svg" in page.text
     assert "review 1" in page.text, "the open review item is counted"
     assert "not shown below 30 audited pairs" in page.text
+    assert 'id="daily"' in page.text and "Prevalence" in page.text and 'id="gold"' in page.text
+    elsewhere = client.get("/console/kpi", params={"days": "7", "market": "IN"})
+    assert "market IN" in elsewhere.text and "review 0" in elsewhere.text, "no IN traffic"
     client.cookies.clear()
     _sign_in(client, keys["ana"])
     assert client.get("/console/kpi").status_code == 403
+    assert "second queue" not in client.get("/console").text, "second reviews look like reviews"
+
+
+def test_the_case_library_browses_prints_and_exports(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    client.post("/v1/score", json=TOBACCO)
+    _sign_in(client, keys["ana"])
+    claimed = client.post(
+        "/console/claim", data={"kind": "review", "csrf": _csrf(client)}, follow_redirects=False
+    )
+    item_id = claimed.headers["location"].rsplit("/", 1)[1]
+    decision = {"decision": "block", "reason_code": "prohibited-item", "csrf": _csrf(client)}
+    client.post(f"/console/items/{item_id}/decide", data=decision)
+    appeal = {"listing_id": "con-1", "reason": "licensed shop"}
+    assert client.post("/v1/appeals", json=appeal, headers=as_(keys["root"])).status_code == 201
+    client.cookies.clear()
+    _sign_in(client, keys["bo"])
+    claimed = client.post(
+        "/console/claim", data={"kind": "appeal", "csrf": _csrf(client)}, follow_redirects=False
+    )
+    appeal_id = claimed.headers["location"].rsplit("/", 1)[1]
+    overturn = {
+        "decision": "allow", "reason_code": "allowed-with-authorization",
+        "note": "licence <checked>", "csrf": _csrf(client),
+    }  # fmt: skip
+    client.post(f"/console/items/{appeal_id}/decide", data=overturn)
+    library = client.get("/console/cases")
+    assert library.status_code == 200 and "appeal overturned" in library.text
+    assert "licence &lt;checked&gt;" in library.text, "escaped"
+    assert "&lt;b&gt;bold&lt;/b&gt; tobacco pouch" in library.text
+    printable = client.get("/console/cases/print", params={"market": "US"})
+    assert "report.css" in printable.text and "licence &lt;checked&gt;" in printable.text
+    assert printable.headers["content-security-policy"].startswith("default-src 'none'")
+    lines = client.get("/console/cases.jsonl").text.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["rationale"] == "licence <checked>"
+    assert "No cases match" in client.get("/console/cases/print", params={"market": "IN"}).text
