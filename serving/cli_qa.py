@@ -44,21 +44,17 @@ def _bundle(settings: Settings) -> tuple[Path, ModelCard, Policy]:
 @click.option(
     "--redact", is_flag=True, help="Pseudonymize seller ids and reviewer names, drop notes."
 )
-@click.option(
-    "--redact-key",
-    envvar="LISTINGGUARD_REDACT_KEY",
-    help="Key of the pseudonyms (stable across exports); default: a fresh one per export.",
-)
 @click.pass_obj
 @service_errors
 def export_labels_command(
-    settings: Settings, out: Path | None, since: datetime | None, redact: bool,
-    redact_key: str | None,
-) -> None:  # fmt: skip
+    settings: Settings, out: Path | None, since: datetime | None, redact: bool
+) -> None:
     """Write decided review, appeal, second-review and QA items and gold cases as labeled cases
     (JSON lines; read them with the ``feedback`` mapping), with source and inclusion weights."""
     _, card, policy = _bundle(settings)
-    key = (redact_key or secrets.token_hex(16)).encode() if redact else None
+    # The same pseudonyms as ``export --redact`` under one LISTINGGUARD_PSEUDONYM_KEY.
+    chosen = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+    key = (chosen or secrets.token_hex(16)).encode() if redact else None
     factory = session_factory_of(settings)
     written = write_lines(
         out,

@@ -12,8 +12,6 @@ seller-grouped splits still hold) and drops reviewers' notes. Decisions whose co
 already stripped are left out.
 """
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -23,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.review_policy import ReviewPolicy
+from serving.data_hygiene import pseudonym
 from serving.tables import DecisionRecord, GoldCase, WorkItem
 from serving.verdict_labels import verdict_labels
 
@@ -111,7 +110,7 @@ def _row(
 ) -> dict[str, Any]:
     listing = {name: decision.listing.get(name) for name in LISTING_FIELDS}
     listing["attributes"] = dict(listing["attributes"] or {})
-    listing["seller_id"] = _name(listing["seller_id"], key, prefix="seller-")
+    listing["seller_id"] = _name(listing["seller_id"], key)
     values: dict[str, Any] = {
         label: None if found is None else int(found) for label, found in labels.items()
     }
@@ -127,8 +126,6 @@ def _row(
     }
 
 
-def _name(value: str | None, key: bytes | None, *, prefix: str = "") -> str | None:
-    """``value``, or its keyed pseudonym when redacting."""
-    if value is None or key is None:
-        return value
-    return prefix + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
+def _name(value: str | None, key: bytes | None) -> str | None:
+    """``value``, or when redacting its keyed pseudonym (the same as ``export --redact``'s)."""
+    return value if key is None else pseudonym(value, key)

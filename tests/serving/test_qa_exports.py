@@ -114,7 +114,7 @@ def test_exported_labels_load_with_their_source_weights_and_unjudged_labels(
     export_labels(session_factory, again, review=REVIEW, category_label="regulated",
                   redact_key=b"k")  # fmt: skip
     hidden = {row["source"]: row for row in map(json.loads, redacted.getvalue().splitlines())}
-    assert hidden["review"]["seller_id"].startswith("seller-")
+    assert hidden["review"]["seller_id"].startswith("p-")
     assert hidden["review"]["seller_id"] != "s-1" and hidden["review"]["note"] is None
     assert hidden["qa"]["decided_by"] != "quinn"
     assert redacted.getvalue() == again.getvalue(), "one key, the same pseudonyms"
