@@ -11,8 +11,9 @@ probabilities (:mod:`models.audit_estimates`):
 - **wrong enforcements** per label: benign among the decisions auto-enforced on that label;
 - **violations among auto-allowed** decisions and **prevalence** (violations among all decided
   listings: automatic decisions and decided human items) per label;
-- **reviewer accuracy**: human decisions whose action QA confirmed, and the agreement figures of
-  :mod:`models.agreement` (raw, positive, Krippendorff's alpha; hidden below 30 pairs).
+- **reviewer accuracy**: human decisions whose action QA confirmed (design-weighted), and the
+  agreement figures of :mod:`models.agreement` (raw, positive, Krippendorff's alpha; hidden
+  below 30 pairs).
 
 All of it for every market or for one (strata are named ``kind:market:rate``). Audits still
 waiting for a verdict are left out (they count as not yet audited; the report says how many
@@ -29,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.agreement import Agreement, agreement
-from models.audit_estimates import Estimate, StratumAudit, proportion, share_of_total
+from models.audit_estimates import Estimate, StratumAudit, share_of_total
 from models.bundle import ModelCard
 from serving.tables import ACTIVE_STATUSES, DecisionRecord, WorkItem
 
@@ -113,9 +114,16 @@ def audit_report(
         for label in labels
     ]
     human = [a for a in audits if a["stratum"].startswith("human:")]
-    agreed = sum(a["qa_action"] == a["audited_action"] for a in human)
-    accuracy = proportion(
-        StratumAudit("human", max(len(human), 1), len(human), agreed, 1.0), confidence=confidence
+
+    def confirmed(audit: dict[str, Any]) -> bool:
+        return bool(audit["qa_action"] == audit["audited_action"])
+
+    # Design-weighted over the human strata: markets audited at different rates count as the
+    # share of human decisions they hold, not as the share of audits.
+    accuracy = share_of_total(
+        _strata(population, human, confirmed, prefix="human:"),
+        _strata(population, human, lambda a: not confirmed(a), prefix="human:"),
+        confidence=confidence,
     )
     pairs = [(a["audited_action"] == "block", a["qa_action"] == "block") for a in human]
     return AuditReport(

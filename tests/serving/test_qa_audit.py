@@ -167,3 +167,29 @@ def test_a_blind_item_tells_nothing_of_the_audited_decision(
         assert client.get(path, headers=as_(keys["quinn"])).status_code == 403, path
     withdrawn = client.post("/v1/listings/qa-plain/withdraw", json={"reason": "gone"}).json()
     assert withdrawn["closed_items"] == [], "an audit of a past decision stands"
+
+
+def test_reviewer_accuracy_is_the_share_of_audited_human_decisions_qa_confirmed(
+    session_factory: sessionmaker[Session],
+) -> None:
+    review = ReviewPolicy(audit=AuditPolicy(rates={"human": 1.0}))
+    for n, (first, audit) in enumerate(
+        [("block", "block"), ("allow", "allow"), ("block", "allow")]
+    ):
+        record_decision(session_factory, make_review_decision(listing_id=f"acc-{n}"))
+        item = claim_next(session_factory, "ana")
+        assert item is not None
+        code = {"block": "violation-confirmed", "allow": "no-violation"}
+        decide(session_factory, item.id, "ana", action=first, reason_code=code[first],
+               review=review)  # fmt: skip
+        qa = claim_next(session_factory, "quinn", kind="qa")
+        assert qa is not None and qa.parent_id == item.id
+        decide(session_factory, qa.id, "quinn", action=audit, reason_code=code[audit],
+               review=review, violations={**CLEAN, "counterfeit": audit == "block"})  # fmt: skip
+    now = utc_now()
+    report = audit_report(session_factory, LABELS, {}, since=now - timedelta(hours=1),
+                          until=now + timedelta(seconds=1))  # fmt: skip
+    assert report.reviewer_accuracy.value == pytest.approx(2 / 3)
+    assert report.reviewer_accuracy.audited == 3
+    assert report.reviewer_accuracy.low < 2 / 3 < report.reviewer_accuracy.high
+    assert report.reviewer_agreement.raw.units == 3, "pairs: reviewer against QA"
