@@ -22,8 +22,10 @@ from serving.errors import (
 )
 from serving.review_actions import claim_next, decide, escalate, hold, release
 from serving.review_queue import (
+    DISGUISED_KINDS,
     MAX_OFFSET,
     MAX_PAGE_SIZE,
+    HistoryEntry,
     QueueItem,
     as_review_item,
     count_items,
@@ -68,7 +70,7 @@ async def list_queue(
 ) -> QueuePage:
     """Work items of one kind (default: review), most urgent first (earliest SLA deadline
     advanced by urgency)."""
-    check_permission(caller, KIND_PERMISSION[kind])
+    check_permission(caller, KIND_PERMISSION[kind])  # gold and second: QA only
     items, total = await state.database.run(
         _page, state.session_factory, kind, status, limit, offset
     )
@@ -123,17 +125,31 @@ async def _readable(state: StateDep, caller: AnyCaller, item_id: str) -> QueueIt
     item = await state.database.run(get_item, state.session_factory, item_id)
     if item is None or not may_read(item, caller):
         raise ApiError(404, "not_found", str(ItemNotFoundError(item_id)))
-    if item.kind != "gold":  # may_read let through QA and the gold item's own reviewer
+    if item.kind not in DISGUISED_KINDS:  # may_read let through QA and the item's reviewer
         check_permission(caller, KIND_PERMISSION[item.kind])
     return item
 
 
 def may_read(item: QueueItem, caller: Caller) -> bool:
-    """A gold item exists only for QA and the reviewer it was served to (to anyone else it is
-    not found: a 403 would say what it is)."""
-    if item.kind != "gold" or caller.may("qa"):
+    """A gold or second item exists only for QA and the reviewer it was served to (to anyone
+    else it is not found: a 403 would say what it is)."""
+    if item.kind not in DISGUISED_KINDS or caller.may("qa"):
         return True
     return caller.name in (item.claimed_by, item.decided_by)
+
+
+def shown_history(
+    item: QueueItem, caller: Caller, entries: list[HistoryEntry]
+) -> list[HistoryEntry]:
+    """The history the caller may see: no reasons on a blind audit (they could tell how the
+    audited decision was made); a gold or second item's reviewer sees only what a review item
+    of theirs would show (how a gold item closes is QA's business)."""
+    if not caller.may("qa") and item.kind in DISGUISED_KINDS:
+        entries = [e for e in entries if e.event in ("open", "claim", "decide", "hold")]
+        return [dataclasses.replace(e, reason=None) for e in entries]
+    if is_blind(item):
+        return [dataclasses.replace(entry, reason=None) for entry in entries]
+    return entries
 
 
 def shown(item: QueueItem, caller: Caller) -> QueueItem:
@@ -146,9 +162,9 @@ def shown(item: QueueItem, caller: Caller) -> QueueItem:
 async def read_history(item_id: str, state: StateDep, caller: AnyCaller) -> ItemHistoryOut:
     """Every status change of the item: who, when, from, to, why."""
     item = await _readable(state, caller, item_id)
-    entries = await _act(state, item_history, state.session_factory, item_id)
-    if is_blind(item):  # reasons could tell how the audited decision was made
-        entries = [dataclasses.replace(entry, reason=None) for entry in entries]
+    entries = shown_history(
+        item, caller, await _act(state, item_history, state.session_factory, item_id)
+    )
     return ItemHistoryOut(
         item_id=item_id,
         history=[

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from serving.api_errors import ApiError, ErrorResponse
+from serving.api_score import readable_decision
 from serving.auth import AUTH_ERRORS, requires
 from serving.console.templating import render, report_style
-from serving.decision_store import get_decision
-from serving.deps import ServiceState, StateDep
+from serving.deps import AnyCaller, ServiceState, StateDep
 from serving.qa_estimates import promise_targets
+from serving.review_queue import get_item
 from serving.schemas_qa import StatementOut
 from serving.statements import statement_of_reasons
 from serving.tables import utc_now
@@ -25,6 +26,8 @@ ERRORS: dict[int | str, dict[str, object]] = {
     **AUTH_ERRORS,
 }
 MAX_PERIOD = timedelta(days=3660)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""No decision is older; also keeps the default period's arithmetic inside datetime's range."""
 
 
 @router.get(
@@ -41,10 +44,13 @@ async def transparency(
     """The period's decisions by action, label and market, the automated share, QA accuracy
     estimates of automated decisions, appeals and handling times: JSON, or a printable page."""
     end = _aware(until) or utc_now()
-    start = _aware(since) or end - timedelta(days=30)
-    if not start < end or end - start > MAX_PERIOD:
+    default_start = max(end, EARLIEST + timedelta(days=30)) - timedelta(days=30)
+    start = _aware(since) or default_start
+    if not EARLIEST <= start < end or end - start > MAX_PERIOD:
         raise ApiError(
-            422, "invalid_period", f"since must be before until, at most {MAX_PERIOD.days} days",
+            422, "invalid_period",
+            f"since must be before until, after {EARLIEST:%Y-%m-%d}, at most "
+            f"{MAX_PERIOD.days} days before it",
             field="since", limit=MAX_PERIOD.days,
         )  # fmt: skip
     report = await state.database.run(build_report, state, start, end)
@@ -57,15 +63,16 @@ async def transparency(
     "/v1/decisions/{decision_id}/statement",
     response_model=StatementOut,
     responses=ERRORS,
-    dependencies=[Depends(requires("read_decisions"))],
 )
-async def statement(decision_id: str, state: StateDep) -> StatementOut:
+async def statement(decision_id: str, state: StateDep, caller: AnyCaller) -> StatementOut:
     """The statement of reasons of a decision: the restriction, the facts, the policy clause,
     whether automated means detected and decided it, and how to appeal."""
-    stored = await state.database.run(get_decision, state.session_factory, decision_id)
-    if stored is None:
-        raise ApiError(404, "not_found", f"decision {decision_id[:80]!r} does not exist")
-    found = statement_of_reasons(stored, state.policy.review)
+    stored = await readable_decision(state, caller, decision_id)
+    clause = None
+    if stored.human is not None:
+        item = await state.database.run(get_item, state.session_factory, stored.human.item_id)
+        clause = item.policy_clause if item is not None else None
+    found = statement_of_reasons(stored, state.policy.review, human_clause=clause)
     return StatementOut(**dataclasses.asdict(found))
 
 

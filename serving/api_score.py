@@ -1,13 +1,16 @@
 """Scoring and decision endpoints."""
 
+import dataclasses
+
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from data.schema import Listing
 from serving.api_errors import ApiError, ErrorResponse
-from serving.auth import AUTH_ERRORS, requires
-from serving.decision_store import get_decision
-from serving.deps import RequestIdDep, ServiceState, StateDep
+from serving.auth import AUTH_ERRORS, Caller, check_permission, requires
+from serving.decision_store import StoredDecision, get_decision
+from serving.deps import AnyCaller, RequestIdDep, ServiceState, StateDep
+from serving.review_queue import holds_measurement
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, DecisionOut, StoredDecisionOut
 from serving.scoring import decide_listings, decision_out, record_and_answer
 
@@ -63,13 +66,10 @@ async def _score_and_record(
     "/decisions/{decision_id}",
     response_model=StoredDecisionOut,
     responses=ERRORS,
-    dependencies=[Depends(requires("read_decisions"))],
 )
-async def read_decision(decision_id: str, state: StateDep) -> StoredDecisionOut:
+async def read_decision(decision_id: str, state: StateDep, caller: AnyCaller) -> StoredDecisionOut:
     """A stored decision with the listing as scored and everything used to decide it."""
-    stored = await state.database.run(get_decision, state.session_factory, decision_id)
-    if stored is None:
-        raise ApiError(404, "not_found", f"decision {decision_id[:80]!r} does not exist")
+    stored = await readable_decision(state, caller, decision_id)
     base = decision_out(stored, replayed=False).model_dump()
     return StoredDecisionOut(
         **base,
@@ -77,3 +77,20 @@ async def read_decision(decision_id: str, state: StateDep) -> StoredDecisionOut:
         request_id=stored.request_id,
         content_hash=stored.content_hash,
     )
+
+
+async def readable_decision(
+    state: ServiceState, caller: Caller, decision_id: str
+) -> StoredDecision:
+    """The decision as ``caller`` may read it; 403 without ``read_decisions``, 404 if none."""
+    check_permission(caller, "read_decisions")
+    stored = await state.database.run(get_decision, state.session_factory, decision_id)
+    if stored is None:
+        raise ApiError(404, "not_found", f"decision {decision_id[:80]!r} does not exist")
+    if not caller.may("qa") and await state.database.run(
+        holds_measurement, state.session_factory, caller.name, decision_id
+    ):
+        # A reviewer working a gold case or a second review of this decision judges it blind:
+        # the answer a human already gave stays hidden until theirs is in.
+        stored = dataclasses.replace(stored, human=None, action=stored.model_action)
+    return stored

@@ -24,6 +24,7 @@ from models.policy import Policy
 from models.review_policy import ReviewPolicy
 from models.routing import route_listing
 from models.scorer import BundleScorer
+from serving.second_review import escalated_items
 from serving.tables import DecisionRecord, GoldCase, WorkItem
 from serving.verdict_labels import verdict_labels
 
@@ -75,10 +76,13 @@ def list_cases(
     clause: str | None = None,
     market: str | None = None,
     label: str | None = None,
+    include_gold: bool = True,
 ) -> list[Case]:
-    """The library, newest first, filtered by policy clause, market and violated label."""
+    """The library, newest first, filtered by policy clause, market and violated label; gold
+    cases only with ``include_gold`` (reviewers must not learn the gold set)."""
     with session_factory() as session:
-        cases = [*_gold(session), *_overturned(session, review), *_resolved(session, review)]
+        gold = _gold(session) if include_gold else []
+        cases = [*gold, *_overturned(session, review), *_resolved(session, review)]
     cases.sort(key=lambda case: (case.decided_at, case.id), reverse=True)
     return [
         case
@@ -169,7 +173,7 @@ def _resolved(session: Session, review: ReviewPolicy) -> list[Case]:
         .join(DecisionRecord, WorkItem.decision_id == DecisionRecord.id)
         .join(second, WorkItem.parent_id == second.id)
         .where(WorkItem.kind == "senior", WorkItem.status == "decided")
-        .where(second.kind == "second")
+        .where(second.kind == "second", second.id.not_in(escalated_items()))
     ).all()
     return [_item_case(item, decision, "senior_resolved", review) for item, decision in rows]
 

@@ -49,8 +49,8 @@ def _bundle(settings: Settings) -> tuple[Path, ModelCard, Policy]:
 def export_labels_command(
     settings: Settings, out: Path | None, since: datetime | None, redact: bool
 ) -> None:
-    """Write decided review, appeal, second-review and QA items and gold cases as labeled cases
-    (JSON lines; read them with the ``feedback`` mapping), with source and inclusion weights."""
+    """Write decided review, appeal, second-review and QA items (gold cases flagged) as
+    labeled cases (JSON lines; the ``feedback`` mapping reads them), with source and weights."""
     _, card, policy = _bundle(settings)
     # The same pseudonyms as ``export --redact`` under one LISTINGGUARD_PSEUDONYM_KEY.
     chosen = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None

@@ -10,10 +10,11 @@ left to lapse is closed (``withdrawn``) rather than queued for someone else.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.audit_estimates import Estimate, StratumAudit, proportion
@@ -45,7 +46,8 @@ class GoldCaseView:
     source: str
     source_item_id: str
     action: str
-    violations: dict[str, bool]
+    violations: dict[str, bool | None]
+    """Per label: violated, not, or not judged by the answer (None)."""
     reason_code: str
     policy_clause: str | None
     rationale: str
@@ -63,14 +65,6 @@ class ReviewerGold:
     answered: int
     correct: int
     accuracy: Estimate
-
-
-def case_violations(
-    item: WorkItem, decision: DecisionRecord, review: ReviewPolicy
-) -> dict[str, bool]:
-    """The case's answer per label: what the verdict found, a label it left unjudged counted
-    as not violated (the case's action is the answer reviewers are scored on)."""
-    return {label: bool(found) for label, found in verdict_labels(item, decision, review).items()}
 
 
 def create_gold_case(
@@ -111,7 +105,7 @@ def create_gold_case(
             source_item_id=item.id,
             source=GOLD_SOURCE_KINDS[item.kind],
             action=item.human_action,
-            violations=case_violations(item, decision, review),
+            violations=verdict_labels(item, decision, review),
             reason_code=item.reason_code or "",
             policy_clause=item.policy_clause,
             rationale=rationale,
@@ -120,7 +114,11 @@ def create_gold_case(
             created_at=at,
         )
         session.add(case)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:  # another QA lead made it a gold case a moment ago
+            raise GoldCaseExistsError(item_id, "(just created)") from None
         record_action(
             session, "gold.create", actor=created_by, role=None, target=decision.listing_id,
             detail={"case_id": case.id, "source_item_id": item.id},
@@ -160,7 +158,12 @@ def serve_gold(
     session: Session, reviewer: str, review: ReviewPolicy, at: datetime, *, lease_until: datetime
 ) -> WorkItem | None:
     """In a claim's transaction: a gold item claimed for ``reviewer``, when this claim's draw
-    falls under the gold rate and a case is left that they have neither seen nor answered."""
+    falls under the gold rate and a case is left that they have neither seen nor worked on.
+
+    Only cases whose listing the model sent to review are served (a review item always shows
+    a review action and band), with the urgency factors its review item had, and queued a
+    while before the claim, as a real item would have been.
+    """
     audit = review.audit
     draw = audit_draw(audit.seed, f"gold\x1f{reviewer}\x1f{at.isoformat()}")
     if audit.gold_rate <= 0 or draw >= audit.gold_rate:
@@ -169,18 +172,23 @@ def serve_gold(
         WorkItem.kind == "gold",
         or_(WorkItem.claimed_by == reviewer, WorkItem.decided_by == reviewer),
     )
-    case = session.scalars(
-        select(GoldCase)
+    worked_on = select(WorkItem.decision_id).where(WorkItem.decided_by == reviewer)
+    found = session.execute(
+        select(GoldCase, DecisionRecord)
+        .join(DecisionRecord, GoldCase.decision_id == DecisionRecord.id)
         .where(GoldCase.retired_at.is_(None), GoldCase.answered_by != reviewer)
-        .where(GoldCase.id.not_in(seen))
+        .where(DecisionRecord.action == "review", DecisionRecord.anonymized_at.is_(None))
+        .where(GoldCase.id.not_in(seen), GoldCase.decision_id.not_in(worked_on))
         .order_by(GoldCase.created_at, GoldCase.id)
         .limit(1)
     ).first()
-    if case is None:
+    if found is None:
         return None
-    decision = session.get_one(DecisionRecord, case.decision_id)
-    item = open_item(session, decision, _urgency(decision, review), kind="gold", now=at,
-                     parent_id=case.id)  # fmt: skip
+    case, decision = found
+    urgency = _urgency(session, decision, review)
+    # Queued between 0 and half its SLA ago (fixed by the draw), like an item that waited.
+    queued = at - timedelta(hours=urgency.sla_hours * 0.5 * (draw / audit.gold_rate))
+    item = open_item(session, decision, urgency, kind="gold", now=queued, parent_id=case.id)
     lease = {"claimed_by": reviewer, "claimed_at": at, "lease_expires_at": lease_until}
     move(session, item, "claim", actor=reviewer, now=at, values=lease)
     return item
@@ -217,17 +225,26 @@ def _accuracy(name: str, answered: int, correct: int, confidence: float) -> Esti
     return proportion(StratumAudit(name, answered, answered, correct, 1.0), confidence=confidence)
 
 
-def _urgency(decision: DecisionRecord, review: ReviewPolicy) -> Urgency:
-    """Factors of the kind a review item of this listing would carry, so that nothing in the
-    item sets it apart."""
-    price = decision.listing.get("price")
-    exposure = price / (price + review.priority.price_reference) if price else 0.0
-    factors = dict.fromkeys(URGENCY_FACTORS, 0.0)
-    factors |= {"risk": max(decision.scores.values(), default=0.0), "exposure": exposure}
+def _urgency(session: Session, decision: DecisionRecord, review: ReviewPolicy) -> Urgency:
+    """The factors the listing's own review item carried (so nothing sets the gold item apart),
+    under the policy's weights and SLA."""
+    factors = session.scalar(
+        select(WorkItem.priority_factors)
+        .where(WorkItem.decision_id == decision.id, WorkItem.kind == "review")
+        .order_by(WorkItem.created_at)
+        .limit(1)
+    )
+    if factors is None:
+        price = decision.listing.get("price")
+        exposure = price / (price + review.priority.price_reference) if price else 0.0
+        factors = dict.fromkeys(URGENCY_FACTORS, 0.0)
+        factors |= {"risk": max(decision.scores.values(), default=0.0), "exposure": exposure}
+    in_review = [label for label, band in decision.bands.items() if band == "review"]
+    label = max(in_review, key=lambda name: decision.scores[name], default=None)
     return Urgency(
-        factors=factors,
+        factors=dict(factors),
         weights=review.priority.as_hours(),
-        sla_hours=review.sla_hours.hours(None, decision.market),
+        sla_hours=review.sla_hours.hours(label, decision.market),
     )
 
 

@@ -88,9 +88,14 @@ def _quantile(ordered: list[float], q: float) -> float | None:
 
 
 def daily_decisions(
-    session_factory: sessionmaker[Session], *, since: datetime, until: datetime
+    session_factory: sessionmaker[Session],
+    *,
+    since: datetime,
+    until: datetime,
+    market: str | None = None,
 ) -> list[tuple[str, dict[str, int]]]:
-    """Per UTC day of the period (oldest first), the decisions per action."""
+    """Per UTC day of the period (oldest first), the decisions per action, in ``market`` or
+    all."""
     with session_factory() as session:
         stamp: Any = DecisionRecord.created_at
         if session.get_bind().dialect.name == "postgresql":  # the day in UTC, not the server's
@@ -99,6 +104,7 @@ def daily_decisions(
         rows = session.execute(
             select(day, DecisionRecord.action, func.count())
             .where(DecisionRecord.created_at >= since, DecisionRecord.created_at < until)
+            .where(DecisionRecord.market == market if market is not None else true())
             .group_by(day, DecisionRecord.action)
             .order_by(day)
         ).all()

@@ -1,8 +1,9 @@
 """Decided work as labeled cases for retraining, in the loader's format (``feedback`` mapping).
 
-Every decided review, senior, appeal, second-review and QA item, and every gold case, becomes
-one JSON line: the listing as it was judged, its labels (1, 0, or null where the verdict did not
-judge the label), where the label came from (``source``), and the audit design: a QA item's
+Every decided review, senior, appeal, second-review and QA item becomes one JSON line: the
+listing as it was judged, its labels (1, 0, or null where the verdict did not judge the label),
+where the label came from (``source``; a gold case is flagged on the row of the item it was
+made of, ``gold_case_id``, never a second row), and the audit design: a QA item's
 ``inclusion_probability`` and ``weight`` = 1 / probability make audited automatic decisions
 stand for their whole stratum; the other sources were chosen by the model (routed to review,
 appealed) and carry weight 1 with a null probability, so a retrainer can tell them apart.
@@ -64,6 +65,7 @@ def _rows(
     )
     if since is not None:
         items = items.where(WorkItem.decided_at >= since)
+    gold = dict(session.execute(select(GoldCase.source_item_id, GoldCase.id)).all())
     for item, decision in session.execute(items):
         labels = verdict_labels(item, decision, review)
         probability = item.inclusion_probability if item.kind == "qa" else None
@@ -78,27 +80,7 @@ def _rows(
             "note": None if key is not None else item.note,
             "inclusion_probability": probability,
             "weight": 1.0 / probability if probability else 1.0,
-        }
-    cases = (
-        select(GoldCase, DecisionRecord)
-        .join(DecisionRecord, GoldCase.decision_id == DecisionRecord.id)
-        .where(DecisionRecord.anonymized_at.is_(None))
-        .order_by(GoldCase.created_at, GoldCase.id)
-    )
-    if since is not None:
-        cases = cases.where(GoldCase.created_at >= since)
-    for case, decision in session.execute(cases):
-        yield _row(decision, dict(case.violations), category_label, key) | {
-            "source": "gold",
-            "item_id": case.source_item_id,
-            "decided_at": case.created_at.isoformat(),
-            "decided_by": _name(case.answered_by, key),
-            "action": case.action,
-            "reason_code": case.reason_code,
-            "policy_clause": case.policy_clause,
-            "note": None if key is not None else case.rationale,
-            "inclusion_probability": None,
-            "weight": 1.0,
+            "gold_case_id": gold.get(item.id),
         }
 
 

@@ -28,8 +28,8 @@ from serving.errors import (
 )
 from serving.gold_set import serve_gold
 from serving.outcome_events import append_event
-from serving.review_queue import QueueItem, queue_order, require_item
-from serving.second_review import draw_second_review, refer_disagreement
+from serving.review_queue import ESCALATED_GOLD_NOTE, QueueItem, queue_order, require_item
+from serving.second_review import draw_second_review, lift_overruled_block, refer_disagreement
 from serving.seller_health import apply_human_decision
 from serving.tables import (
     ACTIVE_STATUSES,
@@ -166,8 +166,13 @@ def escalate(
     with session_factory.begin() as session:
         if _kind_of(session, item_id) in CLOSED_NOT_QUEUED:
             item = _held_by(session, item_id, reviewer, at, "withdraw")
-            _apply(session, item, "withdraw", reviewer, at, reason=f"escalated: {reason}")
+            why = {"note": f"{ESCALATED_GOLD_NOTE} {reason}"}
+            _apply(session, item, "withdraw", reviewer, at, reason=why["note"], values=why)
             return require_item(session, item_id)
+        if any(o.kind == "senior" for o in active_items(session, _listing_of(session, item_id))):
+            raise IllegalTransitionError(
+                "escalate", "already before a senior", "listings without an open senior item"
+            )
         item = _held_by(session, item_id, reviewer, at, "escalate")
         _apply(session, item, "escalate", reviewer, at, reason=reason)
         decision = session.get_one(DecisionRecord, item.decision_id)
@@ -233,7 +238,8 @@ def decide(
             record_audit(session, item, decision, reviewer, at, violations, finding)
             return require_item(session, item.id)
         if violations is not None:
-            raise IllegalTransitionError("record a verdict on", f"a {item.kind} item", "qa items")
+            shown = "review" if item.kind in MEASUREMENT_KINDS else item.kind
+            raise IllegalTransitionError("record a verdict on", f"a {shown} item", "qa items")
         if item.kind in MEASUREMENT_KINDS:
             answer = {"decided_by": reviewer, "decided_at": at, "human_action": action,
                       "reason_code": reason_code, "note": note or None,
@@ -272,6 +278,8 @@ def decide(
         apply_human_decision(
             session, item, decision, (action, reason_code, code), reviewer, review, at
         )
+        if item.kind == "senior" and action == "allow":
+            lift_overruled_block(session, item, review, reviewer, at)
         append_event(
             session,
             "human_decision",
@@ -425,6 +433,12 @@ def _kind_of(session: Session, item_id: str) -> str | None:
     if not is_record_id(item_id):
         return None
     return session.scalar(select(WorkItem.kind).where(WorkItem.id == item_id))
+
+
+def _listing_of(session: Session, item_id: str) -> str:
+    if not is_record_id(item_id):
+        return ""
+    return session.scalar(select(WorkItem.listing_id).where(WorkItem.id == item_id)) or ""
 
 
 def _apply(

@@ -86,6 +86,8 @@ class QueueItem:
 
 DISGUISED_KINDS: Final = frozenset({"gold", "second"})
 """Kinds a reviewer sees as plain review items: gold cases and blind second reviews."""
+ESCALATED_GOLD_NOTE: Final = "escalated:"
+"""How an escalated gold item's note starts (it closes instead of reaching a senior)."""
 
 
 def as_review_item(item: QueueItem) -> QueueItem:
@@ -93,7 +95,16 @@ def as_review_item(item: QueueItem) -> QueueItem:
     gold case or the first review."""
     if item.kind not in DISGUISED_KINDS:
         return item
-    return replace(item, kind="review", parent_id=None, inclusion_probability=None)
+    shown = replace(item, kind="review", parent_id=None, inclusion_probability=None)
+    if item.kind == "gold" and item.status == "withdrawn" and item.human_action is None:
+        # Released, escalated or lapsed, a gold item closes; to its reviewer it went where a
+        # review item goes: back to the queue, or (escalated) to the senior queue.
+        escalated = (item.note or "").startswith(ESCALATED_GOLD_NOTE)
+        shown = replace(
+            shown, kind="senior" if escalated else "review", status="open", claimed_by=None,
+            claimed_at=None, lease_expires_at=None, held_until=None, note=None,
+        )  # fmt: skip
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,3 +250,17 @@ def _check_filters(kind: str | None, status: str | None) -> None:
         raise InvalidReviewError(
             f"status = {status!r}; expected one of {', '.join(WORK_ITEM_STATUSES)}"
         )
+
+
+def holds_measurement(
+    session_factory: sessionmaker[Session], reviewer: str, decision_id: str
+) -> bool:
+    """Whether ``reviewer`` holds an undecided gold or second item on ``decision_id``."""
+    with session_factory() as session:
+        found = session.scalar(
+            select(WorkItem.id)
+            .where(WorkItem.decision_id == decision_id, WorkItem.kind.in_(DISGUISED_KINDS))
+            .where(WorkItem.claimed_by == reviewer, WorkItem.status.in_(("claimed", "held")))
+            .limit(1)
+        )
+    return found is not None

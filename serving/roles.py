@@ -27,9 +27,10 @@ KIND_PERMISSION: Final[dict[str, Permission]] = {
     "appeal": "review",
     "qa": "qa",
     "gold": "qa",
-    "second": "review",
+    "second": "qa",
 }
-"""The permission that claiming (and so working) an item of each kind needs."""
+"""The permission that listing or claiming items of each kind needs. Gold and second items
+reach reviewers through the review queue, disguised: only QA lists them by kind."""
 
 DEFAULT_RATE_PER_MINUTE: Final[dict[Role, int]] = {
     "pipeline": 60_000,

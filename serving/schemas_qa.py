@@ -92,7 +92,7 @@ class GoldCaseOut(BaseModel):
     source: Literal["qa", "appeal", "senior"]
     source_item_id: str
     action: Literal["allow", "block"]
-    violations: dict[str, bool]
+    violations: dict[str, bool | None] = Field(description="null: a label not judged")
     reason_code: str
     policy_clause: str | None
     rationale: str

@@ -10,12 +10,13 @@ the listing's answer (and a case of the case library).
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.agreement import Agreement, agreement
 from models.review_policy import ReviewPolicy, Urgency, audit_draw
-from serving.tables import DecisionRecord, WorkItem
+from serving.seller_health import remove_strikes
+from serving.tables import DecisionRecord, WorkItem, WorkItemHistory
 from serving.work_items import active_items, open_item
 
 DISAGREEMENT = "second opinion disagrees"
@@ -75,16 +76,23 @@ def refer_disagreement(
     )  # fmt: skip
 
 
+def escalated_items() -> Select[str]:
+    """Ids of items that were escalated: an escalated second item carries the senior's
+    answer, not a second opinion."""
+    return select(WorkItemHistory.item_id).where(WorkItemHistory.event == "escalate")
+
+
 def double_review_agreement(
     session_factory: sessionmaker[Session], *, since: datetime, until: datetime
 ) -> Agreement:
     """Agreement (block or not) between first and second reviewers on second items decided
-    in [since, until)."""
+    in [since, until) by their second reviewer (escalated ones left out)."""
     with session_factory() as session:
         second = (
             select(WorkItem.parent_id, WorkItem.human_action)
             .where(WorkItem.kind == "second", WorkItem.status == "decided")
             .where(WorkItem.decided_at >= since, WorkItem.decided_at < until)
+            .where(WorkItem.id.not_in(escalated_items()))
             .subquery()
         )
         rows = session.execute(
@@ -93,3 +101,20 @@ def double_review_agreement(
             )
         ).all()
     return agreement([(first == "block", again == "block") for first, again in rows])
+
+
+def lift_overruled_block(
+    session: Session, senior: WorkItem, review: ReviewPolicy, reviewer: str, at: datetime
+) -> int:
+    """A senior allowing a disagreement (its parent a second item) lifts the strike of the
+    first review's block, and only that one; how many strikes were lifted."""
+    if senior.parent_id is None:
+        return 0
+    second = session.get(WorkItem, senior.parent_id)
+    if second is None or second.kind != "second" or second.parent_id is None:
+        return 0
+    return remove_strikes(
+        session, senior.seller_id, senior.listing_id, reason=f"allowed by {reviewer} "
+        "after a second opinion disagreed", policy=review.strikes, now=at,
+        item_id=second.parent_id,
+    )  # fmt: skip

@@ -110,18 +110,21 @@ def remove_strikes(
     reason: str,
     policy: StrikePolicy,
     now: datetime,
+    item_id: str | None = None,
 ) -> int:
-    """Lift the listing's active strikes (an overturned appeal); how many were lifted."""
+    """Lift the listing's active strikes (an overturned appeal), or only the one that item
+    ``item_id``'s block gave; how many were lifted."""
     if seller_id is None:
         return 0
     before = policy.penalty_at(active_points(session, seller_id, now))
-    strikes = session.scalars(
-        select(Strike).where(
-            Strike.seller_id == seller_id,
-            Strike.listing_id == listing_id,
-            Strike.removed_at.is_(None),
-        )
-    ).all()
+    query = select(Strike).where(
+        Strike.seller_id == seller_id,
+        Strike.listing_id == listing_id,
+        Strike.removed_at.is_(None),
+    )
+    if item_id is not None:
+        query = query.where(Strike.item_id == item_id)
+    strikes = session.scalars(query).all()
     for strike in strikes:
         strike.removed_at, strike.removed_reason = now, reason
     session.flush()
@@ -186,14 +189,12 @@ def apply_human_decision(
             policy=review.strikes,
             now=at,
         )
-    elif item.kind in ("appeal", "senior"):
-        # An overturned appeal, or a senior allowing what a reviewer blocked (a second opinion
-        # disagreed): the earlier human block's strike goes.
+    elif item.kind == "appeal":
         remove_strikes(
             session,
             item.seller_id,
             item.listing_id,
-            reason=f"{'appeal overturned' if item.kind == 'appeal' else 'allowed'} by {reviewer}",
+            reason=f"appeal overturned by {reviewer}",
             policy=review.strikes,
             now=at,
         )

@@ -37,7 +37,10 @@ class StatementOfReasons:
     redress: str
 
 
-def statement_of_reasons(stored: StoredDecision, review: ReviewPolicy) -> StatementOfReasons:
+def statement_of_reasons(
+    stored: StoredDecision, review: ReviewPolicy, *, human_clause: str | None = None
+) -> StatementOfReasons:
+    """The statement for ``stored``; ``human_clause``: the clause the human decision cited."""
     human = stored.human
     flagged = [label for label, band in stored.bands.items() if band != "allow"]
     facts = [
@@ -66,7 +69,7 @@ def statement_of_reasons(stored: StoredDecision, review: ReviewPolicy) -> Statem
         restriction=RESTRICTIONS.get(stored.action, stored.action),
         facts=facts,
         ground=ground,
-        policy_clause=stored.explanation.get("clause"),
+        policy_clause=human_clause if human is not None else stored.explanation.get("clause"),
         policy_version=stored.policy_version,
         automated_detection=True,
         automated_decision=human is None,

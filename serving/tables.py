@@ -150,6 +150,7 @@ class Base(DeclarativeBase):
         dict[str, float]: JsonDocument,
         dict[str, str]: JsonDocument,
         dict[str, bool]: JsonDocument,
+        dict[str, bool | None]: JsonDocument,
         list[str]: JsonDocument,
     }
 
@@ -357,7 +358,7 @@ class GoldCase(Base):
     source_item_id: Mapped[str] = mapped_column(ForeignKey("work_items.id"), unique=True)
     source: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))
-    violations: Mapped[dict[str, bool]]
+    violations: Mapped[dict[str, bool | None]]
     reason_code: Mapped[str] = mapped_column(String(REASON_CODE_LENGTH))
     policy_clause: Mapped[str | None] = mapped_column(String(CLAUSE_LENGTH))
     rationale: Mapped[str] = mapped_column(Text)

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.qa_estimates import AuditReport, audit_report
+from serving.second_review import escalated_items
 from serving.tables import DecisionRecord, WorkItem, utc_now
 
 HUMAN_KINDS = ("review", "senior", "appeal")
@@ -50,7 +51,8 @@ class TransparencyReport:
     human_decisions: dict[str, int]
     """Human decisions of the period per action (review, senior and appeal items)."""
     restrictions: dict[str, int]
-    """Listings removed, by automated means and by humans: each has a statement of reasons."""
+    """Listing contents removed, by automated means and by humans (a first block a senior then
+    confirmed counts once): each has a statement of reasons."""
     review_median_hours: float | None
     appeals: AppealFigures
     quality: AuditReport
@@ -113,11 +115,14 @@ def transparency_report(
 
 
 def _human_work(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    # An escalated item's answer is its senior item's: counted once, as the senior's.
     decided = session.execute(
-        select(WorkItem.kind, WorkItem.human_action, WorkItem.created_at, WorkItem.decided_at)
+        select(WorkItem.kind, WorkItem.human_action, WorkItem.created_at, WorkItem.decided_at,
+               WorkItem.decision_id)
         .where(WorkItem.kind.in_(HUMAN_KINDS), WorkItem.status == "decided")
         .where(WorkItem.decided_at >= since, WorkItem.decided_at < until)
-    ).all()
+        .where(WorkItem.id.not_in(escalated_items()))
+    ).all()  # fmt: skip
     received = session.scalar(
         select(func.count())
         .select_from(WorkItem)
@@ -135,7 +140,8 @@ def _human_work(session: Session, since: datetime, until: datetime) -> dict[str,
         "human_decisions": dict(Counter(str(row[1]) for row in firsts)),
         "restrictions": {
             "automated": int(auto_blocks or 0),
-            "human": sum(row[1] == "block" for row in firsts),
+            # one removal per listing content, however many humans confirmed it
+            "human": len({row[4] for row in firsts if row[1] == "block"}),
         },
         "review_median_hours": _median_hours(firsts),
         "appeals": AppealFigures(

@@ -7,7 +7,6 @@ rates, and seller pages. Jinja2 escapes every value, and the Content-Security-Po
 the app's own script and style, so a listing's text cannot run in a reviewer's browser.
 """
 
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from serving.api_errors import ApiError
-from serving.api_queue import is_blind, may_read, shown
+from serving.api_queue import is_blind, may_read, shown, shown_history
 from serving.appeals import overturn_rates
 from serving.audit_log import log_action
 from serving.auth import Caller, check_permission
@@ -174,14 +173,14 @@ async def _item(request: Request, state: ServiceState, caller: Caller) -> Respon
         return render_page(
             "error.html", 404, **page_context(request, caller, message="No such item.")
         )
-    if item.kind != "gold":
+    if item.kind not in DISGUISED_KINDS:
         check_permission(caller, KIND_PERMISSION[item.kind])
+    history = shown_history(
+        item, caller, await state.database.run(item_history, state.session_factory, item_id)
+    )
     item = shown(item, caller)
-    history = await state.database.run(item_history, state.session_factory, item_id)
     standing = None
-    if is_blind(item):
-        history = [dataclasses.replace(entry, reason=None) for entry in history]
-    elif item.seller_id is not None:
+    if not is_blind(item) and item.seller_id is not None:
         standing = await state.database.run(
             seller_standing, state.session_factory, item.seller_id, state.policy.review.strikes
         )

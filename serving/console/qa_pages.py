@@ -5,6 +5,7 @@ JSON lines)."""
 import io
 from datetime import timedelta
 from typing import Final
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -30,8 +31,9 @@ async def _cases(request: Request, state: ServiceState, caller: Caller) -> list[
         raise ApiError(403, "forbidden", f"role {caller.role} may not read the case library")
     chosen = _filters(request)
     found = await state.database.run(
-        list_cases, state.session_factory, state.policy.review, **chosen
-    )
+        list_cases, state.session_factory, state.policy.review, **chosen,
+        include_gold=caller.may("qa"),
+    )  # fmt: skip
     return outcomes_now(found, state.scorer, state.policy)
 
 
@@ -44,13 +46,15 @@ def _filters(request: Request) -> dict[str, str | None]:
 
 async def _library(request: Request, state: ServiceState, caller: Caller) -> Response:
     cases = await _cases(request, state, caller)
-    everything = await state.database.run(list_cases, state.session_factory, state.policy.review)
+    everything = await state.database.run(
+        list_cases, state.session_factory, state.policy.review, include_gold=caller.may("qa")
+    )
     choices = {
         "clause": sorted({c.policy_clause for c in everything if c.policy_clause}),
         "market": sorted({c.market for c in everything}),
         "label": sorted({label for c in everything for label in c.labels}),
     }
-    query = "&".join(f"{k}={v}" for k, v in _filters(request).items() if v)
+    query = urlencode({k: v for k, v in _filters(request).items() if v})
     context = page_context(
         request, caller, cases=cases, choices=choices, chosen=_filters(request), query=query,
         policy_version=state.policy.version,
@@ -92,7 +96,7 @@ async def _kpi(request: Request, state: ServiceState, caller: Caller) -> Respons
     kpis = await run(queue_kpis, factory, since=since, until=until, market=market)
     gold = await run(gold_accuracy, factory, since=since, until=until)
     pairs = await run(double_review_agreement, factory, since=since, until=until)
-    daily = await run(daily_decisions, factory, since=since, until=until)
+    daily = await run(daily_decisions, factory, since=since, until=until, market=market)
     context = page_context(
         request, caller, report=report, kpis=kpis, days=days, market=market, gold=gold,
         pairs=pairs, daily=daily, daily_peak=max((sum(d.values()) for _, d in daily), default=0),

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.review_policy import AuditPolicy, ReviewPolicy
+from serving.case_library import list_cases
 from serving.decision_store import record_decision
 from serving.errors import (
     GoldCaseExistsError,
@@ -32,11 +33,16 @@ LABELS = ["fraud", "counterfeit", "regulated"]
 GOLDEN = ReviewPolicy(audit=AuditPolicy(rates={}, gold_rate=1.0, second_review_rate=0.0))
 TWICE = ReviewPolicy(audit=AuditPolicy(rates={}, gold_rate=0.0, second_review_rate=1.0))
 AUDIT_ALLOWS = AuditPolicy(rates={"auto_allow": 1.0}, gold_rate=0.0, second_review_rate=0.0)
+AUDIT_HUMANS = ReviewPolicy(audit=AuditPolicy(rates={"human": 1.0}))
 
 
 def _qa_confirmed_block(session_factory: sessionmaker[Session], listing_id: str) -> str:
-    """An automatic allow that QA (quinn) found to be a fraud: the decided qa item's id."""
-    record_decision(session_factory, make_new_decision(listing_id=listing_id, audit=AUDIT_ALLOWS))
+    """A listing sent to review that cy blocked and QA (quinn) found to be a fraud: the decided
+    qa item's id."""
+    record_decision(session_factory, make_review_decision(listing_id=listing_id))
+    first = claim(session_factory, "cy")
+    decide(session_factory, first.id, "cy", action="block", reason_code="violation-confirmed",
+           review=AUDIT_HUMANS)  # fmt: skip
     audit = claim(session_factory, "quinn", kind="qa")
     decide(
         session_factory, audit.id, "quinn", action="block", reason_code="scam-or-fraud",
@@ -60,13 +66,18 @@ def test_a_gold_case_is_served_as_a_review_item_and_counts_only_for_gold_accurac
     assert (case.action, case.violations["fraud"], case.source) == ("block", True, "qa")
     record_decision(session_factory, make_review_decision(listing_id="real-1"))
 
-    assert claim_next(session_factory, "quinn", review=GOLDEN).listing_id == "real-1", (  # type: ignore[union-attr]
-        "never served to the one who gave the answer"
-    )
+    for involved in ("quinn", "cy"):  # the answer's author, the first reviewer
+        got = claim_next(session_factory, involved, review=GOLDEN)
+        assert got is not None and got.kind == "review", f"{involved} is never served the case"
+        release(session_factory, got.id, involved)
+    assert claim_next(session_factory, "quinn", review=GOLDEN).listing_id == "real-1"  # type: ignore[union-attr]
     served = claim_next(session_factory, "bo", review=GOLDEN)
     assert served is not None and served.kind == "gold" and served.listing_id == "gold-1"
     seen = as_review_item(served)
     assert (seen.kind, seen.parent_id, seen.status) == ("review", None, "claimed")
+    assert served.created_at < served.claimed_at, "it waited in the queue, as items do"  # type: ignore[operator]
+    assert served.model_action == "review" and "review" in served.bands.values()
+    assert served.priority_factors["risk"] == pytest.approx(0.55), "its review item's factors"
     decide(session_factory, served.id, "bo", action="allow", reason_code="no-violation",
            review=GOLDEN)  # fmt: skip
     assert claim_next(session_factory, "bo", review=GOLDEN) is None, (
@@ -74,10 +85,10 @@ def test_a_gold_case_is_served_as_a_review_item_and_counts_only_for_gold_accurac
     )
 
     with session_factory() as session:
-        verdicts = session.scalars(
+        verdict = session.scalars(
             select(HumanVerdict).where(HumanVerdict.listing_id == "gold-1")
-        ).all()
-        assert verdicts == [], "neither the QA verdict nor the gold answer sets the answer"
+        ).one()
+        assert (verdict.decided_by, verdict.action) == ("cy", "block"), "the gold answer set none"
         events = session.scalar(
             select(func.count()).select_from(OutcomeEvent).where(OutcomeEvent.item_id == served.id)
         )
@@ -87,7 +98,7 @@ def test_a_gold_case_is_served_as_a_review_item_and_counts_only_for_gold_accurac
     assert (bo.reviewer, bo.answered, bo.correct, bo.accuracy.value) == ("bo", 1, 0, 0.0)
     assert bo.accuracy.high > 0.5, "one answer says little: the exact interval is wide"
     kpis = queue_kpis(session_factory, **_window())  # type: ignore[arg-type]
-    assert kpis.decided == 0, "gold and qa items are no human decisions of the period's traffic"
+    assert kpis.decided == 1, "cy's review only: gold and qa items are not traffic"
     [listed] = list_gold_cases(session_factory)
     assert (listed.served, listed.answered, listed.correct) == (1, 1, 0)
 
@@ -97,7 +108,7 @@ def test_a_gold_item_released_escalated_or_lapsed_closes(
 ) -> None:
     source = _qa_confirmed_block(session_factory, "gold-2")
     create_gold_case(session_factory, source, rationale="r", created_by="lead", review=REVIEW)
-    for reviewer, leave in [("ana", "release"), ("bo", "escalate"), ("cy", "lapse")]:
+    for reviewer, leave in [("ana", "release"), ("bo", "escalate"), ("dee", "lapse")]:
         item = claim_next(session_factory, reviewer, review=GOLDEN, lease_seconds=1)
         assert item is not None and item.kind == "gold"
         if leave == "release":
@@ -108,6 +119,9 @@ def test_a_gold_item_released_escalated_or_lapsed_closes(
             list_items(session_factory, now=utc_now() + timedelta(seconds=5))  # sweeps
         closed = get_item(session_factory, item.id)
         assert closed is not None and closed.status == "withdrawn", leave
+        seen = as_review_item(closed)
+        went = ("senior" if leave == "escalate" else "review", "open", None)
+        assert (seen.kind, seen.status, seen.claimed_by) == went, "as a review item would"
     assert count_items(session_factory, kind="gold", status="open") == 0
     assert count_items(session_factory, kind="senior") == 0, "a gold case is not real work"
 
@@ -184,61 +198,133 @@ def test_agreeing_second_reviews_open_nothing_and_pair_up(
     assert pairs.raw.units == 3
 
 
+def test_only_a_disagreement_lets_a_senior_allow_lift_the_first_block(
+    session_factory: sessionmaker[Session],
+) -> None:
+    listing = make_review_decision(listing_id="edited").listing | {"seller_id": "seller-3"}
+    record_decision(session_factory, make_review_decision(listing_id="edited", listing=listing))
+    decide_as(session_factory, claim(session_factory, "ana").id, "ana", "block")
+    assert seller_standing(session_factory, "seller-3", REVIEW.strikes).points == 2
+    edit = listing | {"title": "Hand-stitched leather wallet, new photos"}
+    record_decision(session_factory, make_review_decision(listing_id="edited", listing=edit))
+    item = claim(session_factory, "bo")
+    escalate(session_factory, item.id, "bo", reason="unsure", review=REVIEW)
+    decide_as(session_factory, claim(session_factory, "sam", kind="senior").id, "sam", "allow")
+    assert seller_standing(session_factory, "seller-3", REVIEW.strikes).points == 2, (
+        "allowing the edited content confirms nothing about the earlier block"
+    )
+
+
+def test_an_item_escalates_only_while_no_senior_item_is_open_for_its_listing(
+    session_factory: sessionmaker[Session],
+) -> None:
+    record_decision(session_factory, make_review_decision(listing_id="busy"))
+    first = claim(session_factory, "ana")
+    decide(session_factory, first.id, "ana", action="block", reason_code="violation-confirmed",
+           review=TWICE)  # fmt: skip
+    second = claim(session_factory, "bo")
+    decide(session_factory, second.id, "bo", action="allow", reason_code="no-violation",
+           review=TWICE)  # fmt: skip
+    assert count_items(session_factory, kind="senior", status="open") == 1
+    edit = make_review_decision(listing_id="busy").listing | {"title": "new title"}
+    record_decision(session_factory, make_review_decision(listing_id="busy", listing=edit))
+    item = claim(session_factory, "cy")
+    with pytest.raises(IllegalTransitionError, match="already before a senior"):
+        escalate(session_factory, item.id, "cy", reason="unsure", review=REVIEW)
+
+
+def test_an_escalated_second_review_is_no_second_opinion(
+    session_factory: sessionmaker[Session],
+) -> None:
+    record_decision(session_factory, make_review_decision(listing_id="passed-on"))
+    first = claim(session_factory, "ana")
+    decide(session_factory, first.id, "ana", action="block", reason_code="violation-confirmed",
+           review=TWICE)  # fmt: skip
+    second = claim(session_factory, "bo")
+    escalate(session_factory, second.id, "bo", reason="unsure", review=TWICE)
+    decide_as(session_factory, claim(session_factory, "sam", kind="senior").id, "sam", "allow")
+    pairs = double_review_agreement(session_factory, **_window())  # type: ignore[arg-type]
+    assert pairs.raw.units == 0, "the senior's answer is not bo's opinion"
+    assert [c.source for c in list_cases(session_factory, REVIEW)] == [], "nor a disagreement"
+
+
 @pytest.fixture
 def gold_client(demo_bundle: Path, database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    """The app with every automatic allow audited and every review claim serving gold."""
+    """The example policy with every human decision audited and every review claim serving
+    gold (when a case is left for the reviewer)."""
     policy = policy_with_audit(
-        tmp_path, rates={"auto_allow": 1.0}, gold_rate=1.0, second_review_rate=0.0
+        tmp_path, rates={"human": 1.0}, gold_rate=1.0, second_review_rate=0.0
     )
     settings = Settings(bundle=demo_bundle, database_url=database_url, policy=str(policy))
     with open_client(settings) as test_client:
         yield test_client
 
 
+POUCH = {
+    "listing_id": "g-1",
+    "title": "Hand-rolling tobacco pouch",
+    "description": "Hand-rolling tobacco pouch 50g, menthol. Loose tobacco, ships discreetly.",
+    "price": 14.0,
+}
+
+
 def test_gold_over_http_is_indistinguishable_to_reviewers(gold_client: TestClient) -> None:
     client, keys = gold_client, keys_of(gold_client)
-    listing = {"listing_id": "g-1", "title": "Hand-stitched leather wallet", "price": 40.0}
-    assert client.post("/v1/score", json=listing).json()["action"] == "allow"
+    assert client.post("/v1/score", json=POUCH).json()["action"] == "review"
+    first = client.post("/v1/queue/claim", json={"kind": "review"}, headers=as_(keys["sam"]))
+    block = {"action": "block", "reason_code": "prohibited-item"}
+    sam = client.post(f"/v1/queue/{first.json()['id']}/decision", json=block,
+                      headers=as_(keys["sam"]))  # fmt: skip
+    assert sam.status_code == 200, sam.text
     audit = client.post("/v1/queue/claim", json={"kind": "qa"}, headers=as_(keys["quinn"]))
-    verdict = {
-        "action": "allow", "reason_code": "no-violation",
-        "violations": dict.fromkeys(LABELS, False),
-    }  # fmt: skip
+    verdict = block | {"violations": {**dict.fromkeys(LABELS, False), "regulated": True}}
     done = client.post(f"/v1/queue/{audit.json()['id']}/verdict", json=verdict,
                        headers=as_(keys["quinn"]))  # fmt: skip
     assert done.status_code == 200, done.text
-    refused = client.post("/v1/qa/gold", json={"item_id": done.json()["id"], "rationale": "ok"},
-                          headers=as_(keys["ana"]))  # fmt: skip
+    case = {"item_id": done.json()["id"], "rationale": "loose tobacco without a licence"}
+    refused = client.post("/v1/qa/gold", json=case, headers=as_(keys["ana"]))
     assert refused.status_code == 403, "reviewers may not make gold cases"
-    made = client.post("/v1/qa/gold", json={"item_id": done.json()["id"], "rationale": "ok"},
-                       headers=as_(keys["quinn"]))  # fmt: skip
+    made = client.post("/v1/qa/gold", json=case, headers=as_(keys["quinn"]))
     assert made.status_code == 201, made.text
-    again = client.post("/v1/qa/gold", json={"item_id": done.json()["id"], "rationale": "ok"},
-                        headers=as_(keys["quinn"]))  # fmt: skip
-    assert again.status_code == 409
+    assert client.post("/v1/qa/gold", json=case, headers=as_(keys["quinn"])).status_code == 409
 
     claimed = client.post("/v1/queue/claim", json={"kind": "review"}, headers=as_(keys["ana"]))
     body = claimed.json()
     assert (body["kind"], body["parent_id"], body["listing_id"]) == ("review", None, "g-1")
-    read = client.get(f"/v1/queue/{body['id']}", headers=as_(keys["ana"])).json()
-    assert read["kind"] == "review" and read["scores"], "shown like any review item"
-    assert client.get(f"/v1/queue/{body['id']}", headers=as_(keys["bo"])).status_code == 404
-    assert client.get(f"/v1/queue/{body['id']}", headers=as_(keys["quinn"])).json()["kind"] == (
-        "gold"
-    )
-    assert client.get("/v1/queue?kind=gold", headers=as_(keys["ana"])).status_code == 403
-    decision = {"action": "allow", "reason_code": "no-violation"}
-    answered = client.post(f"/v1/queue/{body['id']}/decision", json=decision,
-                           headers=as_(keys["ana"]))  # fmt: skip
-    assert answered.status_code == 200 and answered.json()["kind"] == "review"
+    assert body["model_action"] == "review" and body["scores"], "shown like any review item"
+    gold_id = body["id"]
+    assert client.get(f"/v1/queue/{gold_id}", headers=as_(keys["bo"])).status_code == 404
+    qa_view = client.get(f"/v1/queue/{gold_id}", headers=as_(keys["quinn"])).json()
+    assert qa_view["kind"] == "gold"
+    looked_up = client.get(f"/v1/decisions/{body['decision_id']}", headers=as_(keys["ana"]))
+    assert looked_up.json()["human_decision"] is None, "sam's answer stays hidden"
+    assert looked_up.json()["action"] == "review"
+    history = client.get(f"/v1/queue/{gold_id}/history", headers=as_(keys["ana"])).json()
+    assert [e["event"] for e in history["history"]] == ["open", "claim"]
+    released = client.post(f"/v1/queue/{gold_id}/release", json={}, headers=as_(keys["ana"]))
+    assert (released.json()["kind"], released.json()["status"]) == ("review", "open")
+    history = client.get(f"/v1/queue/{gold_id}/history", headers=as_(keys["ana"])).json()
+    assert "withdraw" not in [e["event"] for e in history["history"]]
+    again = client.post("/v1/queue/claim", json={"kind": "review"}, headers=as_(keys["ana"]))
+    assert again.status_code == 204, "a case is never served to a reviewer twice"
+    for kind in ("gold", "second"):
+        listed = client.get(f"/v1/queue?kind={kind}", headers=as_(keys["ana"]))
+        assert listed.status_code == 403, kind
+        taken = client.post("/v1/queue/claim", json={"kind": kind}, headers=as_(keys["ana"]))
+        assert taken.status_code == 403, kind
+    wrong = client.post(f"/v1/queue/{gold_id}/verdict", json=verdict, headers=as_(keys["ana"]))
+    assert wrong.status_code == 409 and "gold" not in wrong.text
 
+    served = client.post("/v1/queue/claim", json={"kind": "review"}, headers=as_(keys["bo"]))
+    allow = {"action": "allow", "reason_code": "no-violation"}
+    answered = client.post(f"/v1/queue/{served.json()['id']}/decision", json=allow,
+                           headers=as_(keys["bo"]))  # fmt: skip
+    assert answered.status_code == 200 and answered.json()["kind"] == "review"
     report = client.get("/v1/qa/estimates", headers=as_(keys["quinn"])).json()
-    assert report["gold_accuracy"] == [
-        {"reviewer": "ana", "answered": 1, "correct": 1, "accuracy": report["gold_accuracy"][0][
-            "accuracy"]}
-    ]  # fmt: skip
-    assert report["gold_accuracy"][0]["accuracy"]["value"] == 1.0
+    [bo] = report["gold_accuracy"]
+    assert (bo["reviewer"], bo["answered"], bo["correct"]) == ("bo", 1, 0)
+    assert bo["accuracy"]["value"] == 0.0 and bo["accuracy"]["high"] > 0.5
     cases = client.get("/v1/qa/gold", headers=as_(keys["quinn"])).json()["cases"]
-    assert [(c["served"], c["answered"], c["correct"]) for c in cases] == [(1, 1, 1)]
+    assert [(c["served"], c["answered"], c["correct"]) for c in cases] == [(2, 1, 0)]
     missing = client.post("/v1/qa/gold/" + "0" * 32 + "/retire", headers=as_(keys["quinn"]))
     assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"

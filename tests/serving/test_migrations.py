@@ -19,7 +19,7 @@ from serving.db import (
     upgrade_database,
 )
 from serving.decision_store import record_decision
-from serving.tables import Base, WorkItem, utc_now
+from serving.tables import Base, GoldCase, WorkItem, utc_now
 from tests.factories import make_new_decision
 
 
@@ -103,6 +103,41 @@ def test_schema_allows_one_active_item_per_listing_and_kind(database_url: str, s
         _add_item(engine, decision_id, "listing-1", second, kind="senior")
         for closed in ("decided", "superseded", "withdrawn"):
             _add_item(engine, decision_id, "listing-1", closed)
+    finally:
+        engine.dispose()
+
+
+def test_gold_cases_and_second_reviews_migrate_down_and_up(database_url: str) -> None:
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        decision_id = _add_decision(engine, "listing-g")
+        for kind, status in [("gold", "claimed"), ("gold", "claimed"), ("second", "open"),
+                             ("qa", "decided"), ("review", "decided")]:  # fmt: skip
+            _add_item(engine, decision_id, "listing-g", status, kind=kind)
+        with make_session_factory(engine).begin() as session:
+            source = session.scalars(select(WorkItem).where(WorkItem.kind == "qa")).one()
+            session.add(
+                GoldCase(
+                    decision_id=decision_id,
+                    source_item_id=source.id,
+                    source="qa",
+                    action="block",
+                    violations={"fraud": True, "counterfeit": None},
+                    reason_code="scam-or-fraud",
+                    rationale="r",
+                    answered_by="quinn",
+                    created_by="lead",
+                    created_at=utc_now(),
+                )
+            )
+        downgrade_database(database_url, "0005")
+        assert "gold_cases" not in _tables(engine)
+        with engine.connect() as connection:
+            kinds = sorted(connection.execute(text("SELECT kind FROM work_items")).scalars())
+        assert kinds == ["qa", "review"], "gold and second items go with their revision"
+        upgrade_database(database_url)
+        assert current_revision(engine) == head_revision() and _schema_diff(engine) == []
     finally:
         engine.dispose()
 

@@ -21,8 +21,9 @@ from serving.appeals import file_appeal
 from serving.case_export import cases_html, write_cases_jsonl
 from serving.case_library import list_cases, outcomes_now
 from serving.cli import main as serve_main
+from serving.data_hygiene import erase_seller
 from serving.decision_store import record_decision
-from serving.gold_set import create_gold_case
+from serving.gold_set import create_gold_case, list_gold_cases
 from serving.label_export import export_labels
 from serving.review_actions import decide
 from serving.review_queue import list_items
@@ -208,6 +209,9 @@ def test_reports_and_statements_over_http(client: TestClient, keys: dict[str, st
         headers=as_(keys["root"]),
     )
     assert reversed_period.status_code == 422 and error_of(reversed_period)["field"] == "since"
+    ancient = client.get("/v1/reports/transparency?until=0001-01-01T00:00:00Z",
+                         headers=as_(keys["root"]))  # fmt: skip
+    assert ancient.status_code == 422, "outside datetime's range is bad input, not a 500"
 
     found = client.get(f"/v1/decisions/{decided['decision_id']}/statement")
     assert found.status_code == 200, found.text
@@ -242,3 +246,19 @@ def test_the_export_commands_write_their_files(
     unbundled = runner.invoke(serve_main, ["--database-url", database_url, "cases", "export"])
     assert unbundled.exit_code != 0 and "--bundle" in unbundled.output
     assert "Traceback" not in unbundled.output
+
+
+def test_erasing_a_seller_takes_their_gold_cases_and_cases_along(
+    session_factory: sessionmaker[Session],
+) -> None:
+    made = _history(session_factory)
+    create_gold_case(session_factory, made["appeal"], rationale="authentic", created_by="lead",
+                     review=REVIEW)  # fmt: skip
+    assert len(list_gold_cases(session_factory)) == 2
+    counts = erase_seller(session_factory, "seller-9")
+    assert counts.decisions >= 1
+    remaining = list_gold_cases(session_factory)
+    assert [case.source for case in remaining] == ["qa"], "the appeal's gold case went with it"
+    sources = {case.source for case in list_cases(session_factory, REVIEW)}
+    assert "appeal_overturned" not in sources
+    assert "gold" not in {c.source for c in list_cases(session_factory, REVIEW, include_gold=False)}

@@ -69,10 +69,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_gold_cases_decision_id"), table_name="gold_cases")
     op.drop_table("gold_cases")
-    # Second reviews have no kind before this revision: they go with it.
-    items = "SELECT id FROM work_items WHERE kind = 'second'"
+    # Second reviews have no kind before this revision, and gold items no case (and may be
+    # active several to a listing, which the older index forbids): they go with it.
+    items = "SELECT id FROM work_items WHERE kind IN ('second', 'gold')"
     op.execute(f"DELETE FROM work_item_history WHERE item_id IN ({items})")
-    op.execute("DELETE FROM work_items WHERE kind = 'second'")
+    op.execute("DELETE FROM work_items WHERE kind IN ('second', 'gold')")
     _replace_active_index(ACTIVE_BEFORE)
     _replace_kind_check(KINDS_BEFORE)
 
