@@ -127,6 +127,25 @@ def _retry_advice(path: str) -> str:
     )
 
 
+def _allowed_methods(request: Request, given: str | None) -> str | None:
+    """The methods the OpenAPI document lists for the request's path (a literal path before a
+    template: ``/v1/queue/claim`` is not ``/v1/queue/{item_id}``). Starlette names only those
+    of the first route matching the path, and a GET and a POST on one path are two routes.
+    Paths outside the document (the console) keep Starlette's answer."""
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    found = paths.get(path)
+    if found is None:
+        for template, operations in paths.items():
+            pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+            if re.match(pattern, path):
+                found = operations
+                break
+    if found is None:
+        return given
+    return ", ".join(sorted(method.upper() for method in found))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -140,11 +159,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = "not_found" if error.status_code == 404 else f"http_{error.status_code}"
         # The headers carry what the status requires, e.g. Allow on a 405.
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            allowed = _allowed_methods(request, headers.get("allow") or headers.get("Allow"))
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            if allowed:
+                headers["Allow"] = allowed
         return error_response(
             request,
             error.status_code,
             ErrorBody(code=code, message=str(error.detail)),
-            headers=dict(error.headers or {}),
+            headers=headers,
         )
 
     async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:

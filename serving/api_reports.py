@@ -2,13 +2,13 @@
 reasons."""
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from serving.api_errors import ApiError, ErrorResponse
+from serving.api_errors import ErrorResponse
 from serving.api_score import readable_decision
 from serving.auth import AUTH_ERRORS, requires
 from serving.console.templating import render, report_style
@@ -25,9 +25,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
     **{code: {"model": ErrorResponse} for code in (404, 422, 503)},
     **AUTH_ERRORS,
 }
-MAX_PERIOD = timedelta(days=3660)
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-"""No decision is older; also keeps the default period's arithmetic inside datetime's range."""
+MAX_DAYS = 3660
 
 
 @router.get(
@@ -37,22 +35,17 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 )
 async def transparency(
     state: StateDep,
-    since: Annotated[datetime | None, Query(description="default: 30 days before until")] = None,
-    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="length of the period")] = 30,
+    ending_days_ago: Annotated[
+        int, Query(ge=0, le=MAX_DAYS, description="the period ends this many days before now")
+    ] = 0,
     format: Literal["json", "html"] = "json",
 ) -> Response:
     """The period's decisions by action, label and market, the automated share, QA accuracy
-    estimates of automated decisions, appeals and handling times: JSON, or a printable page."""
-    end = _aware(until) or utc_now()
-    default_start = max(end, EARLIEST + timedelta(days=30)) - timedelta(days=30)
-    start = _aware(since) or default_start
-    if not EARLIEST <= start < end or end - start > MAX_PERIOD:
-        raise ApiError(
-            422, "invalid_period",
-            f"since must be before until, after {EARLIEST:%Y-%m-%d}, at most "
-            f"{MAX_PERIOD.days} days before it",
-            field="since", limit=MAX_PERIOD.days,
-        )  # fmt: skip
+    estimates of automated decisions, appeals and handling times: JSON, or a printable page.
+    (For any other period: ``listingguard-serve transparency-report --since --until``.)"""
+    end = utc_now() - timedelta(days=ending_days_ago)
+    start = end - timedelta(days=days)
     report = await state.database.run(build_report, state, start, end)
     if format == "html":
         return HTMLResponse(transparency_html(report, standalone=False))
@@ -87,10 +80,3 @@ def build_report(state: ServiceState, since: datetime, until: datetime) -> Trans
 
 def transparency_html(report: TransparencyReport, *, standalone: bool) -> str:
     return render("transparency.html", r=report, style=report_style() if standalone else None)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """A query time without an offset is read as UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

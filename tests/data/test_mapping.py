@@ -14,11 +14,16 @@ from tests.data.factories import write_mapping
 
 
 def test_builtin_mappings_load_and_declare_their_labels() -> None:
-    assert builtin_mapping_names() == ["demo", "marketplace-risk-v1", "sms-spam-collection"]
+    assert builtin_mapping_names() == [
+        "demo", "feedback", "marketplace-risk-v1", "sms-spam-collection"
+    ]  # fmt: skip
     marketplace = load_mapping(resolve_mapping_path("marketplace-risk-v1"))
     assert marketplace.known_labels == ("fraud", "counterfeit", "regulated")
     assert marketplace.constants == {"currency": "USD", "market": "US"}
     assert set(marketplace.slices) == {"source", "source_category"}
+    feedback = load_mapping(resolve_mapping_path("feedback"))
+    assert feedback.known_labels == ("fraud", "counterfeit", "regulated")
+    assert set(feedback.slices) == {"source", "weight"}
     sms = load_mapping(BUILTIN_MAPPINGS_DIR / "sms-spam-collection.yaml")
     assert sms.known_labels == ("fraud",)
     assert sms.read.quoting == "none"

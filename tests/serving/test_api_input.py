@@ -134,6 +134,8 @@ def test_405_names_the_allowed_methods(client: TestClient) -> None:
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
     assert error_of(response)["code"] == "http_405"
+    both = client.delete("/v1/qa/gold")
+    assert both.status_code == 405 and both.headers["Allow"] == "GET, POST", "two routes, one path"
 
 
 def test_json_without_a_json_content_type_is_415_with_a_hint(client: TestClient) -> None:

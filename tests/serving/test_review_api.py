@@ -40,7 +40,8 @@ def test_every_endpoint_but_health_needs_a_key(client: TestClient) -> None:
         ("POST", "/v1/listings/x/withdraw"), ("POST", "/v1/appeals"),
         ("GET", "/v1/appeals/stats"), ("GET", "/v1/sellers/x"), ("GET", "/v1/qa/estimates"),
         ("POST", "/v1/queue/x/verdict"), ("GET", "/v1/qa/gold"), ("POST", "/v1/qa/gold"),
-        ("POST", "/v1/qa/gold/x/retire"),
+        ("POST", "/v1/qa/gold/x/retire"), ("GET", "/v1/decisions/x/statement"),
+        ("GET", "/v1/reports/transparency"),
     }  # fmt: skip
     documented = {
         (method.upper(), path)
