@@ -203,6 +203,9 @@ class WorkItem(Base):
         ),
         Index("ix_work_items_kind_status_order_at", "kind", "status", "order_at"),
         Index("ix_work_items_status_lease_expires_at", "status", "lease_expires_at"),
+        # A listing's active items, read on every scoring that queues or supersedes: without
+        # it SQLite walks every active item through the status index.
+        Index("ix_work_items_listing_id_status", "listing_id", "status"),
         Index(
             "uq_work_items_listing_id_kind_active",
             "listing_id",

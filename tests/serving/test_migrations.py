@@ -19,7 +19,7 @@ from serving.db import (
     upgrade_database,
 )
 from serving.decision_store import record_decision
-from serving.tables import Base, GoldCase, WorkItem, utc_now
+from serving.tables import ACTIVE_STATUSES, Base, GoldCase, WorkItem, utc_now
 from tests.factories import make_new_decision
 
 
@@ -253,3 +253,21 @@ def test_database_reachable(sqlite_url: str) -> None:
     finally:
         reachable.dispose()
         unreachable.dispose()
+
+
+def test_a_listings_active_items_are_found_by_index(database_url: str) -> None:
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        query = select(WorkItem).where(
+            WorkItem.listing_id == "l-1", WorkItem.status.in_(ACTIVE_STATUSES)
+        )
+        sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+        explain = "EXPLAIN" if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET enable_seqscan = off")  # an empty table
+            plan = " ".join(str(row) for row in connection.exec_driver_sql(f"{explain} {sql}"))
+        assert "ix_work_items_listing_id_status" in plan, plan
+    finally:
+        engine.dispose()
