@@ -10,7 +10,7 @@ from data.schema import LabeledListing, Listing
 from data.taxonomy import Taxonomy, default_taxonomy
 from models.text_features import FeatureHasher, FeatureSpec, ListingFeatures
 from training.errors import TrainingError
-from training.feature_matrix import count_matrix, fit_idf, tfidf_matrix
+from training.feature_matrix import block_of_column, count_matrix, fit_idf, tfidf_matrix
 from training.progress import Echo, StepProgress
 
 HASH_CHUNK = 2000
@@ -45,6 +45,8 @@ class HashedLinearModel:
         self.category_c = category_c
         self.class_weight = class_weight
         self.seed = seed
+        self._front_end: tuple[FeatureHasher, np.ndarray] | None = None
+        """The hasher and the column-to-block map, built once (both depend on the spec only)."""
 
     def matrix(self, rows: list[LabeledListing]) -> sp.csr_matrix:
         """TF-IDF features (n, D) of labeled rows with the fitted IDF."""
@@ -53,8 +55,11 @@ class HashedLinearModel:
     def matrix_of_listings(self, listings: list[Listing]) -> sp.csr_matrix:
         """TF-IDF features (n, D) of listings with the fitted IDF."""
         self._check_fitted()
-        counts = count_matrix(FeatureHasher(self.spec).transform(listings), self.spec)
-        return tfidf_matrix(counts, self.idf_, self.spec)
+        if self._front_end is None:
+            self._front_end = (FeatureHasher(self.spec), block_of_column(self.spec))
+        hasher, blocks = self._front_end
+        counts = count_matrix(hasher.transform(listings), self.spec)
+        return tfidf_matrix(counts, self.idf_, self.spec, column_blocks=blocks)
 
     def fit(self, rows: list[LabeledListing], *, progress: Echo | None = None) -> Self:
         """Fit on ``rows``; ``progress`` (optional) receives lines with an ETA on long steps."""

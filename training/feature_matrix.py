@@ -42,12 +42,23 @@ def block_of_column(spec: FeatureSpec) -> np.ndarray:
     return result
 
 
-def tfidf_matrix(counts: sp.csr_matrix, idf: np.ndarray, spec: FeatureSpec) -> sp.csr_matrix:
-    """Block-wise L2-normalized TF-IDF, (n, D) CSR of float64."""
-    weighted = sp.csr_matrix(counts.multiply(idf.reshape(1, -1)))
+def tfidf_matrix(
+    counts: sp.csr_matrix,
+    idf: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    column_blocks: np.ndarray | None = None,
+) -> sp.csr_matrix:
+    """Block-wise L2-normalized TF-IDF, (n, D) CSR of float64; ``column_blocks``: the spec's
+    :func:`block_of_column`, when the caller keeps it (it is D long)."""
+    # Scaling the stored values (not a broadcast multiply, which builds a D x D diagonal).
+    weighted = sp.csr_matrix(counts, copy=True)
+    weighted.data = weighted.data * idf[weighted.indices]
+    weighted.eliminate_zeros()  # buckets no fit row contains have IDF 0, as before
     weighted.sort_indices()
     rows = np.repeat(np.arange(weighted.shape[0]), np.diff(weighted.indptr))
-    blocks = block_of_column(spec)[weighted.indices]
+    column_blocks = block_of_column(spec) if column_blocks is None else column_blocks
+    blocks = column_blocks[weighted.indices]
     key = rows * spec.n_blocks + blocks
     squared = np.bincount(
         key, weights=weighted.data**2, minlength=weighted.shape[0] * spec.n_blocks
