@@ -12,7 +12,7 @@ from serving.decision_store import StoredDecision, get_decision
 from serving.deps import AnyCaller, RequestIdDep, ServiceState, StateDep
 from serving.review_queue import holds_measurement
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, DecisionOut, StoredDecisionOut
-from serving.scoring import decide_listings, decision_out, record_and_answer
+from serving.scoring import decide_listings, decision_out, record_and_answer, replay_known
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -54,12 +54,20 @@ async def score_batch(
 async def _score_and_record(
     listings: list[Listing], state: ServiceState, request_id: str
 ) -> list[DecisionOut]:
+    """Answer content already scored with this model and policy from the store (no inference),
+    score the rest and record it."""
+    factory, run = state.session_factory, state.database.run
+    known = await run(replay_known, factory, listings, scorer=state.scorer, policy=state.policy)
+    missing = [listing for listing, answer in zip(listings, known, strict=True) if answer is None]
+    if not missing:
+        return [answer for answer in known if answer is not None]
     # Inference runs on the server's thread pool; only the write runs under the database
     # deadline, so a slow CPU is never reported as a database outage.
     batch = await run_in_threadpool(
-        decide_listings, listings, scorer=state.scorer, policy=state.policy, request_id=request_id
+        decide_listings, missing, scorer=state.scorer, policy=state.policy, request_id=request_id
     )
-    return await state.database.run(record_and_answer, state.session_factory, batch)
+    fresh = iter(await run(record_and_answer, factory, batch))
+    return [answer if answer is not None else next(fresh) for answer in known]
 
 
 @router.get(

@@ -13,7 +13,7 @@ goes to review, so a human block is never silently undone.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -198,7 +198,7 @@ def _record_batch_once(
         for new in batch:
             record = known.get(new.idempotency_key)
             if record is not None:
-                results.append((_replay(session, record, new), False))
+                results.append((_replay(session, record, new.urgency, new.seller_rules), False))
                 continue
             known[new.idempotency_key] = record = _new_record(new)
             results.append((_add(session, record, new), True))
@@ -213,7 +213,7 @@ def _record_once(
             select(DecisionRecord).where(DecisionRecord.idempotency_key == new.idempotency_key)
         ).first()
         if record is not None:
-            return _replay(session, record, new), False
+            return _replay(session, record, new.urgency, new.seller_rules), False
         return _add(session, _new_record(new), new), True
 
 
@@ -234,7 +234,7 @@ def _verdict_for(session: Session, record: DecisionRecord) -> HumanVerdict | Non
 
 
 def _forced_review(
-    session: Session, record: DecisionRecord, new: NewDecision, points: int
+    session: Session, record: DecisionRecord, seller_rules: StrikePolicy, points: int
 ) -> tuple[str, str] | None:
     """(clause, rule) when a model allow must go to review instead: the listing was blocked by
     a human on other content, or its seller is under the restriction that forces review."""
@@ -247,8 +247,8 @@ def _forced_review(
     ).first()
     if blocked is not None:
         return EDITED_AFTER_BLOCK, "edited after a human block -> review"
-    if new.seller_rules.forces_review(points):
-        penalty = new.seller_rules.penalty_at(points)
+    if seller_rules.forces_review(points):
+        penalty = seller_rules.penalty_at(points)
         return RESTRICTED_SELLER, f"seller under {penalty} -> review"
     return None
 
@@ -262,7 +262,7 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
         _supersede_open_items(session, record)
         return _to_stored(session, record, verdict=verdict)
     points = active_points(session, record.seller_id, record.created_at)
-    forced = _forced_review(session, record, new, points)
+    forced = _forced_review(session, record, new.seller_rules, points)
     if forced is not None:
         record.action = "review"
         rules = [*record.explanation.get("rules", []), forced[1]]
@@ -294,7 +294,34 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
     return _to_stored(session, record, review_item_id=None)
 
 
-def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
+def replay_stored(
+    session_factory: sessionmaker[Session],
+    keys: Sequence[str],
+    *,
+    urgency_of: Callable[[DecisionRecord], Urgency],
+    seller_rules: StrikePolicy,
+) -> list[StoredDecision | None]:
+    """The decisions stored under ``keys``, replayed (the queue made to agree with them), or
+    None for a key not stored yet — answered before any scoring, so a retry costs no inference.
+    ``urgency_of`` gives a stored decision's urgency, should it go back to the queue."""
+    with session_factory.begin() as session:
+        known = {
+            record.idempotency_key: record
+            for record in session.scalars(
+                select(DecisionRecord).where(DecisionRecord.idempotency_key.in_(set(keys)))
+            )
+        }
+        return [
+            _replay(session, record, urgency_of(record), seller_rules)
+            if (record := known.get(key)) is not None
+            else None
+            for key in keys
+        ]
+
+
+def _replay(
+    session: Session, record: DecisionRecord, urgency: Urgency, seller_rules: StrikePolicy
+) -> StoredDecision:
     """Return a stored decision and make the queue agree with it again.
 
     Content can come back (A, edited to B, reverted to A): A's decision is replayed, so the
@@ -308,7 +335,7 @@ def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> Store
         _supersede_open_items(session, record)
         return _to_stored(session, record, verdict=verdict)
     points = active_points(session, record.seller_id, utc_now())
-    forced = _forced_review(session, record, new, points) is not None
+    forced = _forced_review(session, record, seller_rules, points) is not None
     if record.action != "review" and not forced:
         _supersede_open_items(session, record)
         return _to_stored(session, record)
@@ -317,8 +344,7 @@ def _replay(session: Session, record: DecisionRecord, new: NewDecision) -> Store
     ).first()
     if decided is not None:
         return _to_stored(session, record, review_item_id=decided)
-    urgency = new.urgency.with_seller_history(points)
-    item_id = _enqueue(session, record, urgency)
+    item_id = _enqueue(session, record, urgency.with_seller_history(points))
     return _to_stored(session, record, review_item_id=item_id, answer="review" if forced else None)
 
 

@@ -12,8 +12,9 @@ from models.review_policy import Urgency, parse_reach, review_urgency
 from models.routing import RoutedListing, route_listing
 from models.scorer import BundleScorer, ListingScore
 from models.thresholds import LabelThresholds
-from serving.decision_store import NewDecision, StoredDecision, record_decisions
+from serving.decision_store import NewDecision, StoredDecision, record_decisions, replay_stored
 from serving.schemas import CategoryOut, DecisionOut, HumanDecisionOut, LabelScoreOut, ReasonOut
+from serving.tables import DecisionRecord
 
 SCORED_FIELDS = ("title", "description", "price", "currency", "market")
 
@@ -55,6 +56,37 @@ def decide_listings(
         )
         batch.append(_new_decision(listing, score, routed, scorer, policy, request_id))
     return batch
+
+
+def replay_known(
+    session_factory: sessionmaker[Session],
+    listings: list[Listing],
+    *,
+    scorer: BundleScorer,
+    policy: Policy,
+) -> list[DecisionOut | None]:
+    """The stored answer of each listing whose content was already scored with this model,
+    thresholds and policy (``replayed``), before any inference; None where it was not."""
+    card = scorer.card
+    keys = [
+        idempotency_key(listing, model_version=card.model_id,
+                        threshold_set=card.threshold_set_id, policy=policy)
+        for listing in listings
+    ]  # fmt: skip
+    edges = {label: (e.allow, e.enforce) for label, e in card.thresholds.items()}
+
+    def urgency_of(record: DecisionRecord) -> Urgency:
+        price = record.listing.get("price")
+        return review_urgency(
+            record.scores, record.bands, edges, market=record.market,
+            price=float(price) if isinstance(price, int | float) else None,
+            reach=parse_reach(record.listing.get("attributes") or {}), review=policy.review,
+        )  # fmt: skip
+
+    found = replay_stored(
+        session_factory, keys, urgency_of=urgency_of, seller_rules=policy.review.strikes
+    )
+    return [None if stored is None else decision_out(stored, replayed=True) for stored in found]
 
 
 def record_and_answer(
