@@ -54,20 +54,23 @@ async def score_batch(
 async def _score_and_record(
     listings: list[Listing], state: ServiceState, request_id: str
 ) -> list[DecisionOut]:
-    """Answer content already scored with this model and policy from the store (no inference),
-    score the rest and record it."""
-    factory, run = state.session_factory, state.database.run
-    known = await run(replay_known, factory, listings, scorer=state.scorer, policy=state.policy)
-    missing = [listing for listing, answer in zip(listings, known, strict=True) if answer is None]
-    if not missing:
-        return [answer for answer in known if answer is not None]
+    """A request whose every listing was already scored (a retry) is answered from the store
+    without inference; any other is scored and recorded whole, in order, in one transaction."""
+    factory, run, scorer, policy = (
+        state.session_factory,
+        state.database.run,
+        state.scorer,
+        state.policy,
+    )
+    known = await run(replay_known, factory, listings, scorer=scorer, policy=policy)
+    if known is not None:
+        return known
     # Inference runs on the server's thread pool; only the write runs under the database
     # deadline, so a slow CPU is never reported as a database outage.
     batch = await run_in_threadpool(
-        decide_listings, missing, scorer=state.scorer, policy=state.policy, request_id=request_id
+        decide_listings, listings, scorer=scorer, policy=policy, request_id=request_id
     )
-    fresh = iter(await run(record_and_answer, factory, batch))
-    return [answer if answer is not None else next(fresh) for answer in known]
+    return await run(record_and_answer, factory, batch)
 
 
 @router.get(

@@ -198,7 +198,8 @@ def _record_batch_once(
         for new in batch:
             record = known.get(new.idempotency_key)
             if record is not None:
-                results.append((_replay(session, record, new.urgency, new.seller_rules), False))
+                replayed = _replay(session, record, _urgency_of(new), new.seller_rules)
+                results.append((replayed, False))
                 continue
             known[new.idempotency_key] = record = _new_record(new)
             results.append((_add(session, record, new), True))
@@ -213,7 +214,7 @@ def _record_once(
             select(DecisionRecord).where(DecisionRecord.idempotency_key == new.idempotency_key)
         ).first()
         if record is not None:
-            return _replay(session, record, new.urgency, new.seller_rules), False
+            return _replay(session, record, _urgency_of(new), new.seller_rules), False
         return _add(session, _new_record(new), new), True
 
 
@@ -300,10 +301,28 @@ def replay_stored(
     *,
     urgency_of: Callable[[DecisionRecord], Urgency],
     seller_rules: StrikePolicy,
-) -> list[StoredDecision | None]:
-    """The decisions stored under ``keys``, replayed (the queue made to agree with them), or
-    None for a key not stored yet — answered before any scoring, so a retry costs no inference.
-    ``urgency_of`` gives a stored decision's urgency, should it go back to the queue."""
+) -> list[StoredDecision] | None:
+    """When every key in ``keys`` is stored: those decisions, replayed in order in one
+    transaction (the queue made to agree with them) — answered before any scoring, so a retry
+    costs no inference. None, having changed nothing, when any key is new: the caller scores
+    and records the whole request, in order. ``urgency_of`` gives a stored decision's urgency,
+    should it go back to the queue."""
+    for attempt in range(MAX_RECORD_ATTEMPTS):
+        try:
+            return _replay_all(session_factory, keys, urgency_of, seller_rules)
+        except IntegrityError:
+            # A concurrent decision opened the listing's item first: the next pass repoints it.
+            if attempt == MAX_RECORD_ATTEMPTS - 1:
+                raise
+    return None
+
+
+def _replay_all(
+    session_factory: sessionmaker[Session],
+    keys: Sequence[str],
+    urgency_of: Callable[[DecisionRecord], Urgency],
+    seller_rules: StrikePolicy,
+) -> list[StoredDecision] | None:
     with session_factory.begin() as session:
         known = {
             record.idempotency_key: record
@@ -311,16 +330,16 @@ def replay_stored(
                 select(DecisionRecord).where(DecisionRecord.idempotency_key.in_(set(keys)))
             )
         }
-        return [
-            _replay(session, record, urgency_of(record), seller_rules)
-            if (record := known.get(key)) is not None
-            else None
-            for key in keys
-        ]
+        if any(key not in known for key in keys):
+            return None
+        return [_replay(session, known[key], urgency_of, seller_rules) for key in keys]
 
 
 def _replay(
-    session: Session, record: DecisionRecord, urgency: Urgency, seller_rules: StrikePolicy
+    session: Session,
+    record: DecisionRecord,
+    urgency_of: Callable[[DecisionRecord], Urgency],
+    seller_rules: StrikePolicy,
 ) -> StoredDecision:
     """Return a stored decision and make the queue agree with it again.
 
@@ -344,8 +363,13 @@ def _replay(
     ).first()
     if decided is not None:
         return _to_stored(session, record, review_item_id=decided)
-    item_id = _enqueue(session, record, urgency.with_seller_history(points))
+    item_id = _enqueue(session, record, urgency_of(record).with_seller_history(points))
     return _to_stored(session, record, review_item_id=item_id, answer="review" if forced else None)
+
+
+def _urgency_of(new: NewDecision) -> Callable[[DecisionRecord], Urgency]:
+    """The freshly scored decision's urgency, for its stored twin's replay."""
+    return lambda _record: new.urgency
 
 
 def _new_record(new: NewDecision) -> DecisionRecord:

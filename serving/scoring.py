@@ -64,9 +64,10 @@ def replay_known(
     *,
     scorer: BundleScorer,
     policy: Policy,
-) -> list[DecisionOut | None]:
-    """The stored answer of each listing whose content was already scored with this model,
-    thresholds and policy (``replayed``), before any inference; None where it was not."""
+) -> list[DecisionOut] | None:
+    """When every listing's content was already scored with this model, thresholds and policy:
+    the stored answers (``replayed``), before any inference. None, having changed nothing,
+    when any is new."""
     card = scorer.card
     keys = [
         idempotency_key(listing, model_version=card.model_id,
@@ -86,7 +87,7 @@ def replay_known(
     found = replay_stored(
         session_factory, keys, urgency_of=urgency_of, seller_rules=policy.review.strikes
     )
-    return [None if stored is None else decision_out(stored, replayed=True) for stored in found]
+    return None if found is None else [decision_out(stored, replayed=True) for stored in found]
 
 
 def record_and_answer(

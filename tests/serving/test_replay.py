@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from data.schema import Listing
 from models.scorer import BundleScorer, ListingScore
+from tests.serving.http_checks import as_, keys_of
 
 WALLET = {"listing_id": "r-1", "title": "Hand-stitched leather wallet", "price": 40.0}
 POUCH = {
@@ -49,9 +50,23 @@ def test_a_replay_answers_the_stored_decision_without_scoring(client: TestClient
     assert again["replayed"] is True and again["decision_id"] == first["decision_id"]
     assert again["review_item_id"] == first["review_item_id"], "the queue agrees again"
     batch = client.post("/v1/score/batch", json={"listings": [POUCH, WALLET]}).json()
-    assert counting.scored == 2, "only the new listing was scored"
+    assert counting.scored == 3, "a batch with anything new is scored and recorded whole"
     assert [r["replayed"] for r in batch["results"]] == [True, False]
     assert batch["results"][0]["decision_id"] == first["decision_id"]
+    again = client.post("/v1/score/batch", json={"listings": [WALLET, POUCH]}).json()
+    assert counting.scored == 3, "an all-replay batch costs no inference"
+    assert [r["replayed"] for r in again["results"]] == [True, True]
+
+
+def test_a_batch_leaves_the_queue_on_its_last_content(client: TestClient) -> None:
+    edited = {**POUCH, "title": "Leather wallet", "description": "Brown leather wallet."}
+    assert client.post("/v1/score", json=POUCH).json()["action"] == "review"
+    batch = client.post("/v1/score/batch", json={"listings": [edited, POUCH]}).json()["results"]
+    assert batch[0]["action"] != "review" and batch[1]["replayed"] is True
+    queued = client.get(
+        f"/v1/queue/{batch[1]['review_item_id']}", headers=as_(keys_of(client)["ana"])
+    )
+    assert queued.json()["status"] == "open", "the pouch, scored last, is what waits for review"
 
 
 def test_batch_and_single_endpoints_give_the_same_scores(client: TestClient) -> None:
