@@ -261,7 +261,7 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
         session.add(record)
         session.flush()
         _supersede_open_items(session, record)
-        return _to_stored(session, record, verdict=verdict)
+        return _to_stored(session, record, verdict=verdict, fresh=True)
     points = active_points(session, record.seller_id, record.created_at)
     forced = _forced_review(session, record, new.seller_rules, points)
     if forced is not None:
@@ -292,7 +292,7 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
             now=record.created_at,
         )
     _supersede_open_items(session, record)
-    return _to_stored(session, record, review_item_id=None)
+    return _to_stored(session, record, fresh=True)
 
 
 def replay_stored(
@@ -434,8 +434,11 @@ def _to_stored(
     review_item_id: str | None = None,
     verdict: HumanVerdict | None = None,
     answer: str | None = None,
+    fresh: bool = False,
 ) -> StoredDecision:
-    if review_item_id is None:
+    """The detached answer for ``record``; its review item looked up unless given, or unless
+    the record is ``fresh`` (just inserted without one: no item can point at it yet)."""
+    if review_item_id is None and not fresh:
         review_item_id = session.scalars(
             select(WorkItem.id)
             .where(WorkItem.decision_id == record.id, WorkItem.kind == "review")
