@@ -12,7 +12,7 @@ from serving.decision_store import StoredDecision, get_decision
 from serving.deps import AnyCaller, RequestIdDep, ServiceState, StateDep
 from serving.review_queue import holds_measurement
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, DecisionOut, StoredDecisionOut
-from serving.scoring import decide_listings, decision_out, record_and_answer, replay_known
+from serving.scoring import answers, decide_listings, decision_out, replay_known
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -55,7 +55,8 @@ async def _score_and_record(
     listings: list[Listing], state: ServiceState, request_id: str
 ) -> list[DecisionOut]:
     """A request whose every listing was already scored (a retry) is answered from the store
-    without inference; any other is scored and recorded whole, in order, in one transaction."""
+    without inference; any other is scored and recorded whole, in order, in one transaction
+    (shared with the requests that arrived while the previous write was in flight)."""
     factory, run, scorer, policy = (
         state.session_factory,
         state.database.run,
@@ -70,7 +71,7 @@ async def _score_and_record(
     batch = await run_in_threadpool(
         decide_listings, listings, scorer=scorer, policy=policy, request_id=request_id
     )
-    return await run(record_and_answer, factory, batch)
+    return answers(await state.writes.record(batch))
 
 
 @router.get(

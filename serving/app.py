@@ -33,6 +33,7 @@ from serving.db import (
 )
 from serving.deps import ServiceState, StateDep
 from serving.errors import DatabaseDeadlineError
+from serving.group_commit import GroupCommit
 from serving.middleware import install_middleware
 from serving.policy_reload import reload_on_sighup, service_policy
 from serving.schemas import ReadinessOut
@@ -77,6 +78,9 @@ def load_state(settings: Settings) -> ServiceState:
             if settings.console_secret
             else None,
             max_age_s=settings.console_session_hours * 3600,
+        ),
+        writes=GroupCommit(
+            database, session_factory, max_group_listings=settings.group_commit_max_listings
         ),
     )
 

@@ -178,14 +178,16 @@ def record_decisions(
     recorded one decision at a time.
     """
     try:
-        return _record_batch_once(session_factory, batch)
+        return record_together(session_factory, batch)
     except IntegrityError:
         return [record_decision(session_factory, new) for new in batch]
 
 
-def _record_batch_once(
+def record_together(
     session_factory: sessionmaker[Session], batch: Sequence[NewDecision]
 ) -> list[tuple[StoredDecision, bool]]:
+    """:func:`record_decisions` without its fallback: a conflict with a concurrent writer
+    raises :class:`IntegrityError`, having written nothing."""
     keys = {new.idempotency_key for new in batch}
     with session_factory.begin() as session:
         known = {

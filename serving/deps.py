@@ -12,6 +12,7 @@ from models.scorer import BundleScorer
 from serving.auth import Authenticator, Caller, requires
 from serving.console.sessions import ConsoleSessions
 from serving.database_calls import DatabaseCalls
+from serving.group_commit import GroupCommit
 from serving.settings import Settings
 
 
@@ -33,6 +34,8 @@ class ServiceState:
     """The probes' own connections: a pool busy with requests does not read as "unreachable"."""
     authenticator: Authenticator
     console_sessions: ConsoleSessions
+    writes: GroupCommit
+    """Scoring decisions are written here: concurrent requests share a transaction."""
 
 
 def get_state(request: Request) -> ServiceState:

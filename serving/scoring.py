@@ -12,7 +12,7 @@ from models.review_policy import Urgency, parse_reach, review_urgency
 from models.routing import RoutedListing, route_listing
 from models.scorer import BundleScorer, ListingScore
 from models.thresholds import LabelThresholds
-from serving.decision_store import NewDecision, StoredDecision, record_decisions, replay_stored
+from serving.decision_store import NewDecision, StoredDecision, replay_stored
 from serving.schemas import CategoryOut, DecisionOut, HumanDecisionOut, LabelScoreOut, ReasonOut
 from serving.tables import DecisionRecord
 
@@ -90,12 +90,9 @@ def replay_known(
     return None if found is None else [decision_out(stored, replayed=True) for stored in found]
 
 
-def record_and_answer(
-    session_factory: sessionmaker[Session], batch: list[NewDecision]
-) -> list[DecisionOut]:
-    """Write ``batch`` in one transaction; an identical earlier request answers its stored
-    decision (``replayed``)."""
-    recorded = record_decisions(session_factory, batch)
+def answers(recorded: list[tuple[StoredDecision, bool]]) -> list[DecisionOut]:
+    """The response for recorded decisions; one an identical earlier request stored is
+    ``replayed``."""
     return [decision_out(stored, replayed=not created) for stored, created in recorded]
 
 
