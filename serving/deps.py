@@ -38,12 +38,14 @@ class ServiceState:
     """Scoring decisions are written here: concurrent requests share a transaction."""
 
 
-def get_state(request: Request) -> ServiceState:
+# Both are async (they never block) so FastAPI calls them on the event loop: a plain ``def``
+# dependency is run on the thread pool, a hand-off per dependency per request.
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.service
     return state
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     return str(request.state.request_id)
 
 
