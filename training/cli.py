@@ -177,3 +177,76 @@ def mlflow_ui(host: str, port: int) -> None:
 def quickstart(smoke: bool, rows: int, port: int, family: str) -> None:
     """Demo data -> train -> register -> serve -> score, all on embedded defaults."""
     run_quickstart(rows=rows, port=port, smoke=smoke, echo=click.echo, family=family)
+
+
+@main.command("score-catalog")
+@click.option(
+    "--input",
+    "source",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A Parquet file, or a folder of them; columns named as the listing's fields.",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option(
+    "--bundle",
+    "bundle_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The model bundle folder to score with.",
+)
+@click.option("--policy", "policy_spec", help="Policy file or built-in name (default: taxonomy's).")
+@click.option("--address", help="An existing Ray cluster (ray://... or host:port); default: local.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 512))
+@click.option("--record", "record_url", help="Service URL: record the decisions through it.")
+@click.option(
+    "--api-key-env",
+    default="LISTINGGUARD_API_KEY",
+    show_default=True,
+    help="Environment variable holding the service's pipeline API key (with --record).",
+)
+@user_errors
+def score_catalog(
+    source: Path,
+    output: Path,
+    bundle_dir: Path,
+    policy_spec: str | None,
+    address: str | None,
+    workers: int,
+    record_url: str | None,
+    api_key_env: str,
+) -> None:
+    """Score a catalog of listings on Ray Data; resumes, skipping files already scored."""
+    import os
+
+    from training.catalog import input_files
+    from training.catalog import score_catalog as run_catalog
+    from training.catalog_record import record_catalog
+
+    api_key = os.environ.get(api_key_env, "") if record_url else ""
+    if record_url and not api_key:
+        raise click.UsageError(f"--record needs an API key in ${api_key_env}")
+    run = run_catalog(
+        source,
+        output,
+        bundle_dir=bundle_dir,
+        policy_spec=policy_spec,
+        address=address,
+        workers=workers,
+        echo=click.echo,
+    )
+    click.echo(
+        f"scored {run.listings} listings from {len(run.files_scored)} file(s) "
+        f"({run.listings_per_s:.0f} listings/s, {run.invalid} invalid), "
+        f"skipped {len(run.files_skipped)} finished file(s); output in {output}"
+    )
+    if record_url:
+        recording = record_catalog(
+            input_files(source), output, url=record_url, api_key=api_key, echo=click.echo
+        )
+        click.echo(
+            f"recorded {recording.listings} listings from {recording.files} file(s) "
+            f"({recording.replayed} already stored, {recording.disagreements} decided otherwise "
+            f"by the service, {recording.retries} retries); {recording.files_skipped} file(s) "
+            "were recorded before"
+        )
