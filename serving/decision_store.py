@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.review_policy import AuditPolicy, AuditStratum, StrikePolicy, Urgency
 from serving.audit_sampling import draw_audit, stratum_of
+from serving.decision_lookups import BatchLookups
 from serving.errors import InvalidDecisionError
 from serving.seller_health import active_points, add_strike
 from serving.tables import (
@@ -35,6 +36,7 @@ from serving.tables import (
     HumanVerdict,
     WorkItem,
     is_record_id,
+    new_id,
     utc_now,
 )
 from serving.work_items import active_items, move, open_item, repoint
@@ -190,6 +192,7 @@ def record_together(
     raises :class:`IntegrityError`, having written nothing."""
     keys = {new.idempotency_key for new in batch}
     with session_factory.begin() as session:
+        lookups = _lookups_for(session, batch)
         known = {
             record.idempotency_key: record
             for record in session.scalars(
@@ -201,11 +204,21 @@ def record_together(
             record = known.get(new.idempotency_key)
             if record is not None:
                 replayed = _replay(session, record, _urgency_of(new), new.seller_rules)
+                lookups.queued(record.listing_id)
                 results.append((replayed, False))
                 continue
             known[new.idempotency_key] = record = _new_record(new)
-            results.append((_add(session, record, new), True))
+            results.append((_add(session, record, new, lookups), True))
         return results
+
+
+def _lookups_for(session: Session, batch: Sequence[NewDecision]) -> BatchLookups:
+    return BatchLookups.fetch(
+        session,
+        (new.listing_id for new in batch),
+        (new.listing.get("seller_id") for new in batch),
+        utc_now(),
+    )
 
 
 def _record_once(
@@ -217,7 +230,7 @@ def _record_once(
         ).first()
         if record is not None:
             return _replay(session, record, _urgency_of(new), new.seller_rules), False
-        return _add(session, _new_record(new), new), True
+        return _add(session, _new_record(new), new, _lookups_for(session, [new])), True
 
 
 def get_decision(session_factory: sessionmaker[Session], decision_id: str) -> StoredDecision | None:
@@ -237,18 +250,28 @@ def _verdict_for(session: Session, record: DecisionRecord) -> HumanVerdict | Non
 
 
 def _forced_review(
-    session: Session, record: DecisionRecord, seller_rules: StrikePolicy, points: int
+    session: Session,
+    record: DecisionRecord,
+    seller_rules: StrikePolicy,
+    points: int,
+    *,
+    blocked: bool | None = None,
 ) -> tuple[str, str] | None:
     """(clause, rule) when a model allow must go to review instead: the listing was blocked by
-    a human on other content, or its seller is under the restriction that forces review."""
+    a human on other content (``blocked``, looked up when not given), or its seller is under
+    the restriction that forces review."""
     if record.action != "allow":
         return None
-    blocked = session.scalars(
-        select(HumanVerdict.content_hash).where(
-            HumanVerdict.listing_id == record.listing_id, HumanVerdict.action == "block"
+    if blocked is None:
+        blocked = (
+            session.scalars(
+                select(HumanVerdict.content_hash).where(
+                    HumanVerdict.listing_id == record.listing_id, HumanVerdict.action == "block"
+                )
+            ).first()
+            is not None
         )
-    ).first()
-    if blocked is not None:
+    if blocked:
         return EDITED_AFTER_BLOCK, "edited after a human block -> review"
     if seller_rules.forces_review(points):
         penalty = seller_rules.penalty_at(points)
@@ -256,16 +279,23 @@ def _forced_review(
     return None
 
 
-def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDecision:
-    """Insert ``record`` and apply it to the queue: enqueue a review, supersede otherwise."""
-    verdict = _verdict_for(session, record)
+def _add(
+    session: Session, record: DecisionRecord, new: NewDecision, lookups: BatchLookups
+) -> StoredDecision:
+    """Insert ``record`` and apply it to the queue: enqueue a review, supersede otherwise.
+
+    The insert itself waits for the session's next flush (SQLAlchemy then writes the batch's
+    rows together); ``record.id`` is set already, so the queue can point at it.
+    """
+    verdict = lookups.verdict(record.listing_id, record.content_hash)
     if verdict is not None:
         session.add(record)
-        session.flush()
-        _supersede_open_items(session, record)
+        _supersede_open_items(session, record, lookups)
         return _to_stored(session, record, verdict=verdict, fresh=True)
-    points = active_points(session, record.seller_id, record.created_at)
-    forced = _forced_review(session, record, new.seller_rules, points)
+    points = lookups.seller_points(session, record.seller_id, record.created_at)
+    forced = _forced_review(
+        session, record, new.seller_rules, points, blocked=record.listing_id in lookups.blocked
+    )
     if forced is not None:
         record.action = "review"
         rules = [*record.explanation.get("rules", []), forced[1]]
@@ -274,12 +304,12 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
     if kind is not None:
         record.audit_stratum = stratum_of(kind, record.market, new.audit.rate(kind, record.market))
     session.add(record)
-    session.flush()
     if kind is not None:
         draw_audit(session, record, kind, new.audit, now=record.created_at, subject_id=record.id)
     if record.action == "review":
         urgency = new.urgency.with_seller_history(points)
-        return _to_stored(session, record, review_item_id=_enqueue(session, record, urgency))
+        item_id = _enqueue(session, record, urgency, lookups)
+        return _to_stored(session, record, review_item_id=item_id)
     if record.action == "block" and new.strike_labels:
         add_strike(
             session,
@@ -293,7 +323,8 @@ def _add(session: Session, record: DecisionRecord, new: NewDecision) -> StoredDe
             policy=new.seller_rules,
             now=record.created_at,
         )
-    _supersede_open_items(session, record)
+        lookups.struck(record.seller_id)
+    _supersede_open_items(session, record, lookups)
     return _to_stored(session, record, fresh=True)
 
 
@@ -376,6 +407,7 @@ def _urgency_of(new: NewDecision) -> Callable[[DecisionRecord], Urgency]:
 
 def _new_record(new: NewDecision) -> DecisionRecord:
     return DecisionRecord(
+        id=new_id(),  # known before the insert: queue items and audits point at it
         idempotency_key=new.idempotency_key,
         listing_id=new.listing_id,
         content_hash=new.content_hash,
@@ -396,8 +428,18 @@ def _new_record(new: NewDecision) -> DecisionRecord:
     )
 
 
-def _enqueue(session: Session, record: DecisionRecord, urgency: Urgency) -> str:
+def _enqueue(
+    session: Session,
+    record: DecisionRecord,
+    urgency: Urgency,
+    lookups: BatchLookups | None = None,
+) -> str:
     """Point the listing's active review item at ``record``, opening one if there is none."""
+    if lookups is not None and not lookups.may_have_items(record.listing_id):
+        lookups.queued(record.listing_id)
+        return open_item(session, record, urgency, kind="review", now=record.created_at).id
+    if lookups is not None:
+        lookups.queued(record.listing_id)
     active = [item for item in active_items(session, record.listing_id, lock=True)]
     review = next((item for item in active if item.kind == "review"), None)
     if review is not None:
@@ -410,13 +452,17 @@ def _enqueue(session: Session, record: DecisionRecord, urgency: Urgency) -> str:
     return open_item(session, record, urgency, kind="review", now=record.created_at).id
 
 
-def _supersede_open_items(session: Session, record: DecisionRecord) -> None:
+def _supersede_open_items(
+    session: Session, record: DecisionRecord, lookups: BatchLookups | None = None
+) -> None:
     """A listing re-scored to allow or block leaves the review queue unless a reviewer holds
     it (claimed) or a senior has it (escalated).
 
     The item keeps pointing at the decision that queued it, so the audit trail shows what was
-    waiting.
+    waiting. ``lookups`` saves the query for a listing known to have no active item.
     """
+    if lookups is not None and not lookups.may_have_items(record.listing_id):
+        return
     for item in active_items(session, record.listing_id):
         if item.kind == "review" and item.status in ("open", "held"):
             move(

@@ -133,8 +133,16 @@ def output_schema(labels: list[str], *, source: bool = False) -> Any:
 
 
 def listing_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """A Parquet row's listing fields; nulls left out (the field's default applies)."""
-    return {k: v for k, v in row.items() if k in LISTING_FIELDS and v is not None}
+    """A Parquet row's listing fields; nulls left out (the field's default applies). A Parquet
+    map column arrives as (key, value) pairs, a struct column as a dict (its null members left
+    out)."""
+    fields = {k: v for k, v in row.items() if k in LISTING_FIELDS and v is not None}
+    attributes = fields.get("attributes")
+    if isinstance(attributes, list):
+        fields["attributes"] = dict(attributes)
+    elif isinstance(attributes, dict):
+        fields["attributes"] = {k: v for k, v in attributes.items() if v is not None}
+    return fields
 
 
 def score_rows(
@@ -230,9 +238,9 @@ def score_catalog(
     if not todo:
         return run
     expected = {str(file.resolve()): pq.ParquetFile(file).metadata.num_rows for file in todo}
-    started = time.monotonic()
     with _ray(address) as ray:
         echo(f"Ray: {_describe(ray)}; {workers} scoring worker(s)")
+        started = time.monotonic()  # Ray is up: from here, the job's own time
         # Reading takes no CPU of its own: the scoring actors may take every CPU of a small
         # cluster (2 actors on 2 CPUs) without the read tasks waiting for one forever.
         dataset = ray.data.read_parquet(list(expected), include_paths=True, num_cpus=0).map_batches(
@@ -257,7 +265,7 @@ def score_catalog(
             run.invalid += table.num_rows - table.column("error").null_count
             echo(f"wrote {output_path(output, path).name} ({table.num_rows} listings)")
         progress.finish()
-    run.seconds = time.monotonic() - started
+        run.seconds = time.monotonic() - started
     return run
 
 

@@ -25,14 +25,20 @@ RAY_START_TIMEOUT_S = 120
 
 
 def _write_catalog(folder: Path) -> list[Listing]:
-    """Two Parquet files of demo listings (the second with one invalid row)."""
+    """Two Parquet files of demo listings: attributes as a struct column in the first, as a map
+    column in the second, which also holds one invalid row."""
     listings = [row.listing for row in generate_demo_listings(n=120, seed=303)]
     folder.mkdir()
     first = [listing.model_dump(mode="json") for listing in listings[:70]]
     second = [listing.model_dump(mode="json") for listing in listings[70:]]
     second.append({**second[0], "listing_id": "bad-1", "title": "", "description": ""})
-    for name, rows in (("part-a", first), ("part-b", second)):
-        pq.write_table(pa.Table.from_pylist(rows), folder / f"{name}.parquet")
+    pq.write_table(pa.Table.from_pylist(first), folder / "part-a.parquet")
+    plain = [{k: v for k, v in row.items() if k != "attributes"} for row in second]
+    pairs = [list(row.get("attributes", {}).items()) for row in second]
+    mapped = pa.Table.from_pylist(plain).append_column(
+        "attributes", pa.array(pairs, type=pa.map_(pa.string(), pa.string()))
+    )
+    pq.write_table(mapped, folder / "part-b.parquet")
     return listings
 
 

@@ -1,0 +1,106 @@
+"""What recording a batch of decisions reads, fetched with one query per kind for the batch.
+
+Recording one decision reads the human verdict on its content, whether a human blocked the
+listing on other content, the seller's active strike points and the listing's active review
+items. Read one decision at a time, that is four queries each; :class:`BatchLookups` reads each
+kind once for every listing and seller of the batch, then keeps the answers true as the batch's
+own decisions change them (a strike added, a review item opened).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from serving.seller_health import active_points
+from serving.tables import ACTIVE_STATUSES, HumanVerdict, Strike, WorkItem
+
+IN_LIST_CHUNK: Final = 500
+"""Values per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits."""
+
+
+@dataclass
+class BatchLookups:
+    """The batch's reads, answered from what was fetched (``fetch``) where still true."""
+
+    verdicts: dict[tuple[str, str], HumanVerdict] = field(default_factory=dict)
+    blocked: set[str] = field(default_factory=set)
+    """Listings a human blocked, on any content."""
+    points: dict[str, int] = field(default_factory=dict)
+    """Active strike points of the batch's sellers (absent: none)."""
+    stale_points: set[str] = field(default_factory=set)
+    """Sellers struck during the batch: their points are read again."""
+    without_items: set[str] = field(default_factory=set)
+    """Listings that had no active item when fetched and that the batch has not queued since."""
+
+    @classmethod
+    def fetch(
+        cls,
+        session: Session,
+        listing_ids: Iterable[str],
+        seller_ids: Iterable[str | None],
+        now: datetime,
+    ) -> "BatchLookups":
+        listings = sorted(set(listing_ids))
+        sellers = sorted({seller for seller in seller_ids if seller is not None})
+        found = cls()
+        active: set[str] = set()
+        for chunk in _chunks(listings):
+            for verdict in session.scalars(
+                select(HumanVerdict).where(HumanVerdict.listing_id.in_(chunk))
+            ):
+                found.verdicts[(verdict.listing_id, verdict.content_hash)] = verdict
+                if verdict.action == "block":
+                    found.blocked.add(verdict.listing_id)
+            active.update(
+                session.scalars(
+                    select(WorkItem.listing_id)
+                    .where(WorkItem.listing_id.in_(chunk), WorkItem.status.in_(ACTIVE_STATUSES))
+                    .distinct()
+                )
+            )
+        found.without_items = set(listings) - active
+        for chunk in _chunks(sellers):
+            query = (
+                select(Strike.seller_id, func.sum(Strike.severity))
+                .where(
+                    Strike.seller_id.in_(chunk),
+                    Strike.removed_at.is_(None),
+                    Strike.expires_at > now,
+                )
+                .group_by(Strike.seller_id)
+            )
+            found.points.update(
+                {seller: int(total or 0) for seller, total in session.execute(query)}
+            )
+        return found
+
+    def verdict(self, listing_id: str, content_hash: str) -> HumanVerdict | None:
+        return self.verdicts.get((listing_id, content_hash))
+
+    def seller_points(self, session: Session, seller_id: str | None, now: datetime) -> int:
+        if seller_id is None:
+            return 0
+        if seller_id in self.stale_points:
+            return active_points(session, seller_id, now)
+        return self.points.get(seller_id, 0)
+
+    def struck(self, seller_id: str | None) -> None:
+        """The batch added a strike to ``seller_id``: read its points from the database."""
+        if seller_id is not None:
+            self.stale_points.add(seller_id)
+
+    def may_have_items(self, listing_id: str) -> bool:
+        return listing_id not in self.without_items
+
+    def queued(self, listing_id: str) -> None:
+        """The batch may have opened an item for ``listing_id``: look its items up from now."""
+        self.without_items.discard(listing_id)
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), IN_LIST_CHUNK):
+        yield values[start : start + IN_LIST_CHUNK]
