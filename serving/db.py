@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -49,6 +50,7 @@ def create_db_engine(
     return create_engine(
         parsed,
         echo=echo,
+        json_serializer=_json_text,
         pool_pre_ping=True,
         pool_size=POOL_SIZE,
         max_overflow=POOL_MAX_OVERFLOW,
@@ -75,10 +77,20 @@ def _create_sqlite_engine(url: URL, *, timeout_s: float, echo: bool) -> Engine:
     # An in-memory database lives in one connection: no pool to size.
     pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_MAX_OVERFLOW, "pool_timeout": timeout_s}
     engine = create_engine(
-        url, echo=echo, connect_args={"timeout": timeout_s}, **(pool if on_file else {})
+        url,
+        echo=echo,
+        json_serializer=_json_text,
+        connect_args={"timeout": timeout_s},
+        **(pool if on_file else {}),
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
     return engine
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns written with orjson: the same JSON as the standard library's (a decision
+    holds no NaN, no non-string keys), several times faster on the write path."""
+    return orjson.dumps(value).decode()
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:

@@ -237,13 +237,18 @@ def score_catalog(
         echo(f"skipping {len(run.files_skipped)} finished file(s): {', '.join(run.files_skipped)}")
     if not todo:
         return run
+    _check_schemas(todo)
     expected = {str(file.resolve()): pq.ParquetFile(file).metadata.num_rows for file in todo}
     with _ray(address) as ray:
         echo(f"Ray: {_describe(ray)}; {workers} scoring worker(s)")
         started = time.monotonic()  # Ray is up: from here, the job's own time
         # Reading takes no CPU of its own: the scoring actors may take every CPU of a small
         # cluster (2 actors on 2 CPUs) without the read tasks waiting for one forever.
-        dataset = ray.data.read_parquet(list(expected), include_paths=True, num_cpus=0).map_batches(
+        # At least a few blocks per actor, or Ray Data may hand one block to one actor.
+        blocks = max(len(expected), 4 * workers, sum(expected.values()) // (8 * BATCH_ROWS))
+        dataset = ray.data.read_parquet(
+            list(expected), include_paths=True, num_cpus=0, override_num_blocks=blocks
+        ).map_batches(
             ListingScorer,
             compute=ray.data.ActorPoolStrategy(size=workers),
             batch_size=BATCH_ROWS,
@@ -267,6 +272,26 @@ def score_catalog(
         progress.finish()
         run.seconds = time.monotonic() - started
     return run
+
+
+def _check_schemas(files: list[Path]) -> None:
+    """One pipeline reads every file: their columns must agree (Ray cannot unify, say, a map
+    and a struct column)."""
+    import pyarrow.parquet as pq
+
+    first = pq.read_schema(files[0])
+    if "listing_id" not in first.names:
+        raise CatalogError(f"{files[0]}: no listing_id column (columns: {', '.join(first.names)})")
+    for file in files[1:]:
+        schema = pq.read_schema(file)
+        for name in sorted(set(first.names) | set(schema.names)):
+            ours = first.field(name).type if name in first.names else "absent"
+            theirs = schema.field(name).type if name in schema.names else "absent"
+            if str(ours) != str(theirs):
+                raise CatalogError(
+                    f"{file}: column {name} is {theirs}, but {ours} in {files[0].name}; "
+                    "the files of one catalog need the same columns"
+                )
 
 
 def _finished_files(

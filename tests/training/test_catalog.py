@@ -18,28 +18,29 @@ from benchmarks.live_server import free_port, start_server, stop_server  # noqa:
 from data.demo import generate_demo_listings  # noqa: E402
 from data.schema import Listing  # noqa: E402
 from models.scorer import BundleScorer  # noqa: E402
-from training.catalog import catalog_policy, output_path, score_rows  # noqa: E402
+from training.catalog import catalog_policy, listing_fields, output_path, score_rows  # noqa: E402
 from training.cli import main  # noqa: E402
 
 RAY_START_TIMEOUT_S = 120
 
 
 def _write_catalog(folder: Path) -> list[Listing]:
-    """Two Parquet files of demo listings: attributes as a struct column in the first, as a map
-    column in the second, which also holds one invalid row."""
+    """Two Parquet files of demo listings, attributes as a map column; the second file also
+    holds one invalid row."""
     listings = [row.listing for row in generate_demo_listings(n=120, seed=303)]
     folder.mkdir()
-    first = [listing.model_dump(mode="json") for listing in listings[:70]]
-    second = [listing.model_dump(mode="json") for listing in listings[70:]]
-    second.append({**second[0], "listing_id": "bad-1", "title": "", "description": ""})
-    pq.write_table(pa.Table.from_pylist(first), folder / "part-a.parquet")
-    plain = [{k: v for k, v in row.items() if k != "attributes"} for row in second]
-    pairs = [list(row.get("attributes", {}).items()) for row in second]
-    mapped = pa.Table.from_pylist(plain).append_column(
-        "attributes", pa.array(pairs, type=pa.map_(pa.string(), pa.string()))
-    )
-    pq.write_table(mapped, folder / "part-b.parquet")
+    rows = [listing.model_dump(mode="json") for listing in listings]
+    rows.append({**rows[0], "listing_id": "bad-1", "title": "", "description": ""})
+    for name, part in (("part-a", rows[:70]), ("part-b", rows[70:])):
+        pq.write_table(_table(part), folder / f"{name}.parquet")
     return listings
+
+
+def _table(rows: list[dict[str, object]]) -> object:
+    plain = [{k: v for k, v in row.items() if k != "attributes"} for row in rows]
+    pairs = [list(dict(row.get("attributes") or {}).items()) for row in rows]  # type: ignore[call-overload]
+    attributes = pa.array(pairs, type=pa.map_(pa.string(), pa.string()))
+    return pa.Table.from_pylist(plain).append_column("attributes", attributes)
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +152,30 @@ def test_recording_a_catalog_through_the_service(
         assert "recorded 120 listings from 2 file(s) (120 already stored" in replay.output
     finally:
         stop_server(server.process)
+
+
+def test_parquet_attributes_as_map_or_struct_read_as_the_listing_s() -> None:
+    as_map = {"listing_id": "a", "title": "Lamp", "attributes": [("condition", "used")]}
+    as_struct = {"listing_id": "a", "title": "Lamp", "attributes": {"condition": "used", "x": None}}
+    assert listing_fields(as_map)["attributes"] == {"condition": "used"}
+    assert listing_fields(as_struct)["attributes"] == {"condition": "used"}
+    assert "price" not in listing_fields({"listing_id": "a", "price": None, "shop": "x"})
+
+
+def test_files_whose_columns_differ_are_refused_before_ray_starts(
+    tmp_path: Path, demo_bundle: Path
+) -> None:
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    rows = [{"listing_id": "a", "title": "Lamp", "attributes": {"condition": "used"}}]
+    pq.write_table(pa.Table.from_pylist(rows), catalog / "a.parquet")
+    pq.write_table(_table(rows), catalog / "b.parquet")  # attributes as a map here
+    command = ["score-catalog", "--input", str(catalog), "--output", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, [*command, "--bundle", str(demo_bundle)])
+    assert result.exit_code == 1
+    assert "b.parquet: column attributes is map<string, string" in result.output
+    assert "but struct<condition: string> in a.parquet" in result.output
+    assert "the files of one catalog need the same columns" in result.output
 
 
 def test_bad_input_is_a_one_line_error(tmp_path: Path, demo_bundle: Path) -> None:
