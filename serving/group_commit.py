@@ -5,28 +5,32 @@ that requests arriving while a write is in flight wait for the next one together
 (one fsync on SQLite, one round trip on PostgreSQL) serves all of them. Nothing waits on purpose:
 a lone request is written at once, exactly as alone.
 
-A group that fails is never anyone's loss: on a conflict (an :class:`IntegrityError`, e.g. a
-concurrent writer opened a listing's queue item) or on an unexpected error, the group's
-transaction is rolled back whole and each request is written again alone, so a request's error
-is its own. An error of the database itself (unreachable, locked, timed out) answers every
-request of the group with that error.
+A group that fails is never anyone's loss: on a conflict (an integrity error — a concurrent
+writer opened a listing's queue item —, a deadlock) or on any error of one request's data, the
+group's transaction is rolled back whole and each request is written again alone, each within
+its own deadline, so a request's error is its own. An outage of the database itself
+(unreachable, locked, timed out) answers every request of the group with that error.
 """
 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.database_calls import DatabaseCalls
 from serving.decision_store import NewDecision, StoredDecision, record_decisions, record_together
+from serving.errors import DatabaseDeadlineError
 
 Recorded = list[tuple[StoredDecision, bool]]
 """Each decision as stored, with ``True`` where it was newly created."""
+RETRY_ALONE_SQLSTATES: Final = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock and serialization failure: a conflict between writers, not an outage."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Waiting:
     batch: Sequence[NewDecision]
     answer: asyncio.Future[Recorded]
@@ -36,7 +40,11 @@ class _Waiting:
 class GroupCommit:
     """Writes every request's decisions through :func:`record_groups`, grouping those that
     arrive while a write is in flight; at most ``max_group_listings`` decisions per transaction
-    (a larger request still goes alone, whole)."""
+    (a larger request still goes alone, whole).
+
+    Each request waits at most the database deadline, in the queue and in its group's write
+    together: past it, :class:`DatabaseDeadlineError` (503), as for any database call.
+    """
 
     database: DatabaseCalls
     session_factory: sessionmaker[Session]
@@ -48,33 +56,70 @@ class GroupCommit:
 
     async def record(self, batch: Sequence[NewDecision]) -> Recorded:
         """``batch`` recorded in order (a batch request stays all or nothing), once committed."""
-        answer: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(batch, answer))
-        if self._writer is None:
+        waiting = _Waiting(batch, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_while_waiting())
-        return await answer
+        deadline = self.database.deadline_s
+        try:
+            # Shielded: a request that gives up does not cancel the answer its group will set.
+            return await asyncio.wait_for(asyncio.shield(waiting.answer), deadline)
+        except TimeoutError as error:
+            if waiting in self._waiting:  # never taken into a group: never written
+                self._waiting.remove(waiting)
+            # Its group may still answer; nobody reads that answer now.
+            waiting.answer.add_done_callback(_retrieve)
+            raise DatabaseDeadlineError(deadline) from error
 
     async def _write_while_waiting(self) -> None:
+        group: list[_Waiting] = []
         try:
             while self._waiting:
                 group = self._next_group()
-                try:
-                    results = await self.database.run(
-                        record_groups, self.session_factory, [w.batch for w in group]
-                    )
-                except Exception as error:  # the deadline or the database: the whole group's
-                    results = [error] * len(group)
+                results = await self._write(group)
                 self.groups_written += 1
                 self.requests_written += len(group)
                 for waiting, result in zip(group, results, strict=True):
-                    if waiting.answer.done():  # the request was cancelled while it waited
+                    if waiting.answer.done():
                         continue
                     if isinstance(result, BaseException):
                         waiting.answer.set_exception(result)
                     else:
                         waiting.answer.set_result(result)
+                group = []
+        except BaseException as error:  # cancelled with its loop: nobody may wait forever
+            for waiting in [*group, *self._waiting]:
+                if waiting.answer.done():
+                    continue
+                if isinstance(error, Exception):
+                    waiting.answer.set_exception(error)
+                else:
+                    waiting.answer.cancel()
+            self._waiting.clear()
+            raise
         finally:
             self._writer = None
+
+    async def _write(self, group: list[_Waiting]) -> list[Recorded | Exception]:
+        """The group in one transaction; after a conflict, each request alone, each within its
+        own deadline."""
+        batches = [waiting.batch for waiting in group]
+        try:
+            together = await self.database.run(record_groups, self.session_factory, batches)
+        except Exception as error:  # the deadline, or the database: the whole group's
+            return [error] * len(group)
+        results: list[Recorded | Exception] = []
+        for batch, result in zip(batches, together, strict=True):
+            if result is not None:
+                results.append(result)
+                continue
+            try:
+                results.append(
+                    await self.database.run(record_decisions, self.session_factory, batch)
+                )
+            except Exception as error:
+                results.append(error)
+        return results
 
     def _next_group(self) -> list[_Waiting]:
         group: list[_Waiting] = []
@@ -88,25 +133,32 @@ class GroupCommit:
         return group
 
 
+def _retrieve(answer: asyncio.Future[Recorded]) -> None:
+    if not answer.cancelled():
+        answer.exception()
+
+
 def record_groups(
     session_factory: sessionmaker[Session], batches: Sequence[Sequence[NewDecision]]
-) -> list[Recorded | Exception]:
-    """Each batch's decisions recorded, all in one transaction; per batch its result or error.
+) -> list[Recorded | Exception | None]:
+    """Each batch's decisions recorded, all in one transaction; per batch its result, its
+    error, or ``None``: the group could not be written together, write this batch alone.
 
     Two batches carrying the same idempotency key behave as two racing identical requests: the
     later one gets the earlier one's decision back (``False``).
     """
     if len(batches) == 1:
-        return [_alone(session_factory, batches[0])]
+        try:
+            return [record_decisions(session_factory, batches[0])]
+        except Exception as error:
+            return [error]
     try:
         recorded = record_together(session_factory, [new for batch in batches for new in batch])
-    except IntegrityError:
-        return [_alone(session_factory, batch) for batch in batches]
-    except DBAPIError as error:
-        return [error] * len(batches)
-    except Exception:
-        return [_alone(session_factory, batch) for batch in batches]
-    results: list[Recorded | Exception] = []
+    except Exception as error:
+        if _is_outage(error):
+            return [error] * len(batches)
+        return [None] * len(batches)  # a conflict, a deadlock or one request's bad data
+    results: list[Recorded | Exception | None] = []
     start = 0
     for batch in batches:
         results.append(recorded[start : start + len(batch)])
@@ -114,10 +166,9 @@ def record_groups(
     return results
 
 
-def _alone(
-    session_factory: sessionmaker[Session], batch: Sequence[NewDecision]
-) -> Recorded | Exception:
-    try:
-        return record_decisions(session_factory, batch)
-    except Exception as error:
-        return error
+def _is_outage(error: Exception) -> bool:
+    """The database itself failed (unreachable, locked, timed out): every request would fail
+    alone too. A deadlock or serialization failure is a conflict: those retry alone."""
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    return getattr(error.orig, "sqlstate", None) not in RETRY_ALONE_SQLSTATES

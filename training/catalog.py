@@ -28,20 +28,25 @@ from models.policy import Policy, default_policy
 from models.policy_file import load_policy
 from models.routing import route_listing
 from models.scorer import BundleScorer
-from training.errors import TrainingError
+from training.catalog_files import (
+    CatalogError,
+    Versions,
+    check_schemas,
+    empty_table,
+    input_files,
+    is_finished,
+    output_path,
+    row_count,
+    write_scores,
+)
 from training.progress import StepProgress
 
 Echo = Callable[[str], None]
 LISTING_FIELDS: Final = frozenset(Listing.model_fields)
-OUTPUT_SUFFIX: Final = ".scores.parquet"
 BATCH_ROWS: Final = 256
 LOCAL_OBJECT_STORE_BYTES: Final = 256 * 1024 * 1024
 """A local Ray's object store: the rows in flight are small; Ray's default takes 30% of RAM."""
 SOURCE_COLUMN: Final = "path"
-
-
-class CatalogError(TrainingError):
-    """The catalog cannot be scored as asked (no input files, a file Ray cannot read)."""
 
 
 @dataclass
@@ -57,22 +62,6 @@ class CatalogRun:
     @property
     def listings_per_s(self) -> float:
         return self.listings / self.seconds if self.seconds else 0.0
-
-
-def input_files(path: Path) -> list[Path]:
-    """``path`` itself, or the ``*.parquet`` files directly in the folder ``path``, sorted."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise CatalogError(f"{path}: no such file or folder")
-    files = sorted(p for p in path.glob("*.parquet") if p.is_file())
-    if not files:
-        raise CatalogError(f"{path}: no .parquet files in this folder")
-    return files
-
-
-def output_path(output: Path, source: Path) -> Path:
-    return output / f"{source.stem}{OUTPUT_SUFFIX}"
 
 
 class ListingScorer:
@@ -220,25 +209,28 @@ def score_catalog(
     echo: Echo = print,
 ) -> CatalogRun:
     """Score every listing of the Parquet file or folder ``source`` into ``output``."""
-    import pyarrow.parquet as pq
-
     files = input_files(source)
-    labels = BundleScorer(bundle_dir).labels  # also checks the bundle before Ray starts
-    catalog_policy(policy_spec, BundleScorer(bundle_dir))
+    scorer = BundleScorer(bundle_dir)  # checks the bundle (and the policy) before Ray starts
+    labels = scorer.labels
+    policy = catalog_policy(policy_spec, scorer)
+    versions = Versions(scorer.card.model_id, scorer.card.threshold_set_id, policy.version)
     output.mkdir(parents=True, exist_ok=True)
     run = CatalogRun()
     todo = []
     for file in files:
-        if output_path(output, file).is_file():
+        if is_finished(file, output, versions):
             run.files_skipped.append(file.name)
+        elif row_count(file) == 0:  # nothing to score: an empty output, written at once
+            write_scores(empty_table(output_schema(labels)), file, output, versions)
+            run.files_scored.append(file.name)
         else:
             todo.append(file)
     if run.files_skipped:
         echo(f"skipping {len(run.files_skipped)} finished file(s): {', '.join(run.files_skipped)}")
     if not todo:
         return run
-    _check_schemas(todo)
-    expected = {str(file.resolve()): pq.ParquetFile(file).metadata.num_rows for file in todo}
+    check_schemas(todo)
+    expected = {str(file.resolve()): row_count(file) for file in todo}
     with _ray(address) as ray:
         echo(f"Ray: {_describe(ray)}; {workers} scoring worker(s)")
         started = time.monotonic()  # Ray is up: from here, the job's own time
@@ -263,8 +255,8 @@ def score_catalog(
         progress = StepProgress(echo, "scoring the catalog", total, unit=" listings")
         for table in _finished_files(dataset, expected, progress):
             path = Path(table.column(SOURCE_COLUMN)[0].as_py())
-            scored = table.drop_columns([SOURCE_COLUMN])
-            _write_atomically(scored, output_path(output, path), labels)
+            scored = table.drop_columns([SOURCE_COLUMN]).cast(output_schema(labels))
+            write_scores(scored, path, output, versions)
             run.files_scored.append(path.name)
             run.listings += table.num_rows
             run.invalid += table.num_rows - table.column("error").null_count
@@ -272,26 +264,6 @@ def score_catalog(
         progress.finish()
         run.seconds = time.monotonic() - started
     return run
-
-
-def _check_schemas(files: list[Path]) -> None:
-    """One pipeline reads every file: their columns must agree (Ray cannot unify, say, a map
-    and a struct column)."""
-    import pyarrow.parquet as pq
-
-    first = pq.read_schema(files[0])
-    if "listing_id" not in first.names:
-        raise CatalogError(f"{files[0]}: no listing_id column (columns: {', '.join(first.names)})")
-    for file in files[1:]:
-        schema = pq.read_schema(file)
-        for name in sorted(set(first.names) | set(schema.names)):
-            ours = first.field(name).type if name in first.names else "absent"
-            theirs = schema.field(name).type if name in schema.names else "absent"
-            if str(ours) != str(theirs):
-                raise CatalogError(
-                    f"{file}: column {name} is {theirs}, but {ours} in {files[0].name}; "
-                    "the files of one catalog need the same columns"
-                )
 
 
 def _finished_files(
@@ -302,7 +274,7 @@ def _finished_files(
 
     pending: dict[str, list[Any]] = {}
     counts: dict[str, int] = {}
-    for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
+    for batch in _ray_errors_named(dataset.iter_batches(batch_format="pyarrow", batch_size=None)):
         for source in batch.column(SOURCE_COLUMN).unique().to_pylist():
             part = batch.filter(pa.compute.equal(batch.column(SOURCE_COLUMN), source))
             key = _resolved(source, expected)
@@ -316,19 +288,23 @@ def _finished_files(
         raise CatalogError(f"Ray returned fewer rows than these files hold: {short}")
 
 
+def _ray_errors_named(batches: Iterator[Any]) -> Iterator[Any]:
+    """A failed Ray task (a file it cannot read, an actor that died) as one line."""
+    try:
+        yield from batches
+    except Exception as error:
+        if isinstance(error, CatalogError):
+            raise
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        last = lines[-1] if lines else type(error).__name__
+        raise CatalogError(f"Ray could not score the catalog: {last}") from None
+
+
 def _resolved(source: str, expected: dict[str, int]) -> str:
     """Ray's ``path`` column may drop the leading slash of a local path."""
     if source in expected:
         return source
     return next((key for key in expected if key.endswith(source.lstrip("/"))), source)
-
-
-def _write_atomically(table: Any, target: Path, labels: list[str]) -> None:
-    import pyarrow.parquet as pq
-
-    partial = target.with_name(f".{target.name}.partial")
-    pq.write_table(table.cast(output_schema(labels)), partial)
-    os.replace(partial, target)
 
 
 class _ray:  # noqa: N801 - used as a context manager: ``with _ray(address) as ray``

@@ -6,12 +6,14 @@ sellers, the review queue, idempotency, audit sampling). Sending the same listin
 a listing whose content, model and policy are unchanged answers its stored decision without
 being scored again, so a retry — or a rerun after a crash — records nothing twice.
 
-A file is marked recorded (``<stem>.recorded``) once every batch of it was answered; a rerun
-skips marked files. The service's answer is compared with the catalog's own decision: they differ
-where a human decided the content, the seller is restricted, or the service runs another model
-or policy (``disagreements``).
+A file is marked recorded (``<stem>.scores.parquet.recorded``, naming the scores it recorded and
+the service's URL) once every batch of it was answered; a rerun skips a file whose marker names
+its current scores and the same URL. The service's answer is compared with the catalog's own
+decision: they differ where a human decided the content, the seller is restricted, or the
+service runs another model or policy (``disagreements``).
 """
 
+import http.client
 import json
 import time
 import urllib.error
@@ -21,8 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from data.schema import Listing
-from training.catalog import CatalogError, listing_fields, output_path
+from training.catalog import listing_fields
+from training.catalog_files import CatalogError, output_path, written_fingerprint
 
 Echo = Callable[[str], None]
 ATTEMPTS: Final = 5
@@ -58,8 +63,11 @@ def record_catalog(
     endpoint = url.rstrip("/") + "/v1/score/batch"
     for source in sources:
         scored_path = output_path(output, source)
+        stamp = written_fingerprint(scored_path)
+        if stamp is None:
+            raise CatalogError(f"{source}: no scores to record ({scored_path} is missing)")
         marker = scored_path.with_name(scored_path.name + RECORDED_SUFFIX)
-        if marker.is_file():
+        if _recorded(marker, stamp, url):
             recording.files_skipped += 1
             continue
         scored = pq.read_table(scored_path, columns=["listing_id", "action", "error"])
@@ -67,9 +75,9 @@ def record_catalog(
             row["listing_id"]: row["action"] for row in scored.to_pylist() if row["error"] is None
         }
         listings = [
-            Listing.model_validate(listing_fields(row))
+            listing
             for row in pq.read_table(source).to_pylist()
-            if row.get("listing_id") in ours
+            if row.get("listing_id") in ours and (listing := _valid(row)) is not None
         ]
         for start in range(0, len(listings), batch_size):
             chunk = listings[start : start + batch_size]
@@ -78,10 +86,27 @@ def record_catalog(
                 recording.replayed += bool(result["replayed"])
                 recording.disagreements += result["action"] != ours[result["listing_id"]]
             recording.listings += len(chunk)
-        marker.write_text(json.dumps({"listings": len(listings), "url": url}) + "\n")
+        marker.write_text(json.dumps({"scores": stamp, "url": url, "listings": len(listings)}))
         recording.files += 1
         echo(f"recorded {source.name}: {len(listings)} listings through {endpoint}")
     return recording
+
+
+def _recorded(marker: Path, stamp: dict[str, Any], url: str) -> bool:
+    """Whether ``marker`` says these very scores were recorded at ``url``."""
+    try:
+        found = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(found, dict) and found.get("scores") == stamp and found.get("url") == url
+
+
+def _valid(row: dict[str, Any]) -> Listing | None:
+    """The row as a listing; None for a row scoring refused (its id may repeat a valid one's)."""
+    try:
+        return Listing.model_validate(listing_fields(row))
+    except ValidationError:
+        return None
 
 
 def _post_batch(
@@ -101,11 +126,21 @@ def _post_batch(
                 results: list[dict[str, Any]] = json.loads(response.read())["results"]
                 return results
         except urllib.error.HTTPError as error:
+            retry_after = error.headers.get("Retry-After", "")
+            if retry_after.isdigit():
+                delay = max(delay, float(retry_after))
             if error.code not in RETRIED_STATUSES or attempt == ATTEMPTS:
                 raise CatalogError(
                     f"{where}: the service answered {error.code}: {_message(error)}"
                 ) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,  # a connection cut mid-answer (IncompleteRead, ...)
+            TimeoutError,
+            ConnectionError,
+            ValueError,  # an answer that is not the API's JSON (a proxy's page)
+            KeyError,
+        ) as error:
             if attempt == ATTEMPTS:
                 raise CatalogError(
                     f"{where}: {endpoint} unreachable after {ATTEMPTS} attempts: {error}"

@@ -219,8 +219,8 @@ def score_catalog(
     """Score a catalog of listings on Ray Data; resumes, skipping files already scored."""
     import os
 
-    from training.catalog import input_files
     from training.catalog import score_catalog as run_catalog
+    from training.catalog_files import input_files
     from training.catalog_record import record_catalog
 
     api_key = os.environ.get(api_key_env, "") if record_url else ""

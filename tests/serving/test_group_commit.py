@@ -111,3 +111,34 @@ def test_groups_stay_within_the_listing_limit_and_a_large_request_goes_whole(
     # The five-listing request alone, then the four singles two by two.
     assert (writes.groups_written, writes.requests_written) == (3, 5)
     assert _rows(session_factory) == 9
+
+
+def test_requests_waiting_behind_a_stuck_write_answer_within_the_deadline(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Another connection holds SQLite's write lock: the first group waits on it (busy timeout
+    5 s), and every request — the one in that group and those queued behind it — gets the
+    deadline error after 0.5 s instead of waiting for the lock."""
+    import sqlite3
+    import time
+
+    from serving.db import upgrade_database
+    from serving.errors import DatabaseDeadlineError
+
+    upgrade_database(sqlite_url)
+    engine = create_db_engine(sqlite_url)
+    calls = DatabaseCalls(threads=2, deadline_s=0.5)
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        writes = GroupCommit(calls, make_session_factory(engine), max_group_listings=1)
+        began = time.monotonic()
+        results = _record_concurrently(writes, [[make_new_decision()] for _ in range(4)])
+        waited = time.monotonic() - began
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        calls.shutdown()
+    assert all(isinstance(result, DatabaseDeadlineError) for result in results)
+    assert waited < 3.0
+    engine.dispose()

@@ -18,7 +18,8 @@ from benchmarks.live_server import free_port, start_server, stop_server  # noqa:
 from data.demo import generate_demo_listings  # noqa: E402
 from data.schema import Listing  # noqa: E402
 from models.scorer import BundleScorer  # noqa: E402
-from training.catalog import catalog_policy, listing_fields, output_path, score_rows  # noqa: E402
+from training.catalog import catalog_policy, listing_fields, score_rows  # noqa: E402
+from training.catalog_files import output_path  # noqa: E402
 from training.cli import main  # noqa: E402
 
 RAY_START_TIMEOUT_S = 120
@@ -122,6 +123,17 @@ def test_catalog_scoring_on_a_ray_cluster_matches_the_scorer_and_resumes(
     done = runner.invoke(main, command)
     assert done.exit_code == 0 and "scored 0 listings" in done.output
 
+    # A new export under the same name is not "finished": it is scored again.
+    pq.write_table(_table(rows_of(listings[:5])), catalog / "part-a.parquet")
+    renewed = runner.invoke(main, command)
+    assert renewed.exit_code == 0, renewed.output
+    assert "skipping 1 finished file(s): part-b.parquet" in renewed.output
+    assert "scored 5 listings from 1 file(s)" in renewed.output
+
+
+def rows_of(listings: list[Listing]) -> list[dict[str, object]]:
+    return [listing.model_dump(mode="json") for listing in listings]
+
 
 def test_recording_a_catalog_through_the_service(
     tmp_path: Path, demo_bundle: Path, ray_address: str
@@ -175,6 +187,10 @@ def test_files_whose_columns_differ_are_refused_before_ray_starts(
     assert result.exit_code == 1
     assert "b.parquet: column attributes is map<string, string" in result.output
     assert "but struct<condition: string> in a.parquet" in result.output
+    (catalog / "b.parquet").write_text("not parquet")
+    broken = CliRunner().invoke(main, [*command, "--bundle", str(demo_bundle)])
+    assert broken.exit_code == 1
+    assert "b.parquet: not a readable Parquet file" in broken.output
     assert "the files of one catalog need the same columns" in result.output
 
 
