@@ -5,6 +5,7 @@ file, so migrations run the same from a source checkout, an installed wheel or a
 directory. The database URL is always the caller's; nothing is read from the ini file.
 """
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,7 @@ DEFAULT_TIMEOUT_S: Final = 5.0
 POOL_SIZE: Final = 5
 POOL_MAX_OVERFLOW: Final = 10
 POSTGRES_POOL_RECYCLE_S: Final = 1800
+_ORJSON_OPTIONS: Final = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 MIGRATION_TIMEOUT_S: Final = 300.0
 """Migrations may rewrite whole tables: they get a longer statement timeout than requests."""
 
@@ -88,9 +90,13 @@ def _create_sqlite_engine(url: URL, *, timeout_s: float, echo: bool) -> Engine:
 
 
 def _json_text(value: Any) -> str:
-    """JSON columns written with orjson: the same JSON as the standard library's (a decision
-    holds no NaN, no non-string keys), several times faster on the write path."""
-    return orjson.dumps(value).decode()
+    """JSON columns written with orjson, several times faster on the write path; numpy values
+    and non-string keys as the standard library writes them, and anything else orjson refuses
+    (an integer above 64 bits) through the standard library itself."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
