@@ -14,8 +14,10 @@ name and renamed once all of its rows are scored: a crash loses only the files i
 next run skips every finished file. Rows that are not valid listings are kept, with ``error`` set.
 """
 
+import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,15 +324,19 @@ class _ray:  # noqa: N801 - used as a context manager: ``with _ray(address) as r
                 "catalog scoring needs Ray: pip install 'listingguard[catalog]'"
             ) from error
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # Ray's advice to split the input further: the job reads whole files on purpose.
+        warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
         if self.address:
-            ray.init(address=self.address, log_to_driver=False)
+            ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(
                 num_cpus=os.cpu_count() or 1,
                 include_dashboard=False,
                 object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                 log_to_driver=False,
+                logging_level=logging.WARNING,
             )
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our own progress lines instead
         ray.data.DataContext.get_current().enable_progress_bars = False
         return ray
 
