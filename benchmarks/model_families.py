@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.model_families [--epochs 2] [--resamples 500]
 
 Every model is fitted on train only (the tokenized families split train by seller into fit /
-tune / calibration: early stopping and the ensemble's blend on tune, calibration and certified
+tune / calibration: early stopping and the ensemble's heads on tune, calibration and certified
 edges on calibration) and measured on validation, whose sellers none of them saw. Prints, per
 label: average precision and recall at precision 0.95 with seller-bootstrap 95% intervals; the
 paired seller-bootstrap interval of the AP difference against the frozen-embedding reference
@@ -95,6 +95,11 @@ def main() -> None:
         probabilities["frozen MiniLM+TF-IDF"] = frozen_reference_scores(train, validation, labels)
         figures["train_seconds"]["frozen"] = round(time.perf_counter() - started, 1)
         figures["fine_tuning"] = read_card(bundles["transformer"]).training["fine_tuning"]
+        ensemble_card = read_card(bundles["ensemble"])
+        figures["ensemble_heads"] = {
+            "tune_average_precision": ensemble_card.training.get("ensemble_heads"),
+            "joint": sorted(ensemble_card.joint_heads or {}),
+        }
         figures["validation"] = _validation(validation, labels, probabilities, args.resamples)
         figures["slices"] = _source_slices(validation, labels, probabilities)
         figures["speed"] = _speed(bundles["transformer"], validation, args.speed_texts, checkpoints)
@@ -273,6 +278,9 @@ def _print(figures: dict[str, Any]) -> None:
     print(f"\ntraining seconds: {figures['train_seconds']}")
     tuning = figures["fine_tuning"]
     print(f"fine-tuning: {tuning['steps']} steps in {tuning['seconds']} s; {tuning['history']}")
+    heads = figures["ensemble_heads"]
+    print(f"ensemble heads (tune AP per candidate): {heads['tune_average_precision']}")
+    print(f"  joint heads chosen for: {heads['joint'] or 'none'}")
     print(f"\n{'label':<12} {'model':<22} {'AP [95% CI]':<26} {'recall@p0.95':<26} AP - frozen")
     for label, models in figures["validation"].items():
         for name, cell in models.items():

@@ -99,6 +99,18 @@ class BlendWeights(BaseModel):
     bias: float
 
 
+class JointHead(BaseModel):
+    """One label's ensemble logit from a single logistic regression over the n-gram TF-IDF
+    features and the fine-tuned encoder's pooled embedding (times ``embedding_scale``), fitted on
+    the fit split; it replaced the blend because its tune-split average precision was higher."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    embedding_scale: float = Field(gt=0)
+    tune_average_precision: float
+    blend_tune_average_precision: float
+
+
 class ModelCard(BaseModel):
     """Everything serving needs to know about a bundle, and what it was trained and checked on."""
 
@@ -133,7 +145,10 @@ class ModelCard(BaseModel):
     quantization: QuantizationCheck | None = None
     """Tokenized families: the int8 budget check of the shipped graph."""
     ensemble: dict[str, BlendWeights] | None = None
-    """The ensemble family only: per label, its blend of the two members' logits."""
+    """The ensemble family only: the labels whose logit blends the two members' logits."""
+    joint_heads: dict[str, JointHead] | None = None
+    """The ensemble family only: the other labels, each one joint head (None: every label
+    blends, as every ensemble written before joint heads existed)."""
     category_blend: float | None = None
     """The ensemble family only: the transformer's share of the category probabilities."""
     model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -242,10 +257,19 @@ def _check_family(card: ModelCard, bundle_dir: Path) -> None:
             f"{card_path}: a card of the {card.model_family} family {needs} ensemble and "
             "category_blend"
         )
-    if card.ensemble is not None and set(card.ensemble) != set(card.labels):
+    if card.joint_heads is not None and not blended:
         raise BundleError(
-            f"{card_path}: ensemble covers {sorted(card.ensemble)}, the labels are {card.labels}"
+            f"{card_path}: a card of the {card.model_family} family must not have joint_heads"
         )
+    if card.ensemble is not None:
+        joint = set(card.joint_heads or {})
+        both = sorted(set(card.ensemble) & joint)
+        covered = set(card.ensemble) | joint
+        if both or covered != set(card.labels):
+            raise BundleError(
+                f"{card_path}: ensemble covers {sorted(card.ensemble)} and joint_heads "
+                f"{sorted(joint)}; each of the labels {card.labels} needs exactly one"
+            )
 
 
 def _check_parity(card: ModelCard, card_path: Path) -> None:

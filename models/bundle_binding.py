@@ -34,7 +34,7 @@ BOUND_FIELDS: Final = (
     "calibration",
 )
 """Card fields bound to the graph, besides ``feature_spec`` (bound setting by setting)."""
-OPTIONAL_BOUND_FIELDS: Final = ("encoder", "ensemble", "category_blend")
+OPTIONAL_BOUND_FIELDS: Final = ("encoder", "ensemble", "joint_heads", "category_blend")
 """Fields of some families only (tokenizer hash and length, blend weights), bound when set."""
 
 

@@ -82,7 +82,7 @@ class HashedLinearModel:
         heads = StepProgress(echo, "fitting heads", len(self.labels_) + 1)
         fitted = []
         for label in self.labels_:
-            fitted.append(self._fit_label(self._visible_to(label, features), rows, label))
+            fitted.append(self._fit_label(self.visible_to(label, features), rows, label))
             heads.advance()
         self.coef_ = np.column_stack([coef for coef, _ in fitted])
         self.intercept_ = np.array([intercept for _, intercept in fitted])
@@ -101,7 +101,7 @@ class HashedLinearModel:
         hashing.finish()
         return features
 
-    def _visible_to(self, label: str, features: sp.csr_matrix) -> sp.csr_matrix:
+    def visible_to(self, label: str, features: sp.csr_matrix) -> sp.csr_matrix:
         """``features`` with the term groups reserved for other labels zeroed (weight stays 0)."""
         hasher = FeatureHasher(self.spec)
         hidden = [

@@ -98,6 +98,22 @@ class TransformerParams(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
+class EnsembleParams(BaseModel):
+    """How the ensemble family turns its two members into one logit per label."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    head: Literal["auto", "blend", "joint"] = "auto"
+    """blend: a logistic regression on the two members' logits (fitted on tune); joint: one
+    logistic regression over the n-gram features and the fine-tuned encoder's pooled embedding
+    (fitted on fit); auto: per label, whichever has the higher tune-split average precision."""
+    embedding_scales: tuple[float, ...] = Field(default=(1.0, 3.0), min_length=1)
+    """A joint head's embedding weights against the n-grams (the pooled embedding divided by its
+    median norm on fit, times each scale; the tune split picks one)."""
+    c: float = Field(default=4.0, gt=0)
+    """Inverse L2 strength of a joint head's logistic regression."""
+
+
 class TrainConfig(BaseModel):
     """What a training run does; every field is recorded as an MLflow parameter."""
 
@@ -113,6 +129,7 @@ class TrainConfig(BaseModel):
     """hashed-linear (the baseline), transformer, or ensemble (both, blended)."""
     model: ModelParams = ModelParams()
     transformer: TransformerParams = TransformerParams()
+    ensemble: EnsembleParams = EnsembleParams()
     features: FeatureSpec = FeatureSpec()
     targets: ThresholdTargets = ThresholdTargets()
     label_targets: dict[str, ThresholdTargets] = Field(default_factory=dict)

@@ -1,20 +1,22 @@
-"""The ensemble family: the hashed n-grams and the transformer, blended per label, one bundle.
+"""The ensemble family: the hashed n-grams and the transformer, one head per label, one bundle.
 
-Both members fit on the fit split (the transformer stops early on tune); each label's blend — a
-logistic regression on the two members' logits — and the category mix are fitted on the tune
-split; calibration and the certified edges on the calibration split: weights and thresholds on
-separate splits. The two graphs are merged into one ONNX graph that takes both members' inputs;
-reasons are the n-gram member's phrases scaled by its blend weight (which also keeps a
-language-agnostic signal where the English-only encoder reads little).
+Both members fit on the fit split (the transformer stops early on tune). Each label's head is a
+blend of the two members' logits or one joint logistic regression over the n-grams and the
+fine-tuned pooled embedding (:mod:`training.families.ensemble_heads`: both linear in the two,
+chosen per label on the tune split); the category mix is fitted on tune; calibration and the
+certified edges on the calibration split: weights and thresholds on separate splits. The two
+graphs are merged into one ONNX graph that takes both members' inputs; reasons are the n-gram
+part's phrase contributions to the logit (which also keeps a language-agnostic signal where the
+English-only encoder reads little).
 """
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import ModelProto, helper, numpy_helper
-from sklearn.linear_model import LogisticRegression
 
 from data.schema import LabeledListing
 from models.bundle import (
@@ -23,17 +25,26 @@ from models.bundle import (
     MODEL_FILE,
     OUTPUT_NAMES,
     TOKEN_INPUT_NAMES,
-    BlendWeights,
     ModelCard,
 )
 from models.runner_tokens import run_inputs
 from models.scorer import BundleScorer
 from models.text_features import FeatureHasher, pad_batch
+from training.baseline import HashedLinearModel
 from training.errors import ParityError, TrainingError
+from training.families.ensemble_heads import EncoderHead, LinearHeads, SplitFeatures, fit_heads
 from training.families.hashed import HashedLinearFamily
 from training.families.lifecycle import Checked, FamilySplits
 from training.families.transformer import TransformerFamily
-from training.families.transformer_export import open_session, probability_gap
+from training.families.transformer_export import (
+    POOLED_OUTPUT,
+    load_graph,
+    open_session,
+    pooled_tensor,
+    probability_gap,
+    session_arrays,
+    with_pooled_output,
+)
 from training.families.transformer_fit import EVAL_BATCH, EncodedRows
 from training.onnx_export import bind_and_write, build_onnx_model
 
@@ -51,25 +62,52 @@ class EnsembleFamily(TransformerFamily):
             self.categories
         ):
             raise TrainingError("the ensemble's members model different labels or categories")
-        tune = splits.tune
-        hashed_logits = self.hashed.logits(tune)
-        encoder_logits, encoder_categories = self._member_outputs(tune)
-        self.weights = _blend_weights(hashed_logits, encoder_logits, tune, self._labels)
+        hidden = int(self.torch_model.encoder.config.hidden_size)
+        self.encoder_graph = with_pooled_output(
+            self.shipped_graph(), pooled_tensor(load_graph(self.fp32_path)), hidden
+        )
+        pooled_path = Path(self._scratch.name) / "encoder.pooled.onnx"
+        onnx.save(self.encoder_graph, str(pooled_path))
+        self.pooled_session = open_session(pooled_path)
+        tune_risk, tune_categories, tune_pooled = self._encoder_outputs(splits.tune)
+        joint = self.config.ensemble.head != "blend"
+        if joint:
+            self.progress(f"pooled embeddings of the {len(splits.fit)} fit rows for joint heads")
+        fit_pooled = (
+            self._encoder_outputs(splits.fit)[2] if joint else np.zeros((len(splits.fit), hidden))
+        )
+        model = self.hashed.model
+        risk = self.torch_model.risk
+        self.heads = fit_heads(
+            model,
+            EncoderHead(
+                weight=risk.weight.detach().cpu().numpy().astype(np.float64),
+                bias=risk.bias.detach().cpu().numpy().astype(np.float64),
+            ),
+            SplitFeatures(model.matrix(splits.fit), fit_pooled, splits.fit),
+            SplitFeatures(model.matrix(splits.tune), tune_pooled, splits.tune),
+            tune_risk,
+            self.config.ensemble,
+            class_weight=self.config.model.class_weight,
+            seed=self.config.seed,
+            progress=self.progress,
+        )
+        tune_encoded = self.encode(splits.tune)
         self.category_blend = _category_blend(
-            self.hashed.category_probabilities(tune), encoder_categories, self.encode(tune)
+            self.hashed.category_probabilities(splits.tune), tune_categories, tune_encoded
         )
         self.progress(
-            "blend on the tune split: "
+            "heads: "
             + ", ".join(
-                f"{label} {w.hashed:.2f}*ngrams + {w.transformer:.2f}*transformer"
-                for label, w in self.weights.items()
+                f"{label} {'joint' if label in self.heads.joints else 'blend'}"
+                for label in self._labels
             )
             + f"; categories {self.category_blend:.1f} transformer"
         )
         self.merged = merged_graph(
-            build_onnx_model(self.hashed.model),
-            self.shipped_graph(),
-            [self.weights[label] for label in self._labels],
+            build_onnx_model(ngram_part(model, self.heads)),
+            self.encoder_graph,
+            self.heads.embedding,
             self.category_blend,
         )
         merged_path = Path(self._scratch.name) / "ensemble.onnx"
@@ -90,28 +128,19 @@ class EnsembleFamily(TransformerFamily):
             categories.append(outputs[1])
         return np.vstack(logits), np.vstack(categories)
 
-    def _member_outputs(self, rows: list[LabeledListing]) -> tuple[np.ndarray, np.ndarray]:
-        from training.families.transformer_export import session_outputs
-
-        return session_outputs(
-            self.shipped_session, self.encode(rows), self.encoder.pad_id, alone=self.int8
+    def _encoder_outputs(self, rows: list[LabeledListing]) -> list[np.ndarray]:
+        """The encoder graph's risk logits, category probabilities and pooled embeddings."""
+        names = [*OUTPUT_NAMES[:2], POOLED_OUTPUT]
+        return session_arrays(
+            self.pooled_session, names, self.encode(rows), self.encoder.pad_id, alone=self.int8
         )
 
-    def blended(self, rows: list[LabeledListing]) -> tuple[np.ndarray, np.ndarray]:
-        """The ensemble's logits (n, L) and category probabilities (n, C), member by member."""
-        return self.model_outputs(rows, self._member_outputs(rows))
-
-    def model_outputs(
-        self, rows: list[LabeledListing], member: tuple[np.ndarray, np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        encoder_logits, encoder_categories = member
-        hashed_logits = self.hashed.logits(rows)
-        weights = [self.weights[label] for label in self._labels]
-        logits = (
-            hashed_logits * np.array([w.hashed for w in weights])
-            + encoder_logits * np.array([w.transformer for w in weights])
-            + np.array([w.bias for w in weights])
-        )
+    def outside_graph(self, rows: list[LabeledListing]) -> tuple[np.ndarray, np.ndarray]:
+        """The ensemble's logits (n, L) and category probabilities (n, C) computed outside the
+        merged graph: scikit-learn's TF-IDF rows, the encoder graph's pooled embeddings and
+        category probabilities, the heads in numpy."""
+        _, encoder_categories, pooled = self._encoder_outputs(rows)
+        logits = self.heads.logits(self.hashed.model.matrix(rows), pooled)
         share = self.category_blend
         categories = (1 - share) * self.hashed.category_probabilities(rows) + share * (
             encoder_categories
@@ -124,6 +153,12 @@ class EnsembleFamily(TransformerFamily):
     def ordering_logits(self) -> tuple[list[LabeledListing], np.ndarray]:
         return self.tune_rows, self.logits(self.tune_rows)
 
+    def training_record(self) -> dict[str, Any]:
+        return {
+            **super().training_record(),
+            "ensemble_heads": self.heads.tune_average_precision,
+        }
+
     def card_fields(self) -> dict[str, Any]:
         return {
             "model_family": ENSEMBLE_FAMILY,
@@ -131,7 +166,8 @@ class EnsembleFamily(TransformerFamily):
             "regulated_categories": self.categories,
             "input_names": list(INPUT_NAMES + TOKEN_INPUT_NAMES),
             "output_names": list(OUTPUT_NAMES),
-            "ensemble": self.weights,
+            "ensemble": self.heads.blends,
+            "joint_heads": self.heads.joints or None,
             "category_blend": self.category_blend,
         }
 
@@ -146,23 +182,22 @@ class EnsembleFamily(TransformerFamily):
 
     def _check(self, scorer: BundleScorer, rows: list[LabeledListing], split: str) -> Checked:
         """The transformer member's checks, the bundle against the merged graph, and the merged
-        graph against the blend of the members computed outside it — scikit-learn's n-gram
-        logits and the transformer's graph — within the parity tolerance when fp32 ships; an
-        int8 member is fused differently inside the merged graph by onnxruntime, so with int8
-        the gap is held to the int8 probability budget instead. The card's parity is the larger
-        of the two checks."""
+        graph against the heads computed outside it (:meth:`outside_graph`) within the parity
+        tolerance when fp32 ships; an int8 member is fused differently inside the merged graph
+        by onnxruntime, so with int8 the gap is held to the int8 probability budget instead.
+        The card's parity is the larger of the two checks."""
         checked = super()._check(scorer, rows, split)
         assert self.calibrated is not None
         maps = [self.calibrated.calibration[label] for label in self.labels]
-        gap = probability_gap(self.merged_outputs(rows), self.blended(rows), maps)
+        gap = probability_gap(self.merged_outputs(rows), self.outside_graph(rows), maps)
         params = self.config.transformer
         tolerance = params.int8_max_probability_diff if self.int8 else params.parity_tolerance
         if gap > tolerance:
             raise ParityError(
-                f"the merged ensemble graph differs from its members' blend by {gap:.3g} "
-                f"(tolerance {tolerance:g}) on {len(rows)} {split} rows"
+                f"the merged ensemble graph differs from its heads computed outside it by "
+                f"{gap:.3g} (tolerance {tolerance:g}) on {len(rows)} {split} rows"
             )
-        self.progress(f"merged graph vs the members' blend: max probability difference {gap:.2e}")
+        self.progress(f"merged graph vs the heads outside it: max probability difference {gap:.2e}")
         worst = max(gap, checked.parity.max_abs_probability_diff)
         parity = checked.parity.model_copy(
             update={"max_abs_probability_diff": worst, "tolerance": tolerance}
@@ -170,27 +205,12 @@ class EnsembleFamily(TransformerFamily):
         return Checked(parity=parity, quantization=checked.quantization)
 
 
-def _blend_weights(
-    hashed: np.ndarray, encoder: np.ndarray, rows: list[LabeledListing], labels: list[str]
-) -> dict[str, BlendWeights]:
-    weights = {}
-    for column, label in enumerate(labels):
-        values = [row.labels.value(label) for row in rows]
-        known = np.array([value is not None for value in values])
-        y = np.array([value or 0 for value in values])[known]
-        if len(set(y.tolist())) < 2:
-            raise TrainingError(
-                f"the tune split holds a single class of {label}: cannot fit the blend "
-                "(raise transformer.tune_fraction)"
-            )
-        features = np.column_stack([hashed[known, column], encoder[known, column]])
-        fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features, y)
-        weights[label] = BlendWeights(
-            hashed=float(fitted.coef_[0, 0]),
-            transformer=float(fitted.coef_[0, 1]),
-            bias=float(fitted.intercept_[0]),
-        )
-    return weights
+def ngram_part(model: HashedLinearModel, heads: LinearHeads) -> HashedLinearModel:
+    """The n-gram member with the heads' n-gram coefficients and intercepts (the category head
+    unchanged): the graph of the n-gram part of every label's logit."""
+    part = copy.copy(model)
+    part.coef_, part.intercept_ = heads.ngram_coef, heads.intercept
+    return part
 
 
 def _category_blend(hashed: np.ndarray, encoder: np.ndarray, encoded: EncodedRows) -> float:
@@ -207,34 +227,31 @@ def _category_blend(hashed: np.ndarray, encoder: np.ndarray, encoded: EncodedRow
 
 
 def merged_graph(
-    hashed: ModelProto,
-    transformer: ModelProto,
-    weights: list[BlendWeights],
+    ngrams: ModelProto,
+    encoder: ModelProto,
+    embedding: np.ndarray,
     category_blend: float,
 ) -> ModelProto:
-    """One graph: both members side by side (prefixed), then the blend of their outputs."""
-    h = onnx.compose.add_prefix(hashed, "ngrams/", rename_inputs=False)
-    t = onnx.compose.add_prefix(transformer, "encoder/", rename_inputs=False)
+    """One graph: both members side by side (prefixed), then each label's logit as the n-gram
+    part plus ``pooled @ embedding``, and the category mix."""
+    h = onnx.compose.add_prefix(ngrams, "ngrams/", rename_inputs=False)
+    t = onnx.compose.add_prefix(encoder, "encoder/", rename_inputs=False)
     constants = {
-        "blend/hashed": np.array([w.hashed for w in weights], np.float32),
-        "blend/transformer": np.array([w.transformer for w in weights], np.float32),
-        "blend/bias": np.array([w.bias for w in weights], np.float32),
+        "blend/embedding": embedding.astype(np.float32),
         "blend/category_hashed": np.array(1.0 - category_blend, np.float32),
         "blend/category_transformer": np.array(category_blend, np.float32),
     }
     node = helper.make_node
     blend = [
-        node("Mul", ["ngrams/risk_logits", "blend/hashed"], ["blend/h"]),
-        node("Mul", ["encoder/risk_logits", "blend/transformer"], ["blend/t"]),
-        node("Add", ["blend/h", "blend/t"], ["blend/sum"]),
-        node("Add", ["blend/sum", "blend/bias"], ["risk_logits"]),
+        node("MatMul", [f"encoder/{POOLED_OUTPUT}", "blend/embedding"], ["blend/e"]),
+        node("Add", ["ngrams/risk_logits", "blend/e"], ["risk_logits"]),
         node("Mul", ["ngrams/category_probabilities", "blend/category_hashed"], ["blend/ch"]),
         node("Mul", ["encoder/category_probabilities", "blend/category_transformer"], ["blend/ct"]),
         node("Add", ["blend/ch", "blend/ct"], ["category_probabilities"]),
-        node("Mul", ["ngrams/contributions", "blend/hashed"], ["contributions"]),
+        node("Identity", ["ngrams/contributions"], ["contributions"]),
     ]
-    n_labels = len(weights)
-    n_categories = hashed.graph.output[1].type.tensor_type.shape.dim[1].dim_value
+    n_labels = embedding.shape[1]
+    n_categories = ngrams.graph.output[1].type.tensor_type.shape.dim[1].dim_value
     outputs = [
         helper.make_tensor_value_info("risk_logits", onnx.TensorProto.FLOAT, ["batch", n_labels]),
         helper.make_tensor_value_info(

@@ -93,14 +93,57 @@ def session_outputs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Risk logits (n, L) and category probabilities (n, C) of an ONNX session; ``alone`` runs
     each row by itself, as serving runs an int8 graph."""
-    risks, categories = [], []
+    risk, category = session_arrays(session, list(OUTPUT_NAMES[:2]), encoded, pad_id, alone=alone)
+    return risk, category
+
+
+def session_arrays(
+    session: ort.InferenceSession,
+    names: list[str],
+    encoded: EncodedRows,
+    pad_id: int,
+    *,
+    alone: bool,
+) -> list[np.ndarray]:
+    """The named outputs of an ONNX session over encoded rows, in batches (``alone``: row by
+    row)."""
+    parts: list[list[np.ndarray]] = []
     for start in range(0, len(encoded.ids), EVAL_BATCH):
         tokens, mask = padded(encoded.ids[start : start + EVAL_BATCH], pad_id)
         inputs = {"input_ids": tokens.numpy(), "attention_mask": mask.numpy()}
-        risk, category = run_inputs(session, list(OUTPUT_NAMES[:2]), inputs, alone=alone)
-        risks.append(risk)
-        categories.append(category)
-    return np.vstack(risks), np.vstack(categories)
+        parts.append(run_inputs(session, names, inputs, alone=alone))
+    if not parts:
+        return [np.zeros((0, 0), np.float32) for _ in names]
+    return [np.vstack([part[i] for part in parts]) for i in range(len(names))]
+
+
+POOLED_OUTPUT = "pooled"
+RISK_HEAD_PREFIX = "/model/risk/"
+
+
+def pooled_tensor(fp32_graph: onnx.ModelProto) -> str:
+    """The name of the tensor the risk head reads in the exported fp32 graph: the pooled
+    embedding (int8 graphs quantized from it keep the name)."""
+    for node in fp32_graph.graph.node:
+        if node.name.startswith(RISK_HEAD_PREFIX):
+            return str(node.input[0])
+    raise ParityError(f"the encoder graph has no {RISK_HEAD_PREFIX} node to read pooled from")
+
+
+def with_pooled_output(graph: onnx.ModelProto, tensor: str, hidden: int) -> onnx.ModelProto:
+    """A copy of an encoder graph that also outputs ``pooled`` (n, hidden): ``tensor``."""
+    produced = {name for node in graph.graph.node for name in node.output}
+    if tensor not in produced:
+        raise ParityError(f"the encoder graph computes no {tensor!r} (the pooled embedding)")
+    copy = onnx.ModelProto()
+    copy.CopyFrom(graph)
+    copy.graph.node.append(
+        onnx.helper.make_node("Identity", [tensor], [POOLED_OUTPUT], name="pooled")
+    )
+    copy.graph.output.append(
+        onnx.helper.make_tensor_value_info(POOLED_OUTPUT, onnx.TensorProto.FLOAT, ["batch", hidden])
+    )
+    return copy
 
 
 def probability_gap(
