@@ -102,13 +102,14 @@ class BlendWeights(BaseModel):
 class JointHead(BaseModel):
     """One label's ensemble logit from a single logistic regression over the n-gram TF-IDF
     features and the fine-tuned encoder's pooled embedding (times ``embedding_scale``), fitted on
-    the fit split; it replaced the blend because its tune-split average precision was higher."""
+    the fit split, chosen over the blend (and the other scales) by tune-split average precision."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     embedding_scale: float = Field(gt=0)
     tune_average_precision: float
-    blend_tune_average_precision: float
+    blend_tune_average_precision: float | None
+    """None where the config asked for joint heads only (no blend was fitted)."""
 
 
 class ModelCard(BaseModel):

@@ -173,14 +173,20 @@ def _tiny_bundle(
     encoder: Path,
     rows: list[object],
     validation: list[object],
+    *,
+    ensemble_head: str = "auto",
 ) -> Path:
     from tests.transformer_fixtures import tiny_config
+    from training.config import EnsembleParams
     from training.pipeline import train_bundle
 
     root = tmp_path_factory.mktemp(family)
+    config = tiny_config(family, encoder).model_copy(
+        update={"ensemble": EnsembleParams(head=ensemble_head)}  # type: ignore[arg-type]
+    )
     train_bundle(
         rows,  # type: ignore[arg-type]
-        config=tiny_config(family, encoder),
+        config=config,
         data_fingerprint=f"demo-{family}",
         bundle_dir=root / "bundle",
         validation_rows=validation[:200],  # type: ignore[arg-type]
@@ -211,3 +217,21 @@ def ensemble_bundle(
 ) -> Path:
     """An ensemble-family bundle (n-grams + the tiny transformer, one merged graph)."""
     return _tiny_bundle("ensemble", tmp_path_factory, tiny_encoder, demo_rows, demo_validation_rows)
+
+
+@pytest.fixture(scope="session")
+def joint_ensemble_bundle(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_encoder: Path,
+    demo_rows: list[object],
+    demo_validation_rows: list[object],
+) -> Path:
+    """An ensemble whose every label has a joint head (n-grams + pooled embedding)."""
+    return _tiny_bundle(
+        "ensemble",
+        tmp_path_factory,
+        tiny_encoder,
+        demo_rows,
+        demo_validation_rows,
+        ensemble_head="joint",
+    )

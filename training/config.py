@@ -107,7 +107,7 @@ class EnsembleParams(BaseModel):
     """blend: a logistic regression on the two members' logits (fitted on tune); joint: one
     logistic regression over the n-gram features and the fine-tuned encoder's pooled embedding
     (fitted on fit); auto: per label, whichever has the higher tune-split average precision."""
-    embedding_scales: tuple[float, ...] = Field(default=(1.0, 3.0), min_length=1)
+    embedding_scales: tuple[float, ...] = Field(default=(1.0, 3.0, 10.0), min_length=1)
     """A joint head's embedding weights against the n-grams (the pooled embedding divided by its
     median norm on fit, times each scale; the tune split picks one)."""
     c: float = Field(default=4.0, gt=0)

@@ -7,6 +7,12 @@ from typing import Any
 
 from tests.models.bundle_edits import edit_card, refusal
 
+JOINT_HEAD = {
+    "embedding_scale": 1.0,
+    "tune_average_precision": 0.5,
+    "blend_tune_average_precision": 0.4,
+}
+
 
 def copy_of(bundle: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(bundle, tmp_path / "bundle"))
@@ -81,3 +87,23 @@ def test_an_ensemble_graph_under_a_transformer_card_is_refused(
     bundle = copy_of(ensemble_bundle, tmp_path)
     edit_card(bundle, lambda card: card.update(model_family="transformer"))
     assert "differ from the transformer family's" in refusal(bundle)
+
+
+def test_a_label_with_two_ensemble_heads_is_refused(ensemble_bundle: Path, tmp_path: Path) -> None:
+    bundle = copy_of(ensemble_bundle, tmp_path)
+
+    def twice(card: dict[str, Any]) -> None:
+        label = card["labels"][0]
+        card["ensemble"].setdefault(label, {"hashed": 1.0, "transformer": 1.0, "bias": 0.0})
+        card["joint_heads"] = {label: JOINT_HEAD}
+
+    edit_card(bundle, twice)
+    assert "each of the labels" in refusal(bundle) and "needs exactly one" in refusal(bundle)
+
+
+def test_joint_heads_on_a_transformer_card_are_refused(
+    transformer_bundle: Path, tmp_path: Path
+) -> None:
+    bundle = copy_of(transformer_bundle, tmp_path)
+    edit_card(bundle, lambda card: card.update(joint_heads={card["labels"][0]: JOINT_HEAD}))
+    assert "must not have joint_heads" in refusal(bundle)

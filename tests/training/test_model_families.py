@@ -10,9 +10,10 @@ import pytest
 from data.demo import write_demo_dataset
 from data.schema import LabeledListing, Listing
 from data.taxonomy import default_taxonomy
-from models.bundle import read_card
+from models.bundle import ModelCard, read_card
 from models.runner_tokens import run_inputs
 from models.scorer import BundleScorer
+from models.text_features import FeatureHasher, pad_batch
 from models.token_text import TokenEncoder
 from tests.cli_runs import invoke, listingguard_home
 from tests.transformer_fixtures import tiny_config
@@ -110,6 +111,34 @@ def test_transformer_reasons_are_occluded_title_words(transformer_bundle: Path) 
         assert reason.phrase in words and reason.weight > 0
 
 
+def test_joint_heads_read_the_ngrams_and_the_pooled_embedding(
+    joint_ensemble_bundle: Path,
+) -> None:
+    card = read_card(joint_ensemble_bundle)
+    assert card.ensemble == {}
+    assert card.joint_heads is not None and set(card.joint_heads) == set(card.labels)
+    for head in card.joint_heads.values():
+        assert head.embedding_scale in load_config().ensemble.embedding_scales
+        assert 0.0 < head.tune_average_precision <= 1.0
+    graph = onnx.load(joint_ensemble_bundle / "model.onnx")
+    (product,) = [node for node in graph.graph.node if node.output[0] == "blend/e"]
+    assert list(product.input) == ["encoder/pooled", "blend/embedding"]
+    scorer = BundleScorer(joint_ensemble_bundle)
+    listings = [REPLICA, PHONE, PILLS]
+    logits, _ = scorer.predict_logits(listings)
+    # The embedding part moves the logits: without it (weights zeroed) they change.
+    for initializer in graph.graph.initializer:
+        if initializer.name == "blend/embedding":
+            zeros = np.zeros(onnx.numpy_helper.to_array(initializer).shape, np.float32)
+            initializer.CopyFrom(onnx.numpy_helper.from_array(zeros, initializer.name))
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    inputs = _ensemble_inputs(card, joint_ensemble_bundle, listings)
+    ngrams_only = run_inputs(session, ["risk_logits"], inputs, alone=True)[0]
+    assert np.abs(ngrams_only - logits).max() > 1e-3
+    (score,) = scorer.score([REPLICA])
+    assert any("replica" in reason.phrase for reason in score.reasons["counterfeit"])
+
+
 def test_the_ensemble_is_one_graph_over_both_members(
     ensemble_bundle: Path, transformer_bundle: Path
 ) -> None:
@@ -121,7 +150,8 @@ def test_the_ensemble_is_one_graph_over_both_members(
     for prefix in ("ngrams/", "encoder/", "blend/"):
         assert any(name.startswith(prefix) for name in nodes), prefix
     assert card.input_names[:3] == ["feature_ids", "feature_counts", "feature_blocks"]
-    assert card.ensemble is not None and set(card.ensemble) == set(card.labels)
+    assert card.ensemble is not None
+    assert set(card.ensemble) | set(card.joint_heads or {}) == set(card.labels)
     assert card.category_blend is not None and 0.0 <= card.category_blend <= 1.0
     scorer = BundleScorer(ensemble_bundle)
     (score,) = scorer.score([REPLICA])
@@ -250,3 +280,17 @@ def test_train_cli_names_a_missing_encoder_folder(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "nowhere: not a Hugging Face model folder (no config.json)" in result.output
     assert "Traceback" not in result.output
+
+
+def _ensemble_inputs(
+    card: ModelCard, bundle: Path, listings: list[Listing]
+) -> dict[str, np.ndarray]:
+    """The merged graph's inputs, as serving builds them: hashed n-grams and token ids."""
+    assert card.encoder is not None
+    encoder = TokenEncoder(
+        bundle / "tokenizer.json",
+        max_length=card.encoder.max_length,
+        feature_spec=card.feature_spec,
+    )
+    hashed = pad_batch(FeatureHasher(card.feature_spec).transform(listings))
+    return {**hashed, **encoder.encode(listings)}

@@ -138,7 +138,7 @@ def fit_heads(
             heads.joints[label] = JointHead(
                 embedding_scale=float(chosen.removeprefix("joint x")),
                 tune_average_precision=scores[chosen],
-                blend_tune_average_precision=scores.get("blend", float("nan")),
+                blend_tune_average_precision=scores.get("blend"),
             )
         progress(
             f"{label}: tune average precision "
