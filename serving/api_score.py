@@ -65,13 +65,16 @@ async def _score_and_record(
     )
     known = await run(replay_known, factory, listings, scorer=scorer, policy=policy)
     if known is not None:
+        state.metrics.observe_decisions(known)
         return known
     # Inference runs on the server's thread pool; only the write runs under the database
     # deadline, so a slow CPU is never reported as a database outage.
     batch = await run_in_threadpool(
         decide_listings, listings, scorer=scorer, policy=policy, request_id=request_id
     )
-    return answers(await state.writes.record(batch))
+    results = answers(await state.writes.record(batch))
+    state.metrics.observe_decisions(results)
+    return results
 
 
 @router.get(

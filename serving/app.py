@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path
@@ -34,6 +34,8 @@ from serving.db import (
 from serving.deps import ServiceState, StateDep
 from serving.errors import DatabaseDeadlineError
 from serving.group_commit import GroupCommit
+from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from serving.metrics import read_queue
 from serving.middleware import install_middleware
 from serving.policy_reload import reload_on_sighup, service_policy
 from serving.schemas import ReadinessOut
@@ -58,7 +60,7 @@ def load_state(settings: Settings) -> ServiceState:
     database = DatabaseCalls(
         threads=POOL_SIZE + POOL_MAX_OVERFLOW, deadline_s=settings.request_deadline_seconds
     )
-    return ServiceState(
+    state = ServiceState(
         settings=settings,
         scorer=scorer,
         policy=service_policy(settings.policy, scorer.card),
@@ -83,6 +85,8 @@ def load_state(settings: Settings) -> ServiceState:
             database, session_factory, max_group_listings=settings.group_commit_max_listings
         ),
     )
+    state.metrics.serving(scorer.card, state.policy)
+    return state
 
 
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> FastAPI:
@@ -163,6 +167,19 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
             schema_current=migrated,
             model_version=state.scorer.card.model_id,
         )
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def metrics(state: StateDep) -> PlainTextResponse:
+        """Prometheus metrics of this process (text exposition format): requests and latency by
+        route, decisions by action, per-label bands and score histograms, active work items and
+        the oldest open item's age by kind, the model and policy in force, reloads. The queue
+        figures are read at scrape time; when the database does not answer within the readiness
+        timeout they keep their last values and ``listingguard_work_items_read_ok`` is 0."""
+        try:
+            queue = await state.readiness.run(read_queue, state.readiness_engine)
+        except (DatabaseDeadlineError, SQLAlchemyError):
+            queue = None
+        return PlainTextResponse(state.metrics.exposition(queue), media_type=METRICS_CONTENT_TYPE)
 
     return app
 

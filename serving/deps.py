@@ -1,6 +1,6 @@
 """Named FastAPI dependencies over the objects the lifespan loads once."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +13,7 @@ from serving.auth import Authenticator, Caller, requires
 from serving.console.sessions import ConsoleSessions
 from serving.database_calls import DatabaseCalls
 from serving.group_commit import GroupCommit
+from serving.metrics import ServiceMetrics
 from serving.settings import Settings
 
 
@@ -36,6 +37,8 @@ class ServiceState:
     console_sessions: ConsoleSessions
     writes: GroupCommit
     """Scoring decisions are written here: concurrent requests share a transaction."""
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    """This process's Prometheus metrics (``GET /metrics``)."""
 
 
 # Both are async (they never block) so FastAPI calls them on the event loop: a plain ``def``

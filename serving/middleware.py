@@ -8,6 +8,7 @@ this API needs (422).
 
 import logging
 import re
+import time
 import uuid
 from typing import Final
 
@@ -17,6 +18,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.api_errors import ErrorBody, error_response
+from serving.metrics import UNMATCHED_ROUTE
 from serving.tables import REQUEST_ID_LENGTH
 
 logger = logging.getLogger("listingguard.serving")
@@ -176,6 +178,39 @@ def install_middleware(app: FastAPI, *, max_body_bytes: int) -> None:
     # Added first, so it runs inside the request-id middleware and its refusals carry the id.
     app.add_middleware(RequestBodyMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: its time and status are what the client got, refusals and 500s included.
+    app.add_middleware(MetricsMiddleware)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by method, route template and status code into the
+    loaded service's metrics (:mod:`serving.metrics`); requests before startup are not counted."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500
+
+        async def send_seen(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_seen)
+        finally:
+            service = getattr(scope["app"].state, "service", None)
+            if service is not None:
+                route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+                service.metrics.observe_request(
+                    scope["method"], route, status, time.perf_counter() - began
+                )
 
 
 class RequestIdMiddleware:

@@ -27,8 +27,14 @@ def service_policy(policy_spec: str | None, card: ModelCard) -> Policy:
 
 def reload_policy(state: ServiceState) -> Policy:
     """Re-read the configured policy and swap it in; on error raise and keep the old one."""
-    policy = service_policy(state.settings.policy, state.scorer.card)
+    try:
+        policy = service_policy(state.settings.policy, state.scorer.card)
+    except PolicyError:
+        state.metrics.reloads.labels("policy", "refused").inc()
+        raise
     previous, state.policy = state.policy, policy
+    state.metrics.serving(state.scorer.card, policy)
+    state.metrics.reloads.labels("policy", "ok").inc()
     LOGGER.info("policy reloaded: %s (was %s)", policy.version, previous.version)
     return policy
 

@@ -29,6 +29,17 @@ def score(server: RunningServer, listing: dict[str, Any]) -> dict[str, Any]:
         connection.close()
 
 
+def scraped(server: RunningServer) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("GET", "/metrics")
+        response = connection.getresponse()
+        assert response.status == 200
+        return response.read().decode()
+    finally:
+        connection.close()
+
+
 def policy_text(version: str) -> str:
     example = resolve_policy_path("marketplace-example").read_text(encoding="utf-8")
     return example.replace("version: marketplace-example-2026-12", f"version: {version}")
@@ -76,6 +87,11 @@ def test_sighup_swaps_the_policy_and_a_bad_file_keeps_the_old_one(
         after = score(server, {"listing_id": "b", "title": "ceramic mug"})
         assert after["policy_version"] == "shop-2"
         assert server.process.poll() is None, "the server must keep running"
+        metrics = scraped(server)
+        assert 'listingguard_policy_info{version="shop-2"} 1.0' in metrics
+        assert "shop-1" not in metrics
+        assert 'listingguard_reloads_total{outcome="ok",what="policy"} 1.0' in metrics
+        assert 'listingguard_reloads_total{outcome="refused",what="policy"} 1.0' in metrics
     finally:
         stop_server(server.process)
     output = log.read_text(encoding="utf-8")

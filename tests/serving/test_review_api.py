@@ -30,7 +30,7 @@ def _claimed(client: TestClient, key: str, kind: str = "review") -> dict[str, An
     return dict(response.json())
 
 
-def test_every_endpoint_but_health_needs_a_key(client: TestClient) -> None:
+def test_every_endpoint_but_health_and_metrics_needs_a_key(client: TestClient) -> None:
     routes = {
         ("POST", "/v1/score"), ("POST", "/v1/score/batch"), ("GET", "/v1/decisions/x"),
         ("GET", "/v1/queue"), ("POST", "/v1/queue/claim"), ("GET", "/v1/queue/x"),
@@ -48,13 +48,13 @@ def test_every_endpoint_but_health_needs_a_key(client: TestClient) -> None:
         for path, methods in client.get("/openapi.json").json()["paths"].items()
         for method in methods
     }
-    assert len(documented) == len(routes) + 2, "a new endpoint needs a line here"
+    assert len(documented) == len(routes) + 3, "a new endpoint needs a line here"
     for method, path in sorted(routes):
         response = client.request(method, path, json={}, headers={"Authorization": ""})
         assert response.status_code == 401, (method, path, response.text)
         assert response.headers["WWW-Authenticate"] == "Bearer"
         assert "missing API key" in error_of(response)["message"]
-    for path in ("/healthz", "/readyz"):
+    for path in ("/healthz", "/readyz", "/metrics"):
         assert client.get(path, headers={"Authorization": ""}).status_code == 200
 
 
