@@ -49,7 +49,7 @@ from data.schema import LabeledListing, Listing
 from models.policy import Policy
 from models.scorer import BundleScorer
 from serving.db import create_db_engine, make_session_factory
-from serving.policy_reload import service_policy
+from serving.reloads import service_policy
 from serving.review_queue import count_items
 from serving.scoring import decide_listings
 

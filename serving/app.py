@@ -37,7 +37,7 @@ from serving.group_commit import GroupCommit
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import read_queue
 from serving.middleware import install_middleware
-from serving.policy_reload import reload_on_sighup, service_policy
+from serving.reloads import reload_on_sighup, service_policy
 from serving.schemas import ReadinessOut
 from serving.settings import Settings, get_settings
 
@@ -188,12 +188,13 @@ def _document_configured_limits(app: FastAPI, settings: Settings) -> None:
     """The OpenAPI document states the batch limit this server was configured with."""
     generate = app.openapi
 
-    documented_policy: list[str] = []
+    documented_for: list[str] = []
+    """The policy content id and model id the cached document describes."""
 
     def openapi() -> dict[str, Any]:
         service: ServiceState | None = getattr(app.state, "service", None)
-        current = [service.policy.content_id()] if service else []
-        if app.openapi_schema is not None and documented_policy == current:
+        current = [service.policy.content_id(), service.scorer.card.model_id] if service else []
+        if app.openapi_schema is not None and documented_for == current:
             return app.openapi_schema
         document = generate()
         schemas = document["components"]["schemas"]
@@ -202,7 +203,7 @@ def _document_configured_limits(app: FastAPI, settings: Settings) -> None:
             return document  # before startup: the taxonomy is not known yet, do not cache
         _document_taxonomy(schemas, service.scorer.card)
         _document_reason_codes(schemas, service.policy.review)
-        app.openapi_schema, documented_policy[:] = document, current  # a reload re-documents
+        app.openapi_schema, documented_for[:] = document, current  # a reload re-documents
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

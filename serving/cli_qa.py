@@ -24,8 +24,8 @@ from serving.cli_support import (
 )
 from serving.console.templating import render, report_style
 from serving.label_export import export_labels
-from serving.policy_reload import service_policy
 from serving.qa_estimates import promise_targets
+from serving.reloads import service_policy
 from serving.settings import Settings
 from serving.transparency import transparency_report
 
