@@ -114,11 +114,53 @@ def list_models(name: str | None) -> None:
 @click.argument("name")
 @click.argument("version")
 @click.option("--alias", default="champion", show_default=True, type=click.Choice(tracking.ALIASES))
+@click.option(
+    "--eval-data",
+    help="The pinned evaluation set (file or DIR[:SPLIT]) the gate compares the two versions on; "
+    "needed to replace a champion.",
+)
+@click.option("--mapping", help="Column mapping of --eval-data (default: named like it).")
+@click.option("--pin", is_flag=True, help="Pin --eval-data as the model's evaluation set.")
+@click.option(
+    "--margin",
+    default=0.02,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Refuse when an AP difference is confidently below -MARGIN.",
+)
+@click.option("--resamples", default=1000, show_default=True, type=click.IntRange(min=50))
+@click.option("--force", is_flag=True, help="Promote even if the gate refuses (needs --reason).")
+@click.option("--reason", help="Why the gate is overridden (recorded on the version).")
 @user_errors
-def promote(name: str, version: str, alias: str) -> None:
-    """Point ALIAS (champion or challenger) of model NAME at VERSION."""
-    item = tracking.set_alias(name, alias, version)
-    click.echo(f"{item.name} v{item.version} is now {alias}")
+def promote(
+    name: str,
+    version: str,
+    alias: str,
+    eval_data: str | None,
+    mapping: str | None,
+    pin: bool,
+    margin: float,
+    resamples: int,
+    force: bool,
+    reason: str | None,
+) -> None:
+    """Point ALIAS (champion or challenger) of model NAME at VERSION.
+
+    Replacing a champion runs the promotion gate on the pinned evaluation set: refused (exit
+    status 1, aliases unchanged) when VERSION is confidently worse than the champion on a label's
+    average precision or a slice's, or breaks a routing promise there.
+    """
+    from training.promotion import GateSettings
+    from training.promotion import promote as gated_promote
+
+    settings = GateSettings(
+        eval_data=eval_data, mapping=mapping, pin=pin, margin=margin, resamples=resamples
+    )
+    decision = gated_promote(
+        name, version, alias, settings, force=force, reason=reason, echo=click.echo
+    )
+    suffix = " (gate overridden: recorded with the reason)" if decision == "forced" else ""
+    click.echo(f"{name} v{version} is now {alias}{suffix}")
 
 
 @models.command()

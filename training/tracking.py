@@ -177,3 +177,36 @@ def _describe(client: Any, name: str, version: str) -> RegisteredVersion:
         aliases=tuple(sorted(alias for alias, v in aliases.items() if str(v) == str(version))),
         created_at_ms=int(found.creation_timestamp or 0),
     )
+
+
+def alias_version(name: str, alias: str) -> RegisteredVersion | None:
+    """The version ``alias`` points at, or None where the model has no such alias (yet)."""
+    client = tracked_mlflow().MlflowClient()
+    aliases = _registered(client, name).aliases
+    return _describe(client, name, str(aliases[alias])) if alias in aliases else None
+
+
+def model_tag(name: str, key: str) -> str | None:
+    """A registered model's tag, None where unset."""
+    value = _registered(tracked_mlflow().MlflowClient(), name).tags.get(key)
+    return None if value is None else str(value)
+
+
+def set_model_tag(name: str, key: str, value: str) -> None:
+    tracked_mlflow().MlflowClient().set_registered_model_tag(name, key, value)
+
+
+def set_version_tag(version: RegisteredVersion, key: str, value: str) -> None:
+    tracked_mlflow().MlflowClient().set_model_version_tag(version.name, version.version, key, value)
+
+
+def version_tags(version: RegisteredVersion) -> dict[str, str]:
+    found = tracked_mlflow().MlflowClient().get_model_version(version.name, version.version)
+    return {str(key): str(value) for key, value in (found.tags or {}).items()}
+
+
+def _registered(client: Any, name: str) -> Any:
+    try:
+        return client.get_registered_model(name)
+    except Exception as error:  # MLflow raises its generic MlflowException here
+        raise RegistryError(f"no registered model {name!r} in {tracking_uri()}") from error

@@ -53,7 +53,9 @@ def registry(isolated_home: Path) -> Registry:
     first = invoke(*train_args, "--validation", validation_file)
     second = invoke(*train_args, "--validation", validation_file)
     listed_before = invoke("models", "list")
-    promoted = invoke("models", "promote", MODEL, "2", "--alias", "champion")
+    # v2 retrains v1's data and settings: the gate compares them on the validation file.
+    gate = ("--eval-data", validation_file, "--mapping", "demo", "--resamples", "200")
+    promoted = invoke("models", "promote", MODEL, "2", "--alias", "champion", *gate)
     listed_after = invoke("models", "list", "--name", MODEL)
     return Registry(
         isolated_home,
