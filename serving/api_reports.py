@@ -16,6 +16,7 @@ from serving.deps import AnyCaller, ServiceState, StateDep
 from serving.qa_estimates import promise_targets
 from serving.review_queue import get_item
 from serving.schemas_qa import StatementOut
+from serving.shadow_report import MAX_CHANGES, ShadowReport, shadow_report
 from serving.statements import statement_of_reasons
 from serving.tables import utc_now
 from serving.transparency import TransparencyReport, transparency_report
@@ -50,6 +51,40 @@ async def transparency(
     if format == "html":
         return HTMLResponse(transparency_html(report, standalone=False))
     return JSONResponse(report.as_document())
+
+
+@router.get(
+    "/v1/reports/shadow",
+    responses={**ERRORS, 200: {"content": {"application/json": {}, "text/html": {}}}},
+    dependencies=[Depends(requires("qa"))],
+)
+async def shadow(
+    state: StateDep,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="length of the period")] = 7,
+    ending_days_ago: Annotated[
+        int, Query(ge=0, le=MAX_DAYS, description="the period ends this many days before now")
+    ] = 0,
+    format: Literal["json", "html"] = "json",
+) -> Response:
+    """The challenger scored in shadow (``LISTINGGUARD_SHADOW_BUNDLE``) against the champion
+    over the period's decisions: how many both scored, the action matrix, per-label score
+    changes, and the listings whose action the challenger would have changed."""
+    end = utc_now() - timedelta(days=ending_days_ago)
+    report = await state.database.run(
+        shadow_report, state.session_factory, since=end - timedelta(days=days), until=end
+    )
+    if format == "html":
+        return HTMLResponse(shadow_html(report, standalone=False))
+    return JSONResponse(report.as_document())
+
+
+def shadow_html(report: ShadowReport, *, standalone: bool) -> str:
+    return render(
+        "shadow.html",
+        r=report,
+        max_changes=MAX_CHANGES,
+        style=report_style() if standalone else None,
+    )
 
 
 @router.get(

@@ -57,11 +57,12 @@ async def _score_and_record(
     """A request whose every listing was already scored (a retry) is answered from the store
     without inference; any other is scored and recorded whole, in order, in one transaction
     (shared with the requests that arrived while the previous write was in flight)."""
-    factory, run, scorer, policy = (
+    factory, run, scorer, policy, shadow = (
         state.session_factory,
         state.database.run,
         state.scorer,
         state.policy,
+        state.shadow,
     )
     known = await run(replay_known, factory, listings, scorer=scorer, policy=policy)
     if known is not None:
@@ -70,10 +71,18 @@ async def _score_and_record(
     # Inference runs on the server's thread pool; only the write runs under the database
     # deadline, so a slow CPU is never reported as a database outage.
     batch = await run_in_threadpool(
-        decide_listings, listings, scorer=scorer, policy=policy, request_id=request_id
+        decide_listings,
+        listings,
+        scorer=scorer,
+        policy=policy,
+        request_id=request_id,
+        shadow=shadow,
     )
     results = answers(await state.writes.record(batch))
     state.metrics.observe_decisions(results)
+    for new, out in zip(batch, results, strict=True):
+        if new.shadow is not None and not out.replayed:
+            state.metrics.shadow.labels(str(new.shadow.action == out.model_action).lower()).inc()
     return results
 
 

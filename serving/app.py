@@ -37,7 +37,7 @@ from serving.group_commit import GroupCommit
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import read_queue
 from serving.middleware import install_middleware
-from serving.reloads import reload_on_sighup, service_policy
+from serving.reloads import reload_on_sighup, service_policy, shadow_scorer
 from serving.schemas import ReadinessOut
 from serving.settings import Settings, get_settings
 
@@ -52,6 +52,7 @@ def load_state(settings: Settings) -> ServiceState:
     if settings.bundle is None:
         raise StartupError("no model bundle: set LISTINGGUARD_BUNDLE or pass --bundle DIR")
     scorer = BundleScorer(settings.bundle, threads=settings.inference_threads)
+    shadow = shadow_scorer(settings.shadow_bundle, scorer.card, None, settings.inference_threads)
     if settings.auto_migrate:
         upgrade_database(settings.database_url)
     engine = create_db_engine(settings.database_url, timeout_s=settings.database_timeout_seconds)
@@ -64,6 +65,7 @@ def load_state(settings: Settings) -> ServiceState:
         settings=settings,
         scorer=scorer,
         policy=service_policy(settings.policy, scorer.card),
+        shadow=shadow,
         engine=engine,
         session_factory=session_factory,
         schema_revision=head_revision(),

@@ -1,8 +1,8 @@
 """``listingguard-serve``: run the scoring service, and the commands on its database.
 
 ``listingguard-serve --bundle DIR`` serves; ``listingguard-serve retention|erase-seller|export``,
-``keys|audit``, ``export-labels|cases|transparency-report`` work on the service database
-(``--database-url`` or ``LISTINGGUARD_DATABASE_URL``).
+``keys|audit``, ``export-labels|cases|transparency-report|shadow-report`` work on the service
+database (``--database-url`` or ``LISTINGGUARD_DATABASE_URL``).
 """
 
 import logging
@@ -14,7 +14,7 @@ import uvicorn
 
 from serving.app import create_app, load_state
 from serving.cli_access import audit, keys
-from serving.cli_qa import cases, export_labels_command, transparency_command
+from serving.cli_qa import cases, export_labels_command, shadow_command, transparency_command
 from serving.cli_support import (
     out_option,
     service_errors,
@@ -37,6 +37,11 @@ from serving.settings import Settings
     help="Policy file or built-in name (default: LISTINGGUARD_POLICY, else the taxonomy's own); "
     "re-read on SIGHUP.",
 )
+@click.option(
+    "--shadow-bundle",
+    type=click.Path(path_type=Path),
+    help="A challenger bundle scored in shadow beside the champion (LISTINGGUARD_SHADOW_BUNDLE).",
+)
 @click.option("--log-level", default="info", show_default=True)
 @click.pass_context
 @service_errors
@@ -47,6 +52,7 @@ def main(
     port: int,
     database_url: str | None,
     policy: str | None,
+    shadow_bundle: Path | None,
     log_level: str,
 ) -> None:
     """Serve POST /v1/score and the review queue for the bundle in --bundle or LISTINGGUARD_BUNDLE.
@@ -61,6 +67,8 @@ def main(
         overrides["database_url"] = database_url
     if policy is not None:
         overrides["policy"] = policy
+    if shadow_bundle is not None:
+        overrides["shadow_bundle"] = shadow_bundle
     settings = Settings(**overrides)  # type: ignore[arg-type]
     context.obj = settings
     if context.invoked_subcommand is not None:
@@ -70,7 +78,9 @@ def main(
     card = state.scorer.card
     click.echo(
         f"serving {card.model_id} (thresholds {card.threshold_set_id}, policy "
-        f"{state.policy.version}) on {host}:{port}; SIGHUP re-reads the policy"
+        f"{state.policy.version}) on {host}:{port}"
+        + (f", {state.shadow.card.model_id} in shadow" if state.shadow else "")
+        + "; SIGHUP re-reads the bundle and the policy"
     )
     uvicorn.run(create_app(state=state), host=host, port=port, log_level=log_level)
 
@@ -148,3 +158,4 @@ if __name__ == "__main__":
 main.add_command(export_labels_command)
 main.add_command(cases)
 main.add_command(transparency_command)
+main.add_command(shadow_command)

@@ -1,5 +1,5 @@
-"""``listingguard-serve export-labels``, ``cases export`` and ``transparency-report``: what QA
-and data scientists take out of the service database."""
+"""``listingguard-serve export-labels``, ``cases export``, ``transparency-report`` and
+``shadow-report``: what QA and data scientists take out of the service database."""
 
 import json
 import secrets
@@ -27,6 +27,7 @@ from serving.label_export import export_labels
 from serving.qa_estimates import promise_targets
 from serving.reloads import service_policy
 from serving.settings import Settings
+from serving.shadow_report import MAX_CHANGES, shadow_report
 from serving.transparency import transparency_report
 
 
@@ -141,4 +142,35 @@ def transparency_command(
     click.echo(
         f"{report.decisions} decisions, {report.appeals.received} appeals, "
         f"{report.quality.audited} audits: wrote {out_dir}/transparency.json and .html"
+    )
+
+
+@click.command("shadow-report")
+@click.option("--since", type=click.DateTime(), help="Start (UTC); default: 7 days before --until.")
+@click.option("--until", type=click.DateTime(), help="End (UTC); default: now.")
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder for shadow.json and shadow.html.",
+)
+@click.pass_obj
+@service_errors
+def shadow_command(
+    settings: Settings, since: datetime | None, until: datetime | None, out_dir: Path
+) -> None:
+    """The shadow challenger against the champion over a period, as JSON and as a page."""
+    end = utc(until) or datetime.now(UTC)
+    start = utc(since) or end - timedelta(days=7)
+    if not start < end:
+        raise click.BadParameter("must be before --until", param_hint="--since")
+    report = shadow_report(session_factory_of(settings), since=start, until=end)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    document = json.dumps(report.as_document(), indent=2, sort_keys=True)
+    (out_dir / "shadow.json").write_text(document + "\n", encoding="utf-8")
+    html = render("shadow.html", r=report, max_changes=MAX_CHANGES, style=report_style())
+    (out_dir / "shadow.html").write_text(html, encoding="utf-8")
+    click.echo(
+        f"{report.compared} decisions scored in shadow, {report.changed_actions} with another "
+        f"action: wrote {out_dir}/shadow.json and .html"
     )

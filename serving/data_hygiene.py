@@ -30,6 +30,7 @@ from serving.tables import (
     GoldCase,
     HumanVerdict,
     OutcomeEvent,
+    ShadowScore,
     WorkItem,
     WorkItemHistory,
     utc_now,
@@ -62,6 +63,8 @@ def apply_retention(
             idle = DecisionRecord.id.in_(chunk) & DecisionRecord.id.not_in(_active_decisions())
             if mode == "delete":
                 items += _delete_items(session, chunk, only_closed=True)
+                doomed = select(DecisionRecord.id).where(idle)
+                session.execute(delete(ShadowScore).where(ShadowScore.decision_id.in_(doomed)))
                 changed = session.execute(delete(DecisionRecord).where(idle))
                 decisions += int(getattr(changed, "rowcount", 0) or 0)
             else:
@@ -83,6 +86,7 @@ def erase_seller(session_factory: sessionmaker[Session], seller_id: str) -> Hygi
         items = sum(_delete_items(session, ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
+            session.execute(delete(ShadowScore).where(ShadowScore.decision_id.in_(chunk)))
             session.execute(delete(DecisionRecord).where(DecisionRecord.id.in_(chunk)))
     return HygieneCounts(decisions=len(ids), work_items=items)
 

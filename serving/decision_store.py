@@ -34,6 +34,7 @@ from serving.tables import (
     LISTING_ID_LENGTH,
     DecisionRecord,
     HumanVerdict,
+    ShadowScore,
     WorkItem,
     is_record_id,
     new_id,
@@ -51,6 +52,17 @@ RESTRICTED_SELLER: Final = "strikes.force_review_from"
 EDITED_AFTER_BLOCK: Final = "human.edited_after_block"
 """The clause of a model allow turned into review because a human blocked earlier content."""
 """Two different decisions for one listing can race to open its queue item; the loser retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowDecision:
+    """A challenger's scores, bands and action for a listing the champion decided."""
+
+    model_version: str
+    threshold_set_id: str
+    scores: dict[str, float]
+    bands: dict[str, str]
+    action: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +89,8 @@ class NewDecision:
     """Labels auto-enforced on a certified edge: a block then strikes the seller."""
     seller_rules: StrikePolicy = DEFAULT_STRIKES
     audit: AuditPolicy = DEFAULT_AUDIT
+    shadow: ShadowDecision | None = None
+    """What a challenger in shadow scored for the same listing (stored beside, never acted on)."""
 
     def __post_init__(self) -> None:
         _check_length("idempotency_key", self.idempotency_key, IDEMPOTENCY_KEY_LENGTH)
@@ -280,6 +294,27 @@ def _forced_review(
 
 
 def _add(
+    session: Session, record: DecisionRecord, new: NewDecision, lookups: BatchLookups
+) -> StoredDecision:
+    """:func:`_add_decision`, and the challenger's shadow score beside it when there is one."""
+    stored = _add_decision(session, record, new, lookups)
+    if new.shadow is not None:
+        shadow = new.shadow
+        session.add(
+            ShadowScore(
+                decision_id=record.id,
+                model_version=shadow.model_version,
+                threshold_set_id=shadow.threshold_set_id,
+                scores=dict(shadow.scores),
+                bands=dict(shadow.bands),
+                action=shadow.action,
+                created_at=record.created_at,
+            )
+        )
+    return stored
+
+
+def _add_decision(
     session: Session, record: DecisionRecord, new: NewDecision, lookups: BatchLookups
 ) -> StoredDecision:
     """Insert ``record`` and apply it to the queue: enqueue a review, supersede otherwise.

@@ -37,6 +37,8 @@ class ServiceState:
     console_sessions: ConsoleSessions
     writes: GroupCommit
     """Scoring decisions are written here: concurrent requests share a transaction."""
+    shadow: BundleScorer | None = None
+    """The challenger scored in shadow (``LISTINGGUARD_SHADOW_BUNDLE``), or None."""
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     """This process's Prometheus metrics (``GET /metrics``)."""
 

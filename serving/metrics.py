@@ -94,6 +94,12 @@ class ServiceMetrics:
             ["version"],
             registry=registry,
         )
+        self.shadow = Counter(
+            "listingguard_shadow_decisions",
+            "Fresh decisions a shadow challenger also scored, by whether its action agreed",
+            ["agreed"],
+            registry=registry,
+        )
         self.reloads = Counter(
             "listingguard_reloads",
             "Reloads of the policy or the model, by what and outcome",

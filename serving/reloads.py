@@ -8,15 +8,18 @@ inputs and outputs) and must score the labels of the served one in the same taxo
 decisions, QA verdicts and the console are shaped by them: changing them takes a restart); the
 policy is checked against it. Then model and policy are swapped in one step on the event loop,
 so a request is decided wholly under the old pair or the new one; requests already scoring
-finish on the model they started with. Whatever fails is refused with one logged line naming
-what, and the pair in force stays. Promotion is ``listingguard models pull NAME@champion DIR
---force`` into the served directory, then ``kill -HUP``; serving never imports MLflow.
+finish on the model they started with. A configured shadow challenger
+(``LISTINGGUARD_SHADOW_BUNDLE``) is re-read the same way and swapped with them. Whatever fails
+is refused with one logged line naming what, and the pair in force stays. Promotion is
+``listingguard models pull NAME@champion DIR --force`` into the served directory, then
+``kill -HUP``; serving never imports MLflow.
 """
 
 import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 from models.bundle import ModelCard, read_card
 from models.errors import BundleError, PolicyError
@@ -35,30 +38,53 @@ def service_policy(policy_spec: str | None, card: ModelCard) -> Policy:
     return load_policy(policy_spec, card.taxonomy)
 
 
+def same_labels(card: ModelCard, served: ModelCard, folder: Path, *, what: str) -> None:
+    """Refuse a bundle whose labels or taxonomy differ from the served model's."""
+    if card.labels != served.labels or card.taxonomy != served.taxonomy:
+        raise BundleError(
+            f"{folder}: model {card.model_id} scores {card.labels} (taxonomy "
+            f"{card.taxonomy.name!r}); the service serves {served.labels} (taxonomy "
+            f"{served.taxonomy.name!r}): {what}"
+        )
+
+
+def shadow_scorer(
+    folder: Path | None, champion: ModelCard, current: BundleScorer | None, threads: int | None
+) -> BundleScorer | None:
+    """The challenger to score in shadow: ``current`` when ``folder`` still holds it, else the
+    bundle opened and checked (the champion's labels and taxonomy); None without a folder."""
+    if folder is None:
+        return None
+    if current is not None and read_card(folder) == current.card:
+        return current
+    shadow = BundleScorer(folder, threads=threads)
+    same_labels(shadow.card, champion, folder, what="a shadow must score the champion's labels")
+    return shadow
+
+
 @dataclass(frozen=True)
 class Loaded:
     scorer: BundleScorer
     policy: Policy
+    shadow: BundleScorer | None
     new_model: bool
 
 
 def load_configured(state: ServiceState) -> Loaded:
-    """The configured bundle (reopened only when it holds another model) and policy, checked;
-    raises :class:`BundleError` or :class:`PolicyError` naming what is wrong."""
+    """The configured bundle (reopened only when it holds another model), shadow and policy,
+    checked; raises :class:`BundleError` or :class:`PolicyError` naming what is wrong."""
     settings, served = state.settings, state.scorer
     assert settings.bundle is not None  # the service started with one
     card = read_card(settings.bundle)
     new_model = card != served.card
     scorer = served
     if new_model:
-        if card.labels != served.card.labels or card.taxonomy != served.card.taxonomy:
-            raise BundleError(
-                f"{settings.bundle}: model {card.model_id} scores {card.labels} "
-                f"(taxonomy {card.taxonomy.name!r}); the service serves {served.card.labels} "
-                f"(taxonomy {served.card.taxonomy.name!r}): other labels need a restart"
-            )
+        same_labels(card, served.card, settings.bundle, what="other labels need a restart")
         scorer = BundleScorer(settings.bundle, threads=settings.inference_threads)
-    return Loaded(scorer, service_policy(settings.policy, scorer.card), new_model)
+    shadow = shadow_scorer(
+        settings.shadow_bundle, scorer.card, state.shadow, settings.inference_threads
+    )
+    return Loaded(scorer, service_policy(settings.policy, scorer.card), shadow, new_model)
 
 
 async def reload_service(state: ServiceState, lock: asyncio.Lock) -> Loaded:
@@ -74,7 +100,7 @@ async def reload_service(state: ServiceState, lock: asyncio.Lock) -> Loaded:
             state.metrics.reloads.labels("policy", "refused").inc()
             raise
         previous = (state.scorer.card.model_id, state.policy.version)
-        state.scorer, state.policy = loaded.scorer, loaded.policy
+        state.scorer, state.policy, state.shadow = loaded.scorer, loaded.policy, loaded.shadow
         state.metrics.serving(loaded.scorer.card, loaded.policy)
         if loaded.new_model:
             state.metrics.reloads.labels("model", "ok").inc()

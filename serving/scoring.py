@@ -1,5 +1,6 @@
 """Score listings, route them through thresholds and policy, and record each decision."""
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -12,7 +13,7 @@ from models.review_policy import Urgency, parse_reach, review_urgency
 from models.routing import RoutedListing, route_listing
 from models.scorer import BundleScorer, ListingScore
 from models.thresholds import LabelThresholds
-from serving.decision_store import NewDecision, StoredDecision, replay_stored
+from serving.decision_store import NewDecision, ShadowDecision, StoredDecision, replay_stored
 from serving.schemas import CategoryOut, DecisionOut, HumanDecisionOut, LabelScoreOut, ReasonOut
 from serving.tables import DecisionRecord
 
@@ -43,10 +44,13 @@ def decide_listings(
     scorer: BundleScorer,
     policy: Policy,
     request_id: str,
+    shadow: BundleScorer | None = None,
 ) -> list[NewDecision]:
-    """Score and route each listing (CPU only: no database), in order."""
+    """Score and route each listing (CPU only: no database), in order; with ``shadow``, the
+    challenger scores and routes the same listings under the same policy, stored beside."""
     batch = []
-    for listing, score in zip(listings, scorer.score(listings), strict=True):
+    shadows = _shadow_decisions(listings, shadow, policy) if shadow else [None] * len(listings)
+    for listing, score, beside in zip(listings, scorer.score(listings), shadows, strict=True):
         routed = route_listing(
             score.probabilities,
             score.category,
@@ -54,8 +58,34 @@ def decide_listings(
             policy=policy,
             listing=listing,
         )
-        batch.append(_new_decision(listing, score, routed, scorer, policy, request_id))
+        decided = _new_decision(listing, score, routed, scorer, policy, request_id)
+        batch.append(decided if beside is None else dataclasses.replace(decided, shadow=beside))
     return batch
+
+
+def _shadow_decisions(
+    listings: list[Listing], shadow: BundleScorer, policy: Policy
+) -> list[ShadowDecision | None]:
+    card = shadow.card
+    found: list[ShadowDecision | None] = []
+    for listing, score in zip(listings, shadow.score(listings), strict=True):
+        routed = route_listing(
+            score.probabilities,
+            score.category,
+            thresholds=card.thresholds,
+            policy=policy,
+            listing=listing,
+        )
+        found.append(
+            ShadowDecision(
+                model_version=card.model_id,
+                threshold_set_id=card.threshold_set_id,
+                scores=score.probabilities,
+                bands=routed.bands,
+                action=routed.action,
+            )
+        )
+    return found
 
 
 def replay_known(

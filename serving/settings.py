@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LISTINGGUARD_", extra="ignore")
 
     bundle: Path | None = None
+    shadow_bundle: Path | None = None
+    """A challenger scored in shadow on every fresh scoring request: the champion (``bundle``)
+    decides, both scores are stored. Same labels and taxonomy as ``bundle``; re-read on SIGHUP."""
     policy: str | None = None
     """A policy file or built-in policy name; None: the default policy of the bundle's taxonomy.
     Re-read on SIGHUP."""

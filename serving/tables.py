@@ -371,3 +371,19 @@ class GoldCase(Base):
     created_by: Mapped[str] = mapped_column(String(REVIEWER_LENGTH))
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]
+
+
+class ShadowScore(Base):
+    """What a challenger scored in shadow for a decision: same request, the champion decided."""
+
+    __tablename__ = "shadow_scores"
+    __table_args__ = (CheckConstraint(_in_clause("action", ACTIONS), name="action"),)
+
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(VERSION_LENGTH))
+    threshold_set_id: Mapped[str] = mapped_column(String(VERSION_LENGTH))
+    scores: Mapped[dict[str, float]]
+    bands: Mapped[dict[str, str]]
+    action: Mapped[str] = mapped_column(String(16))
+    """What the challenger's scores and edges, under the same policy, would have done."""
+    created_at: Mapped[datetime] = mapped_column(index=True)

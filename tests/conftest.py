@@ -160,6 +160,29 @@ def demo_bundle(
 
 
 @pytest.fixture(scope="session")
+def second_bundle(
+    tmp_path_factory: pytest.TempPathFactory,
+    demo_rows: list[object],
+    demo_validation_rows: list[object],
+) -> Path:
+    """Another model of the demo bundle's labels (a challenger): a stronger penalty, fewer rows."""
+    from training.config import load_config
+    from training.pipeline import train_bundle
+
+    config = load_config()
+    config = config.model_copy(update={"model": config.model.model_copy(update={"c": 1.0})})
+    bundle_dir = tmp_path_factory.mktemp("second") / "bundle"
+    train_bundle(
+        demo_rows[:1500],  # type: ignore[arg-type]
+        config=config,
+        data_fingerprint="demo-second",
+        bundle_dir=bundle_dir,
+        validation_rows=demo_validation_rows,  # type: ignore[arg-type]
+    )
+    return bundle_dir
+
+
+@pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real Hugging Face encoder folder, tiny and randomly initialized (no download)."""
     from tests.transformer_fixtures import tiny_encoder_folder

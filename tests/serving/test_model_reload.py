@@ -25,29 +25,6 @@ from tests.models.bundle_edits import edit_card
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def next_bundle(
-    tmp_path_factory: pytest.TempPathFactory,
-    demo_rows: list[object],
-    demo_validation_rows: list[object],
-) -> Path:
-    """Another model of the same labels: fitted with a stronger penalty on fewer rows."""
-    from training.config import load_config
-    from training.pipeline import train_bundle
-
-    config = load_config()
-    config = config.model_copy(update={"model": config.model.model_copy(update={"c": 1.0})})
-    bundle = tmp_path_factory.mktemp("next") / "bundle"
-    train_bundle(
-        demo_rows[:1500],  # type: ignore[arg-type]
-        config=config,
-        data_fingerprint="demo-next",
-        bundle_dir=bundle,
-        validation_rows=demo_validation_rows,  # type: ignore[arg-type]
-    )
-    return bundle
-
-
 def _post(server: RunningServer, index: int) -> tuple[int, str]:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
@@ -75,11 +52,11 @@ def _edit_calibration(card: dict[str, Any]) -> None:
 
 
 def test_a_sighup_under_load_swaps_the_model_with_no_failed_request(
-    demo_bundle: Path, next_bundle: Path, tmp_path: Path
+    demo_bundle: Path, second_bundle: Path, tmp_path: Path
 ) -> None:
     served = tmp_path / "served"
     shutil.copytree(demo_bundle, served)
-    old, new = read_card(demo_bundle).model_id, read_card(next_bundle).model_id
+    old, new = read_card(demo_bundle).model_id, read_card(second_bundle).model_id
     assert old != new
     log = tmp_path / "server.log"
     server = start_server(served, f"sqlite:///{tmp_path / 'lg.db'}", log)
@@ -97,7 +74,7 @@ def test_a_sighup_under_load_swaps_the_model_with_no_failed_request(
         for thread in threads:
             thread.start()
         time.sleep(1.0)
-        _replace(served, next_bundle)
+        _replace(served, second_bundle)
         os.kill(server.process.pid, signal.SIGHUP)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(v == new for _, v in answers[-4:]):
