@@ -13,6 +13,7 @@ from serving.api_score import readable_decision
 from serving.auth import AUTH_ERRORS, requires
 from serving.console.templating import render, report_style
 from serving.deps import AnyCaller, ServiceState, StateDep
+from serving.drift_report import DEFAULT_MIN_COUNT, default_windows, drift_report
 from serving.qa_estimates import promise_targets
 from serving.review_queue import get_item
 from serving.schemas_qa import StatementOut
@@ -85,6 +86,36 @@ def shadow_html(report: ShadowReport, *, standalone: bool) -> str:
         max_changes=MAX_CHANGES,
         style=report_style() if standalone else None,
     )
+
+
+@router.get(
+    "/v1/reports/drift",
+    responses={**ERRORS, 200: {"content": {"application/json": {}, "text/html": {}}}},
+    dependencies=[Depends(requires("qa"))],
+)
+async def drift(
+    state: StateDep,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="length of the current window")] = 1,
+    reference_days: Annotated[
+        int, Query(ge=1, le=MAX_DAYS, description="the reference: this many days before it")
+    ] = 7,
+    min_count: Annotated[
+        int, Query(ge=10, le=1_000_000, description="decisions per side needed to judge")
+    ] = DEFAULT_MIN_COUNT,
+    format: Literal["json", "html"] = "json",
+) -> Response:
+    """Population stability of inputs (text length, price, category and market mix) and of each
+    label's score, the current window against the one before it, per market; alerts above
+    what sampling alone produces at the counts."""
+    reference, current = default_windows(utc_now(), days, reference_days)
+    labels = list(state.scorer.card.labels)
+    report = await state.database.run(
+        drift_report, state.session_factory, reference=reference, current=current,
+        labels=labels, min_count=min_count,
+    )  # fmt: skip
+    if format == "html":
+        return HTMLResponse(render("drift.html", r=report, style=None))
+    return JSONResponse(report.as_document())
 
 
 @router.get(

@@ -1,8 +1,8 @@
 """``listingguard-serve``: run the scoring service, and the commands on its database.
 
 ``listingguard-serve --bundle DIR`` serves; ``listingguard-serve retention|erase-seller|export``,
-``keys|audit``, ``export-labels|cases|transparency-report|shadow-report`` work on the service
-database (``--database-url`` or ``LISTINGGUARD_DATABASE_URL``).
+``keys|audit``, ``export-labels|cases|transparency-report|shadow-report|drift-report`` work on
+the service database (``--database-url`` or ``LISTINGGUARD_DATABASE_URL``).
 """
 
 import logging
@@ -14,7 +14,13 @@ import uvicorn
 
 from serving.app import create_app, load_state
 from serving.cli_access import audit, keys
-from serving.cli_qa import cases, export_labels_command, shadow_command, transparency_command
+from serving.cli_qa import (
+    cases,
+    drift_command,
+    export_labels_command,
+    shadow_command,
+    transparency_command,
+)
 from serving.cli_support import (
     out_option,
     service_errors,
@@ -159,3 +165,4 @@ main.add_command(export_labels_command)
 main.add_command(cases)
 main.add_command(transparency_command)
 main.add_command(shadow_command)
+main.add_command(drift_command)

@@ -1,5 +1,6 @@
-"""``listingguard-serve export-labels``, ``cases export``, ``transparency-report`` and
-``shadow-report``: what QA and data scientists take out of the service database."""
+"""``listingguard-serve export-labels``, ``cases export``, ``transparency-report``,
+``shadow-report`` and ``drift-report``: what QA and data scientists take out of the service
+database."""
 
 import json
 import secrets
@@ -23,6 +24,7 @@ from serving.cli_support import (
     write_lines,
 )
 from serving.console.templating import render, report_style
+from serving.drift_report import drift_report
 from serving.label_export import export_labels
 from serving.qa_estimates import promise_targets
 from serving.reloads import service_policy
@@ -173,4 +175,57 @@ def shadow_command(
     click.echo(
         f"{report.compared} decisions scored in shadow, {report.changed_actions} with another "
         f"action: wrote {out_dir}/shadow.json and .html"
+    )
+
+
+@click.command("drift-report")
+@click.option(
+    "--since",
+    type=click.DateTime(),
+    help="Current window start (UTC); default: a day before --until.",
+)
+@click.option("--until", type=click.DateTime(), help="Current window end (UTC); default: now.")
+@click.option(
+    "--reference-days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, 3660),
+    help="The reference: this many days before --since.",
+)
+@click.option("--min-count", default=200, show_default=True, type=click.IntRange(10))
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder for drift.json and drift.html.",
+)
+@click.pass_obj
+@service_errors
+def drift_command(
+    settings: Settings,
+    since: datetime | None,
+    until: datetime | None,
+    reference_days: int,
+    min_count: int,
+    out_dir: Path,
+) -> None:
+    """Population stability of inputs and scores, a window against the days before it."""
+    _, card, _ = _bundle(settings)
+    end = utc(until) or datetime.now(UTC)
+    start = utc(since) or end - timedelta(days=1)
+    if not start < end:
+        raise click.BadParameter("must be before --until", param_hint="--since")
+    report = drift_report(
+        session_factory_of(settings), reference=(start - timedelta(days=reference_days), start),
+        current=(start, end), labels=list(card.labels), min_count=min_count,
+    )  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    document = json.dumps(report.as_document(), indent=2, sort_keys=True)
+    (out_dir / "drift.json").write_text(document + "\n", encoding="utf-8")
+    (out_dir / "drift.html").write_text(
+        render("drift.html", r=report, style=report_style()), encoding="utf-8"
+    )
+    click.echo(
+        f"{report.reference.decisions} reference and {report.current.decisions} current "
+        f"decisions, {len(report.alerts)} alerts: wrote {out_dir}/drift.json and .html"
     )

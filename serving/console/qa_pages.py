@@ -16,6 +16,7 @@ from serving.case_export import cases_html, write_cases_jsonl
 from serving.case_library import Case, list_cases, outcomes_now
 from serving.console.pages import SECURITY_HEADERS, console_page, page_context, render_page
 from serving.deps import ServiceState
+from serving.drift_report import DEFAULT_MIN_COUNT, default_windows, drift_report
 from serving.gold_set import gold_accuracy
 from serving.kpis import daily_decisions, decision_markets, queue_kpis
 from serving.qa_estimates import audit_report, promise_targets
@@ -97,10 +98,15 @@ async def _kpi(request: Request, state: ServiceState, caller: Caller) -> Respons
     gold = await run(gold_accuracy, factory, since=since, until=until)
     pairs = await run(double_review_agreement, factory, since=since, until=until)
     daily = await run(daily_decisions, factory, since=since, until=until, market=market)
+    reference, current = default_windows(until)
+    drift = await run(
+        drift_report, factory, reference=reference, current=current, labels=list(card.labels),
+        min_count=DEFAULT_MIN_COUNT,
+    )  # fmt: skip
     context = page_context(
         request, caller, report=report, kpis=kpis, days=days, market=market, gold=gold,
         pairs=pairs, daily=daily, daily_peak=max((sum(d.values()) for _, d in daily), default=0),
-        markets=await run(decision_markets, factory), confidence=0.95,
+        markets=await run(decision_markets, factory), confidence=0.95, drift=drift,
     )  # fmt: skip
     return render_page("kpi.html", **context)
 
