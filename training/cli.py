@@ -4,6 +4,7 @@ A thin layer over the library: library errors become one-line CLI errors here, a
 """
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -16,8 +17,9 @@ from training.cli_policy import policy_group
 from training.cli_thresholds import thresholds
 from training.config import FAMILY_NAMES, load_config, with_family, with_model_name
 from training.quickstart import run_quickstart
-from training.runner import run_training
+from training.runner import load_checked, run_training
 from training.summary import summary_lines
+from training.workspace import var_dir
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -184,6 +186,45 @@ def upgrade(bundle: Path) -> None:
 
     card = upgrade_bundle(bundle)
     click.echo(f"upgraded {bundle} to bundle format {card.format_version} ({card.model_id})")
+
+
+@main.command("label-audit")
+@click.option("--data", "data_path", required=True, help="Labeled training data (file or HF dir).")
+@click.option("--mapping", required=True, help="Column mapping YAML (or a built-in name).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Training YAML.")
+@click.option(
+    "--folds", default=5, show_default=True, type=click.IntRange(2, 20), help="Seller folds."
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where label_issues.csv, .json and .html go (default: var/label-audits/<UTC time>).",
+)
+@max_dropped_share_option
+@user_errors
+def label_audit(
+    data_path: str,
+    mapping: str,
+    config_path: Path | None,
+    folds: int,
+    out_dir: Path | None,
+    max_dropped_share: float,
+) -> None:
+    """List training cases whose label is likely wrong (out-of-fold scores by seller, cleanlab's
+    confident learning) for QA to re-check; nothing is relabelled."""
+    from training.label_audit import audit_labels, write_audit
+
+    loaded = load_checked(data_path, mapping, click.echo, max_dropped_share=max_dropped_share)
+    summaries, issues = audit_labels(
+        loaded.rows,
+        load_config(config_path),
+        taxonomy=loaded.mapping.taxonomy,
+        folds=folds,
+        echo=click.echo,
+    )
+    target = out_dir or var_dir() / "label-audits" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    write_audit(target, summaries, issues, source=str(data_path))
+    click.echo(f"{len(issues)} cases to re-check: {target / 'label_issues.html'} (and .csv, .json)")
 
 
 @main.command("mlflow-ui")
