@@ -61,8 +61,15 @@ class HashedLinearModel:
         counts = count_matrix(hasher.transform(listings), self.spec)
         return tfidf_matrix(counts, self.idf_, self.spec, column_blocks=blocks)
 
-    def fit(self, rows: list[LabeledListing], *, progress: Echo | None = None) -> Self:
-        """Fit on ``rows``; ``progress`` (optional) receives lines with an ETA on long steps."""
+    def fit(
+        self,
+        rows: list[LabeledListing],
+        *,
+        progress: Echo | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> Self:
+        """Fit on ``rows`` (``sample_weight`` (n,): each row's weight, default 1); ``progress``
+        (optional) receives lines with an ETA on long steps."""
         if not rows:
             raise TrainingError("no training rows")
         echo = progress or (lambda message: None)
@@ -81,12 +88,14 @@ class HashedLinearModel:
             raise TrainingError("every label is unknown in the training data")
         heads = StepProgress(echo, "fitting heads", len(self.labels_) + 1)
         fitted = []
+        weights = np.ones(len(rows)) if sample_weight is None else np.asarray(sample_weight)
         for label in self.labels_:
-            fitted.append(self._fit_label(self.visible_to(label, features), rows, label))
+            visible = self.visible_to(label, features)
+            fitted.append(self._fit_label(visible, rows, label, weights))
             heads.advance()
         self.coef_ = np.column_stack([coef for coef, _ in fitted])
         self.intercept_ = np.array([intercept for _, intercept in fitted])
-        self._fit_category_head(features, rows)
+        self._fit_category_head(features, rows, weights)
         heads.finish(f" ({', '.join(self.labels_)} and the category head)")
         return self
 
@@ -116,7 +125,7 @@ class HashedLinearModel:
         return sp.csr_matrix(features @ sp.diags(keep))
 
     def _fit_label(
-        self, features: sp.csr_matrix, rows: list[LabeledListing], label: str
+        self, features: sp.csr_matrix, rows: list[LabeledListing], label: str, weights: np.ndarray
     ) -> tuple[np.ndarray, float]:
         known = _known(rows, label)
         y = np.array([row.labels.value(label) or 0 for row in rows])[known]
@@ -125,10 +134,12 @@ class HashedLinearModel:
         classifier = LogisticRegression(
             C=self.c, class_weight=self.class_weight, solver="liblinear", random_state=self.seed
         )
-        classifier.fit(features[known], y)
+        classifier.fit(features[known], y, sample_weight=weights[known])
         return classifier.coef_[0].astype(np.float64), float(classifier.intercept_[0])
 
-    def _fit_category_head(self, features: sp.csr_matrix, rows: list[LabeledListing]) -> None:
+    def _fit_category_head(
+        self, features: sp.csr_matrix, rows: list[LabeledListing], weights: np.ndarray
+    ) -> None:
         picked = [i for i, row in enumerate(rows) if row.labels.category is not None]
         targets = [rows[i].labels.category for i in picked]
         seen = [name for name in self.taxonomy.categories if name in set(targets)]
@@ -148,7 +159,11 @@ class HashedLinearModel:
         # stays 0 under L2), several times faster than over every hash bucket.
         rows_matrix = features[picked]
         used = np.unique(rows_matrix.indices)
-        head.fit(rows_matrix[:, used], np.array([seen.index(str(t)) for t in targets]))
+        head.fit(
+            rows_matrix[:, used],
+            np.array([seen.index(str(t)) for t in targets]),
+            sample_weight=weights[picked],
+        )
         compact_coef, self.category_intercept_ = _expand_head(head, len(seen))
         self.category_coef_ = np.zeros((features.shape[1], len(seen)))
         self.category_coef_[used] = compact_coef

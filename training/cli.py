@@ -188,6 +188,73 @@ def upgrade(bundle: Path) -> None:
     click.echo(f"upgraded {bundle} to bundle format {card.format_version} ({card.model_id})")
 
 
+@main.command()
+@click.option("--data", "data_path", required=True, help="The original labeled cases.")
+@click.option("--mapping", required=True, help="Column mapping of --data (or a built-in name).")
+@click.option(
+    "--feedback",
+    required=True,
+    help="Decided items exported by `listingguard-serve export-labels` (feedback mapping).",
+)
+@click.option("--validation", help="Labeled validation data, same mapping as --data: metrics only.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Training YAML.")
+@click.option("--no-register", is_flag=True, help="Track the run but do not register it.")
+@click.option("--model-name", help="Registered model name (default: as `train` names it).")
+@max_dropped_share_option
+@user_errors
+def retrain(
+    data_path: str,
+    mapping: str,
+    feedback: str,
+    validation: str | None,
+    config_path: Path | None,
+    no_register: bool,
+    model_name: str | None,
+    max_dropped_share: float,
+) -> None:
+    """Train a challenger on the original cases joined with the service's decided items: one row
+    per listing (the latest verdict wins), audits weighted by their inverse inclusion
+    probability (capped for fitting, in full for calibration), the same config otherwise."""
+    from training.retrain import merge_feedback, weighted_config
+    from training.retrain import summary_lines as merge_lines
+    from training.runner import train_rows
+
+    config = weighted_config(load_config(config_path))
+    if model_name is not None:
+        config = with_model_name(config, model_name)
+    click.echo(f"loading {data_path}")
+    original = load_checked(data_path, mapping, click.echo, max_dropped_share=max_dropped_share)
+    click.echo(f"loading {feedback}")
+    verdicts = load_checked(feedback, "feedback", click.echo, max_dropped_share=max_dropped_share)
+    if verdicts.mapping.taxonomy != original.mapping.taxonomy:
+        raise click.UsageError("the feedback's taxonomy differs from the original data's")
+    rows, summary = merge_feedback(
+        original.rows, verdicts.rows, category_label=original.mapping.taxonomy.category_label
+    )
+    for line in merge_lines(summary):
+        click.echo(line)
+    validation_rows = None
+    if validation:
+        validation_rows = load_checked(
+            validation, mapping, click.echo, max_dropped_share=max_dropped_share
+        ).rows
+    run = train_rows(
+        rows,
+        original.mapping,
+        config=config,
+        validation_rows=validation_rows,
+        register=not no_register,
+        echo=click.echo,
+        checkpoint_dir=None,
+        tags={"data": str(data_path), "feedback": str(feedback),
+              "feedback_listings": str(summary.listings_with_feedback)},
+    )  # fmt: skip
+    click.echo("")
+    for line in summary_lines(run.card):
+        click.echo(line)
+    click.echo(f"\nbundle: {run.bundle_dir}")
+
+
 @main.command("label-audit")
 @click.option("--data", "data_path", required=True, help="Labeled training data (file or HF dir).")
 @click.option("--mapping", required=True, help="Column mapping YAML (or a built-in name).")

@@ -57,6 +57,19 @@ class ModelParams(BaseModel):
     class_weight: Literal["balanced"] | None = "balanced"
 
 
+class WeightSettings(BaseModel):
+    """Design weights of training rows (``listingguard retrain`` sets them from the feedback)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str | None = None
+    """The slice column holding each row's weight (``weight`` in the feedback export: 1 /
+    inclusion probability for audited samples); None: every row counts once."""
+    max_fit_weight: float = Field(default=10.0, ge=1.0)
+    """Fitting caps each weight here, so a few heavy rows cannot dominate the model;
+    calibration and validation metrics use the weights in full."""
+
+
 FamilyName = Literal["hashed-linear", "transformer", "ensemble"]
 FAMILY_NAMES: tuple[str, ...] = ("hashed-linear", "transformer", "ensemble")
 
@@ -130,6 +143,7 @@ class TrainConfig(BaseModel):
     model: ModelParams = ModelParams()
     transformer: TransformerParams = TransformerParams()
     ensemble: EnsembleParams = EnsembleParams()
+    weights: WeightSettings = WeightSettings()
     features: FeatureSpec = FeatureSpec()
     targets: ThresholdTargets = ThresholdTargets()
     label_targets: dict[str, ThresholdTargets] = Field(default_factory=dict)

@@ -7,7 +7,8 @@ from typing import Any
 
 from data.fingerprint import dataset_fingerprint
 from data.loaders import DEFAULT_MAX_DROPPED_SHARE, LoadResult, load_labeled
-from data.mapping import load_mapping, resolve_mapping_path
+from data.mapping import ColumnMapping, load_mapping, resolve_mapping_path
+from data.schema import LabeledListing
 from data.validation import validate_dataset
 from models.bundle import ModelCard
 from training import tracking
@@ -60,28 +61,51 @@ def run_training(
     """
     echo(f"loading {data}")
     train_result = load_checked(data, mapping, echo, max_dropped_share=max_dropped_share)
-    taxonomy = train_result.mapping.taxonomy
-    check_config_labels(config, taxonomy)
-    if config.model_name is None:
-        config = config.model_copy(update={"model_name": model_name_for(train_result.mapping.name)})
-    model_name = str(config.model_name)
     validation_rows = None
     if validation:
         echo(f"loading {validation}")
         validation_rows = load_checked(
             validation, mapping, echo, max_dropped_share=max_dropped_share
         ).rows
-    fingerprint = dataset_fingerprint(train_result.rows, train_result.mapping)
+    return train_rows(
+        train_result.rows,
+        train_result.mapping,
+        config=config,
+        validation_rows=validation_rows,
+        register=register,
+        echo=echo,
+        checkpoint_dir=checkpoint_dir,
+        tags={"data": str(data)},
+    )
+
+
+def train_rows(
+    rows: list[LabeledListing],
+    mapping: ColumnMapping,
+    *,
+    config: TrainConfig,
+    validation_rows: list[LabeledListing] | None,
+    register: bool,
+    echo: Echo,
+    checkpoint_dir: Path | None,
+    tags: dict[str, str],
+) -> TrainingRun:
+    """Train on loaded ``rows`` (read through ``mapping``), track the run with ``tags``, and
+    register it."""
+    taxonomy = mapping.taxonomy
+    check_config_labels(config, taxonomy)
+    if config.model_name is None:
+        config = config.model_copy(update={"model_name": model_name_for(mapping.name)})
+    model_name = str(config.model_name)
+    fingerprint = dataset_fingerprint(rows, mapping)
     mlflow = tracking.tracked_mlflow()
     with mlflow.start_run(experiment_id=tracking.experiment_id()) as run:
         run_id = str(run.info.run_id)
         echo(f"MLflow run {run_id} ({tracking.tracking_uri()})")
-        mlflow.set_tags(
-            {"data_fingerprint": fingerprint, "data": str(data), "model_family": config.family}
-        )
+        mlflow.set_tags({"data_fingerprint": fingerprint, "model_family": config.family, **tags})
         mlflow.log_params(config.flat_params())
         trained = train_bundle(
-            train_result.rows,
+            rows,
             config=config,
             data_fingerprint=fingerprint,
             bundle_dir=var_dir() / "runs" / run_id / "bundle",

@@ -14,6 +14,7 @@ from training.baseline import HashedLinearModel
 from training.errors import TrainingError
 from training.families.lifecycle import Checked, FamilySplits, ModelFamily
 from training.onnx_export import bind_and_write, build_onnx_model, check_parity
+from training.row_weights import row_weights
 
 
 class HashedLinearFamily(ModelFamily):
@@ -42,7 +43,8 @@ class HashedLinearFamily(ModelFamily):
 
     def _fit(self, splits: FamilySplits, checkpoint_dir: Path | None) -> None:
         started = time.perf_counter()
-        self.model = self.new_model().fit(splits.fit, progress=self.progress)
+        weights = row_weights(splits.fit, self.config.weights, capped=True)
+        self.model = self.new_model().fit(splits.fit, progress=self.progress, sample_weight=weights)
         self.fit_rows = splits.fit
         self.progress(
             f"fitted {', '.join(self.model.labels_)} and {len(self.model.categories_)} "
@@ -97,7 +99,8 @@ class HashedLinearFamily(ModelFamily):
         position = {id(row): index for index, row in enumerate(rows)}
         for held_out, fitted_on in (("a", "b"), ("b", "a")):
             try:
-                half = self.new_model().fit(folds[fitted_on])
+                weights = row_weights(folds[fitted_on], self.config.weights, capped=True)
+                half = self.new_model().fit(folds[fitted_on], sample_weight=weights)
             except TrainingError as error:
                 self.progress(f"ordering the enforce candidates in-sample ({error})")
                 return rows, self.logits(rows)

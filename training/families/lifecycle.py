@@ -32,6 +32,7 @@ from training.calibration_fit import fit_calibration_and_thresholds
 from training.config import TrainConfig
 from training.errors import TrainingError
 from training.label_arrays import label_arrays
+from training.row_weights import row_weights
 from training.validation_metrics import split_metrics
 
 STEPS = ("fit", "calibrate", "export", "check")
@@ -99,7 +100,8 @@ class ModelFamily(ABC):
 
     def calibrate(self, rows: list[LabeledListing]) -> Calibrated:
         """Platt maps, point-estimate edges and metrics on held-out ``rows`` (the shipped
-        model's logits: the int8 graph where int8 ships)."""
+        model's logits: the int8 graph where int8 ships). Design weights, where the config
+        names them, weight the Platt fit in full."""
         self._enter("calibrate")
         logits = self.logits(rows)
         y_true, known = label_arrays(rows, self.labels)
@@ -109,6 +111,7 @@ class ModelFamily(ABC):
             known,
             labels=self.labels,
             targets={label: self.config.targets_for(label) for label in self.labels},
+            sample_weight=row_weights(rows, self.config.weights, capped=False),
         )
         probabilities = calibrate_logits(logits, [calibration[label] for label in self.labels])
         self.calibrated = Calibrated(

@@ -86,6 +86,11 @@ class TransformerFamily(ModelFamily):
 
     # -- fit: fine-tune, then compile the shipped graph -------------------------------------
     def _fit(self, splits: FamilySplits, checkpoint_dir: Path | None) -> None:
+        if self.config.weights.column is not None:
+            raise TrainingError(
+                f"weights.column is set: row weights are supported by the hashed-linear family "
+                f"only, not {self.name}"
+            )
         params = self.config.transformer
         self._scratch = tempfile.TemporaryDirectory(prefix="listingguard-transformer-")
         scratch = Path(self._scratch.name)
