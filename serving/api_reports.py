@@ -111,7 +111,7 @@ async def drift(
     labels = list(state.scorer.card.labels)
     report = await state.database.run(
         drift_report, state.session_factory, reference=reference, current=current,
-        labels=labels, min_count=min_count,
+        labels=labels, min_count=min_count, model_version=state.scorer.card.model_id,
     )  # fmt: skip
     if format == "html":
         return HTMLResponse(render("drift.html", r=report, style=None))

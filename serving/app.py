@@ -76,6 +76,9 @@ def load_state(settings: Settings) -> ServiceState:
         readiness_engine=create_db_engine(
             settings.database_url, timeout_s=settings.readiness_timeout_seconds
         ),
+        scrapes=DatabaseCalls(
+            threads=1, deadline_s=settings.readiness_timeout_seconds, name="lg-metrics"
+        ),
         authenticator=Authenticator(session_factory, database),
         console_sessions=ConsoleSessions(
             settings.console_secret.get_secret_value().encode()
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         yield
         service.database.shutdown()
         service.readiness.shutdown()
+        service.scrapes.shutdown()
         service.engine.dispose()
         service.readiness_engine.dispose()
 
@@ -178,7 +182,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         figures are read at scrape time; when the database does not answer within the readiness
         timeout they keep their last values and ``listingguard_work_items_read_ok`` is 0."""
         try:
-            queue = await state.readiness.run(read_queue, state.readiness_engine)
+            queue = await state.scrapes.run(read_queue, state.readiness_engine)
         except (DatabaseDeadlineError, SQLAlchemyError):
             queue = None
         return PlainTextResponse(state.metrics.exposition(queue), media_type=METRICS_CONTENT_TYPE)

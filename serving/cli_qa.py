@@ -218,6 +218,7 @@ def drift_command(
     report = drift_report(
         session_factory_of(settings), reference=(start - timedelta(days=reference_days), start),
         current=(start, end), labels=list(card.labels), min_count=min_count,
+        model_version=card.model_id,
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     document = json.dumps(report.as_document(), indent=2, sort_keys=True)

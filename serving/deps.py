@@ -33,6 +33,9 @@ class ServiceState:
     """Readiness probes run apart, so a frozen database cannot make them queue."""
     readiness_engine: Engine
     """The probes' own connections: a pool busy with requests does not read as "unreachable"."""
+    scrapes: DatabaseCalls
+    """``/metrics`` reads the work-item figures here (on the probes' engine), so a slow scrape
+    never queues a readiness probe."""
     authenticator: Authenticator
     console_sessions: ConsoleSessions
     writes: GroupCommit

@@ -1,7 +1,10 @@
 """Drift of the service's inputs and scores: a current window of decisions against a reference.
 
 The reference is a chosen window of earlier traffic (by default the seven days before the
-current one). Per segment — all markets, then each market with enough decisions on both
+current one). Decisions whose content retention stripped are left out; each label's score is
+compared only between decisions of the model being served (``model_version``), so a promotion is
+not read as drift: until the new model has enough decisions in the reference window, its score
+checks say "too few". Per segment — all markets, then each market with enough decisions on both
 sides — the population stability index (:mod:`models.drift`) of each input the model reads
 (text length, price), the category mix the model named, the market mix (all markets only),
 and each label's score. A window holds at most :data:`MAX_ROWS` decisions (its latest), so a
@@ -89,9 +92,10 @@ def drift_report(
     current: tuple[datetime, datetime],
     labels: list[str],
     min_count: int,
+    model_version: str,
 ) -> DriftReport:
-    ref_rows, ref_window = _read(session_factory, *reference)
-    cur_rows, cur_window = _read(session_factory, *current)
+    ref_rows, ref_window = _read(session_factory, *reference, model_version)
+    cur_rows, cur_window = _read(session_factory, *current, model_version)
     segments = {ALL_MARKETS: _checks(ref_rows, cur_rows, labels, min_count, with_market=True)}
     markets = sorted({row.market for row in ref_rows} & {row.market for row in cur_rows})
     for market in markets:
@@ -103,7 +107,7 @@ def drift_report(
 
 
 def _read(
-    session_factory: sessionmaker[Session], since: datetime, until: datetime
+    session_factory: sessionmaker[Session], since: datetime, until: datetime, model_version: str
 ) -> tuple[list[_Row], Window]:
     query = (
         select(
@@ -111,8 +115,10 @@ def _read(
             DecisionRecord.listing,
             DecisionRecord.regulated_category,
             DecisionRecord.scores,
+            DecisionRecord.model_version,
         )
         .where(DecisionRecord.created_at >= since, DecisionRecord.created_at < until)
+        .where(DecisionRecord.anonymized_at.is_(None))
         .order_by(DecisionRecord.created_at.desc())
         .limit(MAX_ROWS + 1)
     )
@@ -125,9 +131,9 @@ def _read(
             + len(str(listing.get("description") or "")),
             price=_price(listing.get("price")),
             category=category,
-            scores=dict(scores),
+            scores=dict(scores) if version == model_version else {},
         )
-        for market, listing, category, scores in found[:MAX_ROWS]
+        for market, listing, category, scores, version in found[:MAX_ROWS]
     ]
     return rows, Window(since, until, len(rows), len(found) > MAX_ROWS)
 
@@ -142,8 +148,6 @@ def _checks(
     categorical: dict[str, Callable[[_Row], str | None]] = {"category": lambda row: row.category}
     if with_market:
         categorical["market"] = lambda row: row.market
-    for label in labels:
-        numeric[f"score: {label}"] = lambda row, label=label: row.scores.get(label)  # type: ignore[misc]
     checks = [
         numeric_check(name, [of(r) for r in ref], [of(r) for r in cur], min_count=min_count)
         for name, of in numeric.items()
@@ -152,6 +156,16 @@ def _checks(
         categorical_check(name, [of(r) for r in ref], [of(r) for r in cur], min_count=min_count)
         for name, of in categorical.items()
     ]
+    # Scores of the serving model only (other models' rows carry none): never a missing bin.
+    for label in labels:
+        checks.append(
+            numeric_check(
+                f"score: {label}",
+                [row.scores[label] for row in ref if label in row.scores],
+                [row.scores[label] for row in cur if label in row.scores],
+                min_count=min_count,
+            )
+        )
     return checks
 
 

@@ -29,6 +29,8 @@ MAX_JSON_DEPTH: Final = 32
 """The deepest request of this API nests 4 levels (batch -> listings -> listing -> attributes)."""
 
 _BODY_METHODS: Final = frozenset({b"POST", b"PUT", b"PATCH"})
+HTTP_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods counted by name in the metrics; any other token a client sends counts as "other"."""
 CONSOLE_PREFIX: Final = "/console/"
 """Paths whose POSTs are the console's HTML forms (form-encoded, not JSON)."""
 _OPENING: Final = np.frombuffer(b"[{", dtype=np.uint8)
@@ -208,9 +210,8 @@ class MetricsMiddleware:
             service = getattr(scope["app"].state, "service", None)
             if service is not None:
                 route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
-                service.metrics.observe_request(
-                    scope["method"], route, status, time.perf_counter() - began
-                )
+                method = scope["method"] if scope["method"] in HTTP_METHODS else "other"
+                service.metrics.observe_request(method, route, status, time.perf_counter() - began)
 
 
 class RequestIdMiddleware:

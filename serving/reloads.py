@@ -129,6 +129,13 @@ def reload_on_sighup(state: ServiceState) -> bool:
                 state.policy.version,
                 error,
             )
+        except Exception:  # a folder half-copied, unreadable bytes: refused all the same
+            state.metrics.reloads.labels("model", "refused").inc()
+            LOGGER.exception(
+                "reload refused, model %s and policy %s stay",
+                state.scorer.card.model_id,
+                state.policy.version,
+            )
 
     def handle() -> None:
         task = asyncio.get_running_loop().create_task(reload())

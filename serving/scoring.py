@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import json
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,7 @@ from serving.schemas import CategoryOut, DecisionOut, HumanDecisionOut, LabelSco
 from serving.tables import DecisionRecord
 
 SCORED_FIELDS = ("title", "description", "price", "currency", "market")
+LOGGER = logging.getLogger("listingguard.shadow")
 
 
 def content_hash(listing: Listing, policy: Policy | None = None) -> str:
@@ -64,6 +66,18 @@ def decide_listings(
 
 
 def _shadow_decisions(
+    listings: list[Listing], shadow: BundleScorer, policy: Policy
+) -> list[ShadowDecision | None]:
+    """The challenger's decisions; a failure of the challenger is logged and leaves none (the
+    champion's answer never depends on it)."""
+    try:
+        return _scored_in_shadow(listings, shadow, policy)
+    except Exception:  # the challenger is under trial: nothing of it may fail a request
+        LOGGER.exception("shadow model %s failed; no shadow scores stored", shadow.card.model_id)
+        return [None] * len(listings)
+
+
+def _scored_in_shadow(
     listings: list[Listing], shadow: BundleScorer, policy: Policy
 ) -> list[ShadowDecision | None]:
     card = shadow.card

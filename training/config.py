@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
 from data.taxonomy import Taxonomy
 from models.certified_thresholds import GuaranteeSettings
@@ -66,8 +66,9 @@ class WeightSettings(BaseModel):
     """The slice column holding each row's weight (``weight`` in the feedback export: 1 /
     inclusion probability for audited samples); None: every row counts once."""
     max_fit_weight: float = Field(default=10.0, ge=1.0)
-    """Fitting caps each weight here, so a few heavy rows cannot dominate the model;
-    calibration and validation metrics use the weights in full."""
+    """Fitting caps each weight here, so a few heavy rows cannot dominate the model; the Platt
+    calibration uses the weights in full (threshold edges, their certification and the
+    validation figures count rows and sellers unweighted)."""
 
 
 FamilyName = Literal["hashed-linear", "transformer", "ensemble"]
@@ -120,7 +121,7 @@ class EnsembleParams(BaseModel):
     """blend: a logistic regression on the two members' logits (fitted on tune); joint: one
     logistic regression over the n-gram features and the fine-tuned encoder's pooled embedding
     (fitted on fit); auto: per label, whichever has the higher tune-split average precision."""
-    embedding_scales: tuple[float, ...] = Field(default=(1.0, 3.0, 10.0), min_length=1)
+    embedding_scales: tuple[PositiveFloat, ...] = Field(default=(1.0, 3.0, 10.0), min_length=1)
     """A joint head's embedding weights against the n-grams (the pooled embedding divided by its
     median norm on fit, times each scale; the tune split picks one)."""
     c: float = Field(default=4.0, gt=0)

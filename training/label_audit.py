@@ -8,9 +8,10 @@ judged by a model that saw it or its seller. cleanlab's confident learning
 given label disagrees with what the rest of the data implies, ranked by self-confidence (the
 out-of-fold probability of the given label; lowest first).
 
-Nothing is relabelled: the report lists the cases (CSV for the QA team's tools, HTML to read)
-with their given label and the model's out-of-fold probability. What QA decides goes back
-through review verdicts and ``export-labels``.
+Nothing is relabelled: the report lists the cases (CSV for the QA team's tools, HTML to read) with
+their given label and the model's out-of-fold score (a ranking: the class-balanced baseline is not
+calibrated). Cells a spreadsheet would run as formulas are quoted. What QA decides goes back through
+review verdicts and ``export-labels``.
 """
 
 import csv
@@ -40,10 +41,12 @@ class LabelIssue:
     seller_id: str | None
     title: str
     given: int
-    probability: float
-    """Out-of-fold probability that the label is 1."""
+    score: float
+    """Out-of-fold score that the label is 1: the class-balanced baseline's logit through a
+    sigmoid (uncalibrated: a ranking, not a probability)."""
     self_confidence: float
-    """Out-of-fold probability of the given label: the lower, the likelier an error."""
+    """The out-of-fold score of the given label (``score`` or ``1 - score``): the lower, the
+    likelier an error."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def audit_labels(
                     seller_id=row.listing.seller_id,
                     title=row.listing.title or "",
                     given=int(given[position]),
-                    probability=float(scores[position]),
+                    score=float(scores[position]),
                     self_confidence=float(pred_probs[position, given[position]]),
                 )
             )
@@ -150,7 +153,7 @@ def write_audit(
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for issue in issues:
-            writer.writerow(vars(issue))
+            writer.writerow({key: _cell(value) for key, value in vars(issue).items()})
     document = {
         "source": source,
         "labels": [vars(summary) for summary in summaries],
@@ -160,8 +163,17 @@ def write_audit(
     (out_dir / "label_issues.html").write_text(_html(summaries, issues, source), "utf-8")
 
 
+def _cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula (a seller's title can start with ``=``) is
+    quoted with a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _html(summaries: list[AuditSummary], issues: list[LabelIssue], source: str) -> str:
     escape = html.escape
+    ranked = sorted(issues, key=lambda issue: (issue.self_confidence, issue.label, issue.rank))
     summary_rows = "".join(
         f"<tr><td>{escape(s.label)}</td><td>{s.cases}</td><td>{s.positives}</td>"
         f"<td>{s.issues}</td></tr>"
@@ -170,8 +182,8 @@ def _html(summaries: list[AuditSummary], issues: list[LabelIssue], source: str) 
     issue_rows = "".join(
         f"<tr><td>{escape(i.label)}</td><td>{i.rank}</td><td>{escape(i.listing_id)}</td>"
         f"<td>{escape(i.seller_id or '')}</td><td>{escape(i.title)}</td><td>{i.given}</td>"
-        f"<td>{i.probability:.3f}</td></tr>"
-        for i in issues[:1000]
+        f"<td>{i.score:.3f}</td></tr>"
+        for i in ranked[:1000]
     )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -182,7 +194,8 @@ def _html(summaries: list[AuditSummary], issues: list[LabelIssue], source: str) 
         "<p>Out-of-fold scores (seller-grouped folds) and cleanlab's confident learning. "
         "Nothing was relabelled: re-check these cases and record the verdicts.</p>"
         "<table><tr><th>Label</th><th>Cases</th><th>Positives</th><th>Likely errors</th></tr>"
-        f"{summary_rows}</table><h2>Cases, most likely first (up to 1,000)</h2>"
+        f"{summary_rows}</table><h2>Cases, least self-confident first, all labels (up to 1,000)"
+        "</h2>"
         "<table><tr><th>Label</th><th>Rank</th><th>Listing</th><th>Seller</th><th>Title</th>"
-        f"<th>Given</th><th>Out-of-fold probability</th></tr>{issue_rows}</table></body></html>"
+        f"<th>Given</th><th>Out-of-fold score</th></tr>{issue_rows}</table></body></html>"
     )

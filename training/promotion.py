@@ -8,9 +8,12 @@ anyway and records why. The first champion and the ``challenger`` alias need no 
 
 The pinned set: the first gated promotion pins its ``--eval-data`` (the dataset fingerprint, tag
 :data:`PINNED_TAG` on the registered model); later promotions must bring data with that
-fingerprint, or ``--pin`` another (recorded). Data either version was trained on (same
-fingerprint as on its card) is refused: it was used for fitting and calibration. Every outcome is
-a tag :data:`OUTCOME_TAG` on the promoted version: decision, reason, champion, the failed checks.
+fingerprint, or ``--pin`` another (recorded once the set is known usable). Data either version
+was trained on (same fingerprint as on its card) is refused: it was used for fitting and
+calibration. Only the fingerprint is compared: keep the pinned set's listings and sellers out of
+every training file and feedback export (a set that overlaps them favours the version trained on
+them). Every outcome is a tag :data:`OUTCOME_TAG` on the promoted version: decision, reason,
+champion, the failed checks.
 """
 
 import json
@@ -117,7 +120,7 @@ def _run_gate(
     if not loaded.rows:
         raise TrainingError(f"{settings.eval_data}: no usable rows")
     fingerprint = dataset_fingerprint(loaded.rows, loaded.mapping)
-    _check_pinned(name, fingerprint, settings, len(loaded.rows))
+    pin = _pinned_record(name, fingerprint, settings, len(loaded.rows))
     echo(f"gate on {len(loaded.rows)} rows of {loaded.file} (fingerprint {fingerprint[:12]})")
     with tempfile.TemporaryDirectory(prefix="lg-promote-") as scratch:
         scored = []
@@ -133,6 +136,8 @@ def _run_gate(
             echo(f"scoring with the {role}, v{version.version} ({scorer.card.model_id})")
             scored.append((scorer.card, score_rows(scorer, loaded.rows)))
     (card, challenger), (_, champion_scores) = scored
+    if pin is not None:  # pinned once the set is known usable (neither version trained on it)
+        tracking.set_model_tag(name, PINNED_TAG, json.dumps(pin))
     echo(f"paired seller bootstrap, {settings.resamples} resamples per check")
     result = gate(
         challenger,
@@ -154,7 +159,11 @@ def _mapping_of(settings: GateSettings) -> str:
     return default_mapping(settings.eval_data)
 
 
-def _check_pinned(name: str, fingerprint: str, settings: GateSettings, rows: int) -> None:
+def _pinned_record(
+    name: str, fingerprint: str, settings: GateSettings, rows: int
+) -> dict[str, Any] | None:
+    """The pin to record for this set (None: it is the pinned one already); raises when another
+    set is pinned and ``--pin`` was not given."""
     stored = tracking.model_tag(name, PINNED_TAG)
     pinned = json.loads(stored) if stored else None
     if pinned is not None and pinned["fingerprint"] != fingerprint and not settings.pin:
@@ -163,14 +172,10 @@ def _check_pinned(name: str, fingerprint: str, settings: GateSettings, rows: int
             f"fingerprint {pinned['fingerprint'][:12]}, pinned {pinned['pinned_at']}): use that "
             "set, or pass --pin to pin this one"
         )
-    if pinned is None or settings.pin:
-        record = {
-            "fingerprint": fingerprint,
-            "file": str(settings.eval_data),
-            "rows": rows,
-            "pinned_at": _now(),
-        }
-        tracking.set_model_tag(name, PINNED_TAG, json.dumps(record))
+    if pinned is not None and pinned["fingerprint"] == fingerprint:
+        return None
+    return {"fingerprint": fingerprint, "file": str(settings.eval_data), "rows": rows,
+            "pinned_at": _now()}  # fmt: skip
 
 
 def gate_lines(result: GateResult) -> list[str]:

@@ -12,9 +12,10 @@ review, senior, appeal, second-review and QA items. Joined by listing id, one ro
   each stands for its stratum).
 
 The challenger is trained with the same config and these weights (``weights.column: weight``):
-fitting caps them at ``weights.max_fit_weight`` so a few audits cannot dominate, calibration and
-validation metrics use them in full. It is registered as a new version (the ``challenger``
-alias); ``models promote`` decides whether it replaces the champion.
+fitting caps them at ``weights.max_fit_weight`` so a few audits cannot dominate, the Platt
+calibration uses them in full (edges, certification and validation figures are unweighted). It is
+registered as a new version (the ``challenger`` alias); ``models promote`` decides whether it
+replaces the champion.
 """
 
 from collections import Counter

@@ -101,7 +101,7 @@ async def _kpi(request: Request, state: ServiceState, caller: Caller) -> Respons
     reference, current = default_windows(until)
     drift = await run(
         drift_report, factory, reference=reference, current=current, labels=list(card.labels),
-        min_count=DEFAULT_MIN_COUNT,
+        min_count=DEFAULT_MIN_COUNT, model_version=card.model_id,
     )  # fmt: skip
     context = page_context(
         request, caller, report=report, kpis=kpis, days=days, market=market, gold=gold,

@@ -86,3 +86,20 @@ def test_the_cli_writes_the_drift_and_shadow_reports(
     assert shadow.exit_code == 0, shadow.output
     assert "0 decisions scored in shadow" in shadow.output
     assert (tmp_path / "s" / "shadow.json").is_file()
+
+
+def test_scores_of_another_model_are_not_read_as_drift(drifted: TestClient) -> None:
+    factory = drifted.app.state.service.session_factory  # type: ignore[attr-defined]
+    with factory.begin() as session:
+        session.execute(
+            update(DecisionRecord)
+            .where(DecisionRecord.listing_id.like("ref-%"))
+            .values(model_version="the-previous-champion")
+        )
+    qa = as_(keys_of(drifted)["quinn"])
+    body = drifted.get("/v1/reports/drift", params={"min_count": 100}, headers=qa).json()
+    checks = {check["feature"]: check for check in body["segments"]["all markets"]}
+    for name, check in checks.items():
+        if name.startswith("score: "):
+            assert check["psi"] is None and check["n_reference"] == 0, check
+    assert checks["price"]["alert"], "inputs are compared whatever model scored them"

@@ -48,7 +48,7 @@ def test_planted_label_errors_rank_first_and_nothing_is_relabelled(tmp_path: Pat
     confidences = [float(row["self_confidence"]) for row in counterfeit]
     assert confidences == sorted(confidences), "least self-confident first"
     planted_rows = [row for row in counterfeit if row["listing_id"] in planted]
-    assert all(row["given"] == "0" and float(row["probability"]) > 0.5 for row in planted_rows)
+    assert all(row["given"] == "0" and float(row["score"]) > 0.5 for row in planted_rows)
     summary = json.loads((out / "label_issues.json").read_text(encoding="utf-8"))
     assert {item["label"] for item in summary["labels"]} >= {"fraud", "counterfeit"}
     assert "Likely label errors" in (out / "label_issues.html").read_text(encoding="utf-8")
