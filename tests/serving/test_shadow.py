@@ -141,3 +141,25 @@ def test_a_shadow_of_other_labels_is_refused_at_startup(
     )
     with pytest.raises(BundleError, match="a shadow must score the champion's labels"):
         load_state(settings)
+
+
+def test_a_failing_shadow_never_fails_the_champions_decision(
+    demo_bundle: Path, second_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.policy import default_policy
+    from serving.scoring import decide_listings
+
+    champion, shadow = BundleScorer(demo_bundle), BundleScorer(second_bundle)
+
+    def broken(listings: list[Listing]) -> list[object]:
+        raise RuntimeError("the challenger's graph fails on this input")
+
+    monkeypatch.setattr(shadow, "score", broken)  # fault injection: the challenger breaks
+    listings = [Listing.model_validate(item) for item in LISTINGS[:2]]
+    policy = default_policy(champion.card.taxonomy)
+    decided = decide_listings(
+        listings, scorer=champion, policy=policy, request_id="r-1", shadow=shadow
+    )
+    alone = decide_listings(listings, scorer=champion, policy=policy, request_id="r-1")
+    assert [d.shadow for d in decided] == [None, None]
+    assert [d.scores for d in decided] == [d.scores for d in alone]
