@@ -79,11 +79,6 @@ def merge_feedback(
 
 
 def weighted_config(config: TrainConfig) -> TrainConfig:
-    if config.family != "hashed-linear":
-        raise TrainingError(
-            f"retrain weights its rows, which the {config.family} family does not support yet: "
-            "retrain with --model hashed-linear"
-        )
     weights = config.weights.model_copy(update={"column": WEIGHT_COLUMN})
     return config.model_copy(update={"weights": weights})
 

@@ -294,3 +294,40 @@ def _ensemble_inputs(
     )
     hashed = pad_batch(FeatureHasher(card.feature_spec).transform(listings))
     return {**hashed, **encoder.encode(listings)}
+
+
+def test_design_weights_reach_the_fine_tuning(
+    tiny_encoder: Path,
+    demo_rows: list[LabeledListing],
+    demo_validation_rows: list[LabeledListing],
+    transformer_bundle: Path,
+    tmp_path: Path,
+) -> None:
+    """Rows weighted 8 (the fraud positives, as audits of a rare stratum would be) change the
+    fine-tuned model, and the checkpoint key, against the same run unweighted."""
+    from training.config import WeightSettings
+
+    weighted = [
+        row.model_copy(update={"slices": {**row.slices, "weight": "8"}})
+        if row.labels.value("fraud") == 1
+        else row
+        for row in demo_rows
+    ]
+    config = tiny_config("transformer", tiny_encoder).model_copy(
+        update={"weights": WeightSettings(column="weight", max_fit_weight=8.0)}
+    )
+    train_bundle(
+        weighted,
+        config=config,
+        data_fingerprint="demo-weighted",
+        bundle_dir=tmp_path / "bundle",
+        validation_rows=demo_validation_rows[:200],
+        checkpoint_dir=tmp_path / "checkpoints",
+    )
+    card, plain = read_card(tmp_path / "bundle"), read_card(transformer_bundle)
+    key = card.training["fine_tuning"]["checkpoint_key"]
+    assert key != plain.training["fine_tuning"]["checkpoint_key"]
+    listings = [REPLICA, PHONE, PILLS]
+    ours = BundleScorer(tmp_path / "bundle").predict_logits(listings)[0]
+    theirs = BundleScorer(transformer_bundle).predict_logits(listings)[0]
+    assert np.abs(ours - theirs).max() > 1e-3

@@ -53,11 +53,12 @@ def test_fitting_caps_the_weights_and_calibration_takes_them_in_full() -> None:
         row_weights(bad, settings, capped=True)
 
 
-def test_retrain_weights_the_baseline_only() -> None:
-    assert weighted_config(load_config()).weights.column == "weight"
-    tokenized = load_config().model_copy(update={"family": "transformer"})
-    with pytest.raises(TrainingError, match="retrain with --model hashed-linear"):
-        weighted_config(tokenized)
+def test_retrain_keeps_the_config_and_weights_its_rows() -> None:
+    for family in ("hashed-linear", "transformer", "ensemble"):
+        config = load_config().model_copy(update={"family": family})
+        weighted = weighted_config(config)
+        assert weighted.weights.column == "weight" and weighted.family == family
+        assert weighted.model_copy(update={"weights": config.weights}) == config
 
 
 def test_a_heavier_row_pulls_the_fitted_model_toward_its_label(

@@ -47,6 +47,7 @@ from training.families.transformer_export import (
 )
 from training.families.transformer_fit import EVAL_BATCH, EncodedRows
 from training.onnx_export import bind_and_write, build_onnx_model
+from training.row_weights import row_weights
 
 CATEGORY_GRID = np.linspace(0.0, 1.0, 11)
 
@@ -84,8 +85,18 @@ class EnsembleFamily(TransformerFamily):
                 weight=risk.weight.detach().cpu().numpy().astype(np.float64),
                 bias=risk.bias.detach().cpu().numpy().astype(np.float64),
             ),
-            SplitFeatures(model.matrix(splits.fit), fit_pooled, splits.fit),
-            SplitFeatures(model.matrix(splits.tune), tune_pooled, splits.tune),
+            SplitFeatures(
+                model.matrix(splits.fit),
+                fit_pooled,
+                splits.fit,
+                row_weights(splits.fit, self.config.weights, capped=True),
+            ),
+            SplitFeatures(
+                model.matrix(splits.tune),
+                tune_pooled,
+                splits.tune,
+                row_weights(splits.tune, self.config.weights, capped=True),
+            ),
             tune_risk,
             self.config.ensemble,
             class_weight=self.config.model.class_weight,

@@ -35,12 +35,17 @@ class SplitFeatures:
     tfidf: sp.csr_matrix
     pooled: np.ndarray
     rows: list[LabeledListing]
+    weights: np.ndarray | None = None
+    """Each row's design weight for fitting (capped), or None: every row once."""
 
     def target(self, label: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows where the label is known, their 0/1 values)."""
         values = [row.labels.value(label) for row in self.rows]
         known = np.array([value is not None for value in values], dtype=bool)
         return known, np.array([value or 0 for value in values], dtype=np.int64)[known]
+
+    def weights_of(self, known: np.ndarray) -> np.ndarray | None:
+        return None if self.weights is None else self.weights[known]
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,12 @@ def fit_heads(
         candidates: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
         scores: dict[str, float] = {}
         if params.head in ("auto", "blend"):
-            blend = _blend(tune_hashed[known, column], tune_encoder_logits[known, column], y)
+            blend = _blend(
+                tune_hashed[known, column],
+                tune_encoder_logits[known, column],
+                y,
+                tune.weights_of(known),
+            )
             candidates["blend"] = (
                 blend.hashed * hashed.coef_[:, column],
                 blend.transformer * encoder.weight[column],
@@ -148,8 +158,12 @@ def fit_heads(
     return heads
 
 
-def _blend(hashed: np.ndarray, encoder: np.ndarray, y: np.ndarray) -> BlendWeights:
-    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(np.column_stack([hashed, encoder]), y)
+def _blend(
+    hashed: np.ndarray, encoder: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+) -> BlendWeights:
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(
+        np.column_stack([hashed, encoder]), y, sample_weight=weights
+    )
     return BlendWeights(
         hashed=float(fitted.coef_[0, 0]),
         transformer=float(fitted.coef_[0, 1]),
@@ -173,7 +187,7 @@ def _joint(
     features = sp.hstack([visible[known], sp.csr_matrix(fit.pooled[known] * unit)]).tocsr()
     classifier = LogisticRegression(
         C=c, class_weight=class_weight, solver="liblinear", random_state=seed
-    ).fit(features, y)
+    ).fit(features, y, sample_weight=fit.weights_of(known))
     coef = classifier.coef_[0].astype(np.float64)
     n_features = visible.shape[1]
     return coef[:n_features], coef[n_features:] * unit, float(classifier.intercept_[0])

@@ -54,6 +54,7 @@ from training.families.transformer_fit import (
 )
 from training.families.transformer_model import encoder_folder, tokenizer_file
 from training.onnx_export import bind_and_write
+from training.row_weights import row_weights
 
 BUNDLE_GRAPH_TOLERANCE = 1e-5
 """The written bundle against the in-memory copy of the same graph: float rounding only."""
@@ -86,11 +87,6 @@ class TransformerFamily(ModelFamily):
 
     # -- fit: fine-tune, then compile the shipped graph -------------------------------------
     def _fit(self, splits: FamilySplits, checkpoint_dir: Path | None) -> None:
-        if self.config.weights.column is not None:
-            raise TrainingError(
-                f"weights.column is set: row weights are supported by the hashed-linear family "
-                f"only, not {self.name}"
-            )
         params = self.config.transformer
         self._scratch = tempfile.TemporaryDirectory(prefix="listingguard-transformer-")
         scratch = Path(self._scratch.name)
@@ -117,10 +113,15 @@ class TransformerFamily(ModelFamily):
             pad_id=self.encoder.pad_id,
             progress=self.progress,
         )
-        key = tuner.run_key(splits.fit, splits.tune, self.config.features)
+        fit_weights = row_weights(splits.fit, self.config.weights, capped=True)
+        key = tuner.run_key(splits.fit, splits.tune, self.config.features, fit_weights)
         self.fine_tuning: dict[str, Any] = {"checkpoint_key": key}
         self.torch_model = tuner.train(
-            fit, tune, key=key, checkpoint_dir=checkpoint_dir / key if checkpoint_dir else None
+            fit,
+            tune,
+            key=key,
+            checkpoint_dir=checkpoint_dir / key if checkpoint_dir else None,
+            fit_weights=fit_weights,
         )
         self.fine_tuning.update(
             {"steps": tuner.steps, "seconds": round(tuner.seconds, 1), "history": tuner.history}

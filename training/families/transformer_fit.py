@@ -143,9 +143,16 @@ class FineTuner:
         self.progress = progress
         self.device = pick_device(params.device)
 
-    def run_key(self, fit: list[LabeledListing], tune: list[LabeledListing], features: Any) -> str:
-        """What a checkpoint must match to be resumed: the rows (text, labels), the settings
-        that change the weights, the text normalization, the encoder and the seed."""
+    def run_key(
+        self,
+        fit: list[LabeledListing],
+        tune: list[LabeledListing],
+        features: Any,
+        fit_weights: np.ndarray | None = None,
+    ) -> str:
+        """What a checkpoint must match to be resumed: the rows (text, labels) and their design
+        weights, the settings that change the weights, the text normalization, the encoder and
+        the seed."""
         settings = self.params.model_dump(mode="json", exclude=NOT_IN_THE_KEY)
         content = {
             "settings": settings,
@@ -157,12 +164,27 @@ class FineTuner:
             "fit": _rows_digest(fit),
             "tune": _rows_digest(tune),
         }
+        if fit_weights is not None:  # absent from the keys of unweighted runs, as before
+            content["fit_weights"] = hashlib.sha256(fit_weights.tobytes()).hexdigest()
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def train(
-        self, fit: EncodedRows, tune: EncodedRows, *, key: str, checkpoint_dir: Path | None
+        self,
+        fit: EncodedRows,
+        tune: EncodedRows,
+        *,
+        key: str,
+        checkpoint_dir: Path | None,
+        fit_weights: np.ndarray | None = None,
     ) -> RiskEncoder:
+        """Fine-tune on ``fit`` (each row's loss times ``fit_weights`` where given), stopping
+        early on ``tune``."""
         torch.manual_seed(self.seed)
+        self._row_weights = (
+            np.ones(len(fit.ids), dtype=np.float32)
+            if fit_weights is None
+            else np.asarray(fit_weights, dtype=np.float32)
+        )
         model = RiskEncoder(self.folder, len(self.labels), len(self.categories)).to(self.device)
         params = self.params
         steps_per_epoch = max(1, math.ceil(len(fit.ids) / params.batch_size))
@@ -291,17 +313,21 @@ class FineTuner:
         tokens, mask = padded([fit.ids[i] for i in indices], self.pad_id)
         risk, category = model(tokens.to(self.device), mask.to(self.device))
         y = torch.from_numpy(fit.y[indices]).to(self.device)
+        rows = torch.from_numpy(self._row_weights[indices]).to(self.device)
         known = torch.from_numpy(fit.known[indices].astype(np.float32)).to(self.device)
+        weighted = known * rows[:, None]
         per_cell = nn.functional.binary_cross_entropy_with_logits(
             risk, y, pos_weight=positive_weight, reduction="none"
         )
-        loss = (per_cell * known).sum() / known.sum().clamp(min=1.0)
+        loss = (per_cell * weighted).sum() / weighted.sum().clamp(min=1e-9)
         targets = torch.from_numpy(fit.category[indices]).to(self.device)
         picked = targets >= 0
         if category_weight is not None and bool(picked.any()):
-            loss = loss + nn.functional.cross_entropy(
-                category[picked], targets[picked], weight=category_weight
+            per_row = nn.functional.cross_entropy(
+                category[picked], targets[picked], weight=category_weight, reduction="none"
             )
+            chosen = rows[picked]
+            loss = loss + (per_row * chosen).sum() / chosen.sum().clamp(min=1e-9)
         return loss
 
     def _resume(
