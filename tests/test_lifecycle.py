@@ -2,7 +2,8 @@
 
 Train a champion and serve it; reviewers decide what it routes to review; the decided items
 are exported and a challenger is retrained on them; the challenger runs in shadow; the gate
-refuses a deliberately worse model and accepts the challenger; promotion pulls the champion
+refuses a deliberately worse model (forcing it needs a reason, which is recorded; the pinned set
+is the one compared on) and accepts the challenger; promotion pulls the champion
 into the served folder and a SIGHUP swaps it under load with no failed request; ``/metrics`` is
 scraped and parsed throughout.
 """
@@ -27,6 +28,8 @@ from data.demo import generate_demo_listings, write_demo_dataset
 from models.bundle import read_card
 from serving.cli import main as serve_main
 from tests.cli_runs import invoke, listingguard_home
+from training import tracking
+from training.promotion import OUTCOME_TAG, PINNED_TAG
 
 pytestmark = pytest.mark.slow
 MODEL = "listingguard-demo"
@@ -55,6 +58,11 @@ def _metrics(server: RunningServer) -> dict[str, list[Any]]:
 def _model_on_metrics(server: RunningServer) -> str:
     (sample,) = _metrics(server)["listingguard_model_info"]
     return str(sample.labels["model_id"])
+
+
+def _outcome(version: str) -> dict[str, Any]:
+    tags = tracking.version_tags(tracking.resolve(f"{MODEL}/{version}"))
+    return dict(json.loads(tags[OUTCOME_TAG]))
 
 
 def _flip(path: Path, share: float) -> None:
@@ -145,8 +153,29 @@ def _lifecycle(tmp_path: Path) -> None:
         gate = ("--eval-data", validation, "--mapping", "demo", "--resamples", "200")
         refused = invoke("models", "promote", MODEL, "3", *gate)
         assert refused.exit_code == 1 and "gate: REFUSED" in refused.output, refused.output
+        assert "Traceback" not in refused.output
+        failed = [line for line in refused.output.splitlines() if line.endswith("FAILED")]
+        assert any(line.startswith("label") and "average_precision" in line for line in failed)
+        assert "refused: v3 is worse than champion v1" in refused.output
+        assert _outcome("3")["decision"] == "refused"
+        unexplained = invoke("models", "promote", MODEL, "3", *gate, "--force")
+        assert unexplained.exit_code == 1 and "--force needs --reason" in unexplained.output
+        forced = invoke("models", "promote", MODEL, "3", *gate, "--force", "--reason", "hotfix 42")
+        assert forced.exit_code == 0 and "gate overridden" in forced.output, forced.output
+        outcome = _outcome("3")
+        assert outcome["decision"] == "forced" and outcome["reason"] == "hotfix 42"
+        assert outcome["champion_version"] == "1" and outcome["failed"]
+        other = write_demo_dataset(tmp_path / "other", n=300, seed=3)
+        unpinned = invoke(
+            "models", "promote", MODEL, "2", "--eval-data", other, "--mapping", "demo"
+        )
+        assert unpinned.exit_code == 1 and "is not the pinned evaluation set" in unpinned.output
+        pinned = json.loads(tracking.model_tag(MODEL, PINNED_TAG) or "{}")
+        assert pinned["file"] == str(validation) and pinned["rows"] > 0
+        # The retrain with feedback against the (forced, worse) champion: it passes.
         accepted = invoke("models", "promote", MODEL, "2", *gate)
         assert accepted.exit_code == 0 and "gate: passed" in accepted.output, accepted.output
+        assert _outcome("2")["decision"] == "promoted"
 
         # Promotion reaches the server: pull the champion into the served folder, SIGHUP,
         # under load.

@@ -41,7 +41,8 @@ def test_every_endpoint_but_health_and_metrics_needs_a_key(client: TestClient) -
         ("GET", "/v1/appeals/stats"), ("GET", "/v1/sellers/x"), ("GET", "/v1/qa/estimates"),
         ("POST", "/v1/queue/x/verdict"), ("GET", "/v1/qa/gold"), ("POST", "/v1/qa/gold"),
         ("POST", "/v1/qa/gold/x/retire"), ("GET", "/v1/decisions/x/statement"),
-        ("GET", "/v1/reports/transparency"),
+        ("GET", "/v1/reports/transparency"), ("GET", "/v1/reports/shadow"),
+        ("GET", "/v1/reports/drift"),
     }  # fmt: skip
     documented = {
         (method.upper(), path)
