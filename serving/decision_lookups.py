@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from serving.seller_health import active_points
@@ -20,6 +20,29 @@ from serving.tables import ACTIVE_STATUSES, HumanVerdict, Strike, WorkItem
 
 IN_LIST_CHUNK: Final = 500
 """Values per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits."""
+
+# Built once: constructing a statement costs more than running it from the compiled cache, and
+# every scoring transaction runs all three.
+_VERDICTS: Final = select(HumanVerdict).where(
+    HumanVerdict.listing_id.in_(bindparam("listings", expanding=True))
+)
+_WITH_ACTIVE_ITEMS: Final = (
+    select(WorkItem.listing_id)
+    .where(
+        WorkItem.listing_id.in_(bindparam("listings", expanding=True)),
+        WorkItem.status.in_(ACTIVE_STATUSES),
+    )
+    .distinct()
+)
+_ACTIVE_POINTS: Final = (
+    select(Strike.seller_id, func.sum(Strike.severity))
+    .where(
+        Strike.seller_id.in_(bindparam("sellers", expanding=True)),
+        Strike.removed_at.is_(None),
+        Strike.expires_at > bindparam("now"),
+    )
+    .group_by(Strike.seller_id)
+)
 
 
 @dataclass
@@ -49,33 +72,15 @@ class BatchLookups:
         found = cls()
         active: set[str] = set()
         for chunk in _chunks(listings):
-            for verdict in session.scalars(
-                select(HumanVerdict).where(HumanVerdict.listing_id.in_(chunk))
-            ):
+            for verdict in session.scalars(_VERDICTS, {"listings": chunk}):
                 found.verdicts[(verdict.listing_id, verdict.content_hash)] = verdict
                 if verdict.action == "block":
                     found.blocked.add(verdict.listing_id)
-            active.update(
-                session.scalars(
-                    select(WorkItem.listing_id)
-                    .where(WorkItem.listing_id.in_(chunk), WorkItem.status.in_(ACTIVE_STATUSES))
-                    .distinct()
-                )
-            )
+            active.update(session.scalars(_WITH_ACTIVE_ITEMS, {"listings": chunk}))
         found.without_items = set(listings) - active
         for chunk in _chunks(sellers):
-            query = (
-                select(Strike.seller_id, func.sum(Strike.severity))
-                .where(
-                    Strike.seller_id.in_(chunk),
-                    Strike.removed_at.is_(None),
-                    Strike.expires_at > now,
-                )
-                .group_by(Strike.seller_id)
-            )
-            found.points.update(
-                {seller: int(total or 0) for seller, total in session.execute(query)}
-            )
+            rows = session.execute(_ACTIVE_POINTS, {"sellers": chunk, "now": now})
+            found.points.update({seller: int(total or 0) for seller, total in rows})
         return found
 
     def verdict(self, listing_id: str, content_hash: str) -> HumanVerdict | None:

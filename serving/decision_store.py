@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,12 @@ RESTRICTED_SELLER: Final = "strikes.force_review_from"
 EDITED_AFTER_BLOCK: Final = "human.edited_after_block"
 """The clause of a model allow turned into review because a human blocked earlier content."""
 """Two different decisions for one listing can race to open its queue item; the loser retries."""
+_KEY_COLUMN: Final = DecisionRecord.__table__.c.idempotency_key
+# Built once (construction costs more than a run from the compiled cache): the hot path's reads.
+_STORED_KEYS: Final = select(_KEY_COLUMN).where(_KEY_COLUMN.in_(bindparam("keys", expanding=True)))
+_RECORDS_BY_KEY: Final = select(DecisionRecord).where(
+    DecisionRecord.idempotency_key.in_(bindparam("keys", expanding=True))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +215,7 @@ def record_together(
         lookups = _lookups_for(session, batch)
         known = {
             record.idempotency_key: record
-            for record in session.scalars(
-                select(DecisionRecord).where(DecisionRecord.idempotency_key.in_(keys))
-            )
+            for record in session.scalars(_RECORDS_BY_KEY, {"keys": list(keys)})
         }
         results = []
         for new in batch:
@@ -363,6 +367,15 @@ def _add_decision(
     return _to_stored(session, record, fresh=True)
 
 
+def all_stored(session_factory: sessionmaker[Session], keys: Sequence[str]) -> bool:
+    """Whether a decision is stored under every key in ``keys``: one read of the indexed key
+    column, no entities loaded, so a fresh request's check before inference stays cheap."""
+    wanted = set(keys)
+    with session_factory() as session:
+        found = set(session.scalars(_STORED_KEYS, {"keys": list(wanted)}))
+    return found == wanted
+
+
 def replay_stored(
     session_factory: sessionmaker[Session],
     keys: Sequence[str],
@@ -394,9 +407,7 @@ def _replay_all(
     with session_factory.begin() as session:
         known = {
             record.idempotency_key: record
-            for record in session.scalars(
-                select(DecisionRecord).where(DecisionRecord.idempotency_key.in_(set(keys)))
-            )
+            for record in session.scalars(_RECORDS_BY_KEY, {"keys": list(set(keys))})
         }
         if any(key not in known for key in keys):
             return None

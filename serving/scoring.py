@@ -4,7 +4,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +14,13 @@ from models.review_policy import Urgency, parse_reach, review_urgency
 from models.routing import RoutedListing, route_listing
 from models.scorer import BundleScorer, ListingScore
 from models.thresholds import LabelThresholds
-from serving.decision_store import NewDecision, ShadowDecision, StoredDecision, replay_stored
+from serving.decision_store import (
+    NewDecision,
+    ShadowDecision,
+    StoredDecision,
+    all_stored,
+    replay_stored,
+)
 from serving.schemas import CategoryOut, DecisionOut, HumanDecisionOut, LabelScoreOut, ReasonOut
 from serving.tables import DecisionRecord
 
@@ -22,11 +28,33 @@ SCORED_FIELDS = ("title", "description", "price", "currency", "market")
 LOGGER = logging.getLogger("listingguard.shadow")
 
 
+class _PolicyKeys:
+    """A policy's content id and the attributes it reads, derived once per policy object
+    (every decision's idempotency key needs both; deriving them hashes the whole policy)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy, self.content_id = policy, policy.content_id()
+        self.attributes_read = policy.attributes_read()
+
+
+_POLICY_KEYS: dict[int, _PolicyKeys] = {}
+MAX_POLICIES_KEPT: Final = 8
+
+
+def _policy_keys(policy: Policy) -> _PolicyKeys:
+    kept = _POLICY_KEYS.get(id(policy))
+    if kept is None or kept.policy is not policy:  # an id can be reused once a policy is gone
+        if len(_POLICY_KEYS) >= MAX_POLICIES_KEPT:
+            _POLICY_KEYS.clear()
+        kept = _POLICY_KEYS[id(policy)] = _PolicyKeys(policy)
+    return kept
+
+
 def content_hash(listing: Listing, policy: Policy | None = None) -> str:
     """SHA-256 of the fields that scoring and policy read (the attributes the policy's clauses
     read included); an edit to any of them re-scores."""
     scored: dict[str, Any] = {name: getattr(listing, name) for name in SCORED_FIELDS}
-    read = policy.attributes_read() if policy is not None else ()
+    read = _policy_keys(policy).attributes_read if policy is not None else ()
     if read:
         scored["attributes"] = {name: listing.attributes.get(name) for name in read}
     return hashlib.sha256(json.dumps(scored, sort_keys=True).encode()).hexdigest()
@@ -36,7 +64,13 @@ def idempotency_key(
     listing: Listing, *, model_version: str, threshold_set: str, policy: Policy
 ) -> str:
     content = content_hash(listing, policy)
-    parts = (listing.listing_id, content, model_version, threshold_set, policy.content_id())
+    parts = (
+        listing.listing_id,
+        content,
+        model_version,
+        threshold_set,
+        _policy_keys(policy).content_id,
+    )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -128,6 +162,8 @@ def replay_known(
             reach=parse_reach(record.listing.get("attributes") or {}), review=policy.review,
         )  # fmt: skip
 
+    if not all_stored(session_factory, keys):
+        return None  # the usual case, a fresh listing: settled without loading any record
     found = replay_stored(
         session_factory, keys, urgency_of=urgency_of, seller_rules=policy.review.strikes
     )
