@@ -94,6 +94,15 @@ def load_state(settings: Settings) -> ServiceState:
     return state
 
 
+def close_state(state: ServiceState) -> None:
+    """Stop the state's database threads and close its connection pools."""
+    state.database.shutdown()
+    state.readiness.shutdown()
+    state.scrapes.shutdown()
+    state.engine.dispose()
+    state.readiness_engine.dispose()
+
+
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> FastAPI:
     """The app; ``state`` (already loaded, e.g. by the CLI to fail fast) skips loading."""
     settings = state.settings if state else (settings or get_settings())
@@ -104,11 +113,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         app.state.service = service
         reload_on_sighup(service)
         yield
-        service.database.shutdown()
-        service.readiness.shutdown()
-        service.scrapes.shutdown()
-        service.engine.dispose()
-        service.readiness_engine.dispose()
+        close_state(service)
 
     app = FastAPI(
         title="ListingGuard",

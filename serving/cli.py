@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import uvicorn
 
-from serving.app import create_app, load_state
+from serving.app import close_state, create_app, load_state
 from serving.cli_access import audit, keys
 from serving.cli_qa import (
     cases,
@@ -31,6 +31,7 @@ from serving.cli_support import (
 )
 from serving.data_hygiene import apply_retention, erase_seller, export_decisions
 from serving.settings import Settings
+from serving.workers import serve_workers
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +49,12 @@ from serving.settings import Settings
     type=click.Path(path_type=Path),
     help="A challenger bundle scored in shadow beside the champion (LISTINGGUARD_SHADOW_BUNDLE).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (default: LISTINGGUARD_WORKERS, else 1); SIGHUP "
+    "reloads every one.",
+)
 @click.option("--log-level", default="info", show_default=True)
 @click.pass_context
 @service_errors
@@ -59,6 +66,7 @@ def main(
     database_url: str | None,
     policy: str | None,
     shadow_bundle: Path | None,
+    workers: int | None,
     log_level: str,
 ) -> None:
     """Serve POST /v1/score and the review queue for the bundle in --bundle or LISTINGGUARD_BUNDLE.
@@ -75,19 +83,26 @@ def main(
         overrides["policy"] = policy
     if shadow_bundle is not None:
         overrides["shadow_bundle"] = shadow_bundle
+    if workers is not None:
+        overrides["workers"] = workers
     settings = Settings(**overrides)  # type: ignore[arg-type]
     context.obj = settings
     if context.invoked_subcommand is not None:
         return
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
-    state = load_state(settings)
+    state = load_state(settings)  # fails fast, and migrates once, before any worker starts
     card = state.scorer.card
     click.echo(
         f"serving {card.model_id} (thresholds {card.threshold_set_id}, policy "
         f"{state.policy.version}) on {host}:{port}"
         + (f", {state.shadow.card.model_id} in shadow" if state.shadow else "")
+        + (f" with {settings.workers} workers" if settings.workers > 1 else "")
         + "; SIGHUP re-reads the bundle and the policy"
     )
+    if settings.workers > 1:
+        close_state(state)  # each worker loads its own
+        serve_workers(settings, host=host, port=port, log_level=log_level)
+        return
     uvicorn.run(create_app(state=state), host=host, port=port, log_level=log_level)
 
 

@@ -7,15 +7,22 @@ histograms take fresh decisions only, so a retried request is not counted twice.
 age are read from the database at scrape time, under the request deadline. The model and policy
 in force are info-style gauges (value 1), replaced on reload.
 
-The service runs one process; the counts are that process's (prometheus-client's multiprocess
-mode is not needed and not used).
+A single process counts in its own registry. Under ``listingguard-serve --workers N``
+(:mod:`serving.workers`) prometheus-client's multiprocess mode is on (``PROMETHEUS_MULTIPROC_DIR``
+set before the workers start): every worker writes its values to that directory and a scrape,
+whichever worker answers it, sums counters and histograms over all of them. The scrape-time
+queue gauges take the most recent reading; the model and policy info gauges the largest value
+over live workers, so a model shows 1 while any worker serves it (a reload sets the replaced
+series to 0, where a single process drops it).
 """
 
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, func, select
 
 from models.bundle import ModelCard
@@ -27,11 +34,14 @@ CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS: Final = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SCORE_BUCKETS: Final = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 UNMATCHED_ROUTE: Final = "unmatched"
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
+        self._in_force: list[tuple[Gauge, tuple[str, ...]]] = []
         registry = self.registry
         self.requests = Counter(
             "listingguard_http_requests",
@@ -70,29 +80,34 @@ class ServiceMetrics:
             "Work items not yet closed, by kind and status (read at scrape time)",
             ["kind", "status"],
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.queue_oldest = Gauge(
             "listingguard_work_items_oldest_open_age_seconds",
             "Age of the oldest open (unclaimed) work item, by kind; 0 when none is open",
             ["kind"],
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.queue_read_ok = Gauge(
             "listingguard_work_items_read_ok",
             "1 when this scrape read the work-item figures from the database, else 0",
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.model = Gauge(
             "listingguard_model_info",
             "The model being served (value 1)",
             ["model_id", "model_family", "threshold_set_id"],
             registry=registry,
+            multiprocess_mode="livemax",
         )
         self.policy = Gauge(
             "listingguard_policy_info",
             "The policy in force (value 1)",
             ["version"],
             registry=registry,
+            multiprocess_mode="livemax",
         )
         self.shadow = Counter(
             "listingguard_shadow_decisions",
@@ -121,23 +136,32 @@ class ServiceMetrics:
                 self.scores.labels(label).observe(score.probability)
 
     def serving(self, card: ModelCard, policy: Policy) -> None:
-        """Record the model and policy in force (the previous ones' series are dropped)."""
-        self.model.clear()
-        self.model.labels(card.model_id, card.model_family, card.threshold_set_id).set(1)
-        self.policy.clear()
-        self.policy.labels(policy.version).set(1)
+        """Record the model and policy in force (the previous ones' series are dropped; set to
+        0 first, for the value a multiprocess scrape reads from this worker's file)."""
+        for gauge, labels in self._in_force:
+            gauge.labels(*labels).set(0)
+            gauge.clear()
+        self._in_force = [
+            (self.model, (card.model_id, card.model_family, card.threshold_set_id)),
+            (self.policy, (policy.version,)),
+        ]
+        for gauge, labels in self._in_force:
+            gauge.labels(*labels).set(1)
 
     def exposition(self, queue: "QueueFigures | None") -> bytes:
         """The text exposition; ``queue`` None (the database did not answer): the queue gauges
         keep their last values and the read-ok gauge says so."""
         self.queue_read_ok.set(0 if queue is None else 1)
-        if queue is None:
+        if queue is not None:
+            for kind in WORK_ITEM_KINDS:
+                for status in ACTIVE_STATUSES:
+                    self.queue_items.labels(kind, status).set(queue.active.get((kind, status), 0))
+                self.queue_oldest.labels(kind).set(queue.oldest_open_seconds.get(kind, 0.0))
+        if self.multiprocess_dir is None:
             return generate_latest(self.registry)
-        for kind in WORK_ITEM_KINDS:
-            for status in ACTIVE_STATUSES:
-                self.queue_items.labels(kind, status).set(queue.active.get((kind, status), 0))
-            self.queue_oldest.labels(kind).set(queue.oldest_open_seconds.get(kind, 0.0))
-        return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(every_worker)
 
 
 class QueueFigures:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4_000_000, ge=1_000)
     review_lease_seconds: int = Field(default=900, ge=10)
     inference_threads: int | None = Field(default=None, ge=1, le=64)
+    workers: int = Field(default=1, ge=1, le=64)
+    """Worker processes behind the one listening socket (:mod:`serving.workers`)."""
     database_timeout_seconds: float = Field(default=5.0, ge=0.5, le=120)
     request_deadline_seconds: float = Field(default=10.0, ge=1, le=600)
     readiness_timeout_seconds: float = Field(default=2.0, ge=0.1, le=60)
