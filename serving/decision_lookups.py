@@ -1,10 +1,11 @@
 """What recording a batch of decisions reads, fetched with one query per kind for the batch.
 
 Recording one decision reads the human verdict on its content, whether a human blocked the
-listing on other content, the seller's active strike points and the listing's active review
-items. Read one decision at a time, that is four queries each; :class:`BatchLookups` reads each
-kind once for every listing and seller of the batch, then keeps the answers true as the batch's
-own decisions change them (a strike added, a review item opened).
+listing on other content, the seller's active strike points, whether the listing already carries
+an active strike and the listing's active review items. Read one decision at a time, that is
+five queries each; :class:`BatchLookups` reads each kind once for every listing and seller of
+the batch, then keeps the answers true as the batch's own decisions change them (a strike added:
+its severity joins the seller's points; a review item opened).
 """
 
 from collections.abc import Iterable
@@ -15,7 +16,6 @@ from typing import Final
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from serving.seller_health import active_points
 from serving.tables import ACTIVE_STATUSES, HumanVerdict, Strike, WorkItem
 
 IN_LIST_CHUNK: Final = 500
@@ -43,6 +43,11 @@ _ACTIVE_POINTS: Final = (
     )
     .group_by(Strike.seller_id)
 )
+_STRUCK_LISTINGS: Final = select(Strike.seller_id, Strike.listing_id).where(
+    Strike.listing_id.in_(bindparam("listings", expanding=True)),
+    Strike.removed_at.is_(None),
+    Strike.expires_at > bindparam("now"),
+)
 
 
 @dataclass
@@ -53,9 +58,9 @@ class BatchLookups:
     blocked: set[str] = field(default_factory=set)
     """Listings a human blocked, on any content."""
     points: dict[str, int] = field(default_factory=dict)
-    """Active strike points of the batch's sellers (absent: none)."""
-    stale_points: set[str] = field(default_factory=set)
-    """Sellers struck during the batch: their points are read again."""
+    """Active strike points of the batch's sellers (absent: none), the batch's strikes added."""
+    struck_listings: set[tuple[str, str]] = field(default_factory=set)
+    """(seller, listing) pairs carrying an active strike, the batch's own included."""
     without_items: set[str] = field(default_factory=set)
     """Listings that had no active item when fetched and that the batch has not queued since."""
 
@@ -77,6 +82,8 @@ class BatchLookups:
                 if verdict.action == "block":
                     found.blocked.add(verdict.listing_id)
             active.update(session.scalars(_WITH_ACTIVE_ITEMS, {"listings": chunk}))
+            struck = session.execute(_STRUCK_LISTINGS, {"listings": chunk, "now": now})
+            found.struck_listings.update((seller, listing) for seller, listing in struck)
         found.without_items = set(listings) - active
         for chunk in _chunks(sellers):
             rows = session.execute(_ACTIVE_POINTS, {"sellers": chunk, "now": now})
@@ -86,17 +93,16 @@ class BatchLookups:
     def verdict(self, listing_id: str, content_hash: str) -> HumanVerdict | None:
         return self.verdicts.get((listing_id, content_hash))
 
-    def seller_points(self, session: Session, seller_id: str | None, now: datetime) -> int:
-        if seller_id is None:
-            return 0
-        if seller_id in self.stale_points:
-            return active_points(session, seller_id, now)
-        return self.points.get(seller_id, 0)
+    def seller_points(self, seller_id: str | None) -> int:
+        return 0 if seller_id is None else self.points.get(seller_id, 0)
 
-    def struck(self, seller_id: str | None) -> None:
-        """The batch added a strike to ``seller_id``: read its points from the database."""
-        if seller_id is not None:
-            self.stale_points.add(seller_id)
+    def listing_struck(self, seller_id: str, listing_id: str) -> bool:
+        return (seller_id, listing_id) in self.struck_listings
+
+    def struck(self, seller_id: str, listing_id: str, points: int) -> None:
+        """The batch struck ``listing_id``; its seller now has ``points`` active points."""
+        self.struck_listings.add((seller_id, listing_id))
+        self.points[seller_id] = points
 
     def may_have_items(self, listing_id: str) -> bool:
         return listing_id not in self.without_items

@@ -26,7 +26,7 @@ from models.review_policy import AuditPolicy, AuditStratum, StrikePolicy, Urgenc
 from serving.audit_sampling import draw_audit, stratum_of
 from serving.decision_lookups import BatchLookups
 from serving.errors import InvalidDecisionError
-from serving.seller_health import active_points, add_strike
+from serving.seller_health import active_points, insert_strike
 from serving.tables import (
     ACTIONS,
     BANDS,
@@ -331,7 +331,7 @@ def _add_decision(
         session.add(record)
         _supersede_open_items(session, record, lookups)
         return _to_stored(session, record, verdict=verdict, fresh=True)
-    points = lookups.seller_points(session, record.seller_id, record.created_at)
+    points = lookups.seller_points(record.seller_id)
     forced = _forced_review(
         session, record, new.seller_rules, points, blocked=record.listing_id in lookups.blocked
     )
@@ -350,19 +350,7 @@ def _add_decision(
         item_id = _enqueue(session, record, urgency, lookups)
         return _to_stored(session, record, review_item_id=item_id)
     if record.action == "block" and new.strike_labels:
-        add_strike(
-            session,
-            seller_id=record.seller_id,
-            listing_id=record.listing_id,
-            decision_id=record.id,
-            item_id=None,
-            labels=list(new.strike_labels),
-            severity=new.seller_rules.auto_enforcement_severity,
-            source="automatic",
-            policy=new.seller_rules,
-            now=record.created_at,
-        )
-        lookups.struck(record.seller_id)
+        _strike(session, record, new, lookups, points)
     _supersede_open_items(session, record, lookups)
     return _to_stored(session, record, fresh=True)
 
@@ -374,6 +362,31 @@ def all_stored(session_factory: sessionmaker[Session], keys: Sequence[str]) -> b
     with session_factory() as session:
         found = set(session.scalars(_STORED_KEYS, {"keys": list(wanted)}))
     return found == wanted
+
+
+def _strike(
+    session: Session, record: DecisionRecord, new: NewDecision, lookups: BatchLookups, points: int
+) -> None:
+    """A certified auto-enforcement strikes the seller, once per listing, from what the batch
+    knows (no read)."""
+    seller, rules = record.seller_id, new.seller_rules
+    severity = rules.auto_enforcement_severity
+    if seller is None or severity <= 0 or lookups.listing_struck(seller, record.listing_id):
+        return
+    after = insert_strike(
+        session,
+        seller_id=seller,
+        listing_id=record.listing_id,
+        decision_id=record.id,
+        item_id=None,
+        labels=list(new.strike_labels),
+        severity=severity,
+        source="automatic",
+        policy=rules,
+        now=record.created_at,
+        points_before=points,
+    )
+    lookups.struck(seller, record.listing_id, after)
 
 
 def replay_stored(

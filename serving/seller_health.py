@@ -83,7 +83,38 @@ def add_strike(
     ).first()
     if existing is not None:
         return False
-    before = policy.penalty_at(active_points(session, seller_id, now))
+    insert_strike(
+        session,
+        seller_id=seller_id,
+        listing_id=listing_id,
+        decision_id=decision_id,
+        item_id=item_id,
+        labels=labels,
+        severity=severity,
+        source=source,
+        policy=policy,
+        now=now,
+        points_before=active_points(session, seller_id, now),
+    )
+    return True
+
+
+def insert_strike(
+    session: Session,
+    *,
+    seller_id: str,
+    listing_id: str,
+    decision_id: str,
+    item_id: str | None,
+    labels: list[str],
+    severity: int,
+    source: str,
+    policy: StrikePolicy,
+    now: datetime,
+    points_before: int,
+) -> int:
+    """:func:`add_strike` for a caller that knows the listing carries no active strike and the
+    seller's active points (``points_before``): no read. The seller's points after it."""
     session.add(
         Strike(
             seller_id=seller_id,
@@ -97,9 +128,20 @@ def add_strike(
             expires_at=now + timedelta(days=policy.expire_days),
         )
     )
-    session.flush()
-    _announce_change(session, seller_id, before, policy, now, f"strike on {listing_id}")
-    return True
+    points = points_before + severity  # the new strike is active: it expires days from now
+    before, after = policy.penalty_at(points_before), policy.penalty_at(points)
+    if after != before:
+        append_event(
+            session,
+            "penalty",
+            listing_id=None,
+            seller_id=seller_id,
+            item_id=None,
+            at=now,
+            payload={"seller_id": seller_id, "from": before, "to": after, "points": points,
+                     "because": f"strike on {listing_id}"},
+        )  # fmt: skip
+    return points
 
 
 def remove_strikes(

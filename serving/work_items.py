@@ -21,6 +21,7 @@ from serving.tables import (
     HumanVerdict,
     WorkItem,
     WorkItemHistory,
+    new_id,
 )
 from serving.work_item_states import next_status
 
@@ -40,15 +41,19 @@ def open_item(
     parent_id: str | None = None,
     reason: str | None = None,
 ) -> WorkItem:
-    """Queue a new ``open`` item of ``kind`` for ``decision``'s listing (history: ``open``)."""
-    item = WorkItem(kind=kind, decision_id=decision.id, listing_id=decision.listing_id)
+    """Queue a new ``open`` item of ``kind`` for ``decision``'s listing (history: ``open``).
+
+    Its id is drawn here, so item and history row are inserted at the session's next flush,
+    with the rest of the transaction's rows (a batch of decisions flushes its items together);
+    a second active item of the listing and kind fails there, on the unique index.
+    """
+    item = WorkItem(id=new_id(), kind=kind, decision_id=decision.id, listing_id=decision.listing_id)
     item.seller_id = decision.seller_id
     item.parent_id = parent_id
     item.status = "open"
     item.created_at = item.updated_at = now
     _set_urgency(item, urgency, now)
     session.add(item)
-    session.flush()
     _write_history(session, item.id, now, actor, "open", None, "open", reason)
     return item
 
