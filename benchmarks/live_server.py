@@ -128,9 +128,12 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def server(bundle: Path, database_url: str, scratch: Path) -> Iterator[RunningServer]:
-    """A ready server for the duration of the block; stopped on exit."""
-    running = start_server(bundle, database_url, scratch / "server.log")
+def server(
+    bundle: Path, database_url: str, scratch: Path, *, workers: int = 1
+) -> Iterator[RunningServer]:
+    """A ready server (``workers`` processes) for the duration of the block; stopped on exit."""
+    env = {"LISTINGGUARD_WORKERS": str(workers)}
+    running = start_server(bundle, database_url, scratch / "server.log", env=env)
     try:
         yield running
     finally:

@@ -2,14 +2,15 @@
 
     .venv/bin/python -m benchmarks.versus_peer [--shared ../shared] [--requests 1000]
         [--concurrency 1 4 8] [--queue-depth 3000] [--database-url URL] [--soak-seconds 0]
+        [--workers 1]
 
 Trains the product's baseline and the peer — a plain scikit-learn TF-IDF (word 1-2-grams of
 title and description) + one-vs-rest logistic regression over the same three labels, saved as an
 MLflow model that answers ``predict_proba`` — on marketplace-risk-v1 ``train.jsonl`` (demo data
 when absent; see :mod:`benchmarks.http_scoring`). Starts both servers on loopback ports, each
-with one worker: ``listingguard-serve`` as it ships (API keys, audit sampling, durable decision
-writes, group commit) on a SQLite file or ``--database-url``; ``mlflow models serve
---env-manager local``. The script stops both.
+with one worker (the product with ``--workers`` processes): ``listingguard-serve`` as it ships
+(API keys, audit sampling, durable decision writes, group commit) on a SQLite file or
+``--database-url``; ``mlflow models serve --env-manager local``. The script stops both.
 
 1. Fills the product's review queue to ``--queue-depth`` open items through its batch endpoint
    (fresh validation listings), so the writes below run against a realistic queue.
@@ -21,9 +22,11 @@ writes, group commit) on a SQLite file or ``--database-url``; ``mlflow models se
    in-process ceiling — ``decide_listings`` (features, onnxruntime, calibration, reasons, routing)
    of the same batches in this process, no HTTP or database — beside the peer model's in-process
    ``predict_proba`` and the product's front-end + ``session.run`` (logits only).
-4. The product server's resident memory (``VmRSS``) idle after start, after the queue fill,
-   after each level, and with ``--soak-seconds`` > 0 every 10 s of a steady load at concurrency
-   4 (first, last, largest).
+4. The product server's resident memory (``VmRSS``, summed over its processes: supervisor and
+   workers) idle after start, after the queue fill, after each level, and with
+   ``--soak-seconds`` > 0 every 10 s of a steady load at concurrency 4 (first, last, largest).
+   Each level also reports the CPU the product's processes used while it ran (in cores), and
+   this script's own (the client's).
 """
 
 import argparse
@@ -70,8 +73,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--queue-depth", type=int, default=3000)
     parser.add_argument("--database-url", help="SQLAlchemy URL; database 'auto' = throwaway")
     parser.add_argument("--soak-seconds", type=float, default=0.0)
+    parser.add_argument("--workers", type=int, default=1, help="the product's worker processes")
     args = parser.parse_args()
-    if args.requests < 1 or min(args.concurrency) < 1 or args.queue_depth < 0:
+    if args.requests < 1 or min(args.concurrency) < 1 or args.queue_depth < 0 or args.workers < 1:
         parser.error("--requests and --concurrency must be at least 1, --queue-depth >= 0")
     return args
 
@@ -131,11 +135,30 @@ def _peer_server(model_dir: Path, log_path: Path) -> Iterator[int]:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def _processes(pid: int) -> list[int]:
+    """``pid`` and its children (a supervisor's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(int(child) for child in children)]
+
+
 def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    """Resident memory of ``pid`` and its children."""
+    total_kib = 0
+    for process in _processes(pid):
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total_kib += int(line.split()[1])
+    return round(total_kib / 1024, 1)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its children so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for process in _processes(pid):
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def _product_requests(
@@ -190,9 +213,12 @@ def _fill_queue(port: int, key: str, url: str, listings: list[Listing], depth: i
 
 
 def _levels(
-    product: tuple[int, str], peer_port: int, listings: list[Listing], args: argparse.Namespace
+    product: tuple[int, str, int],
+    peer_port: int,
+    listings: list[Listing],
+    args: argparse.Namespace,
 ) -> list[dict[str, Any]]:
-    port, key = product
+    port, key, pid = product
     rows = []
     for level in args.concurrency:
         total = WARMUP + args.requests
@@ -200,7 +226,11 @@ def _levels(
         ours = _product_requests(port, key, listings, total, tag)
         theirs = _peer_requests(peer_port, listings, total)
         run_load(HOST, port, ours[:WARMUP], level, _fresh_answer)
+        cpu, client, began = _cpu_seconds(pid), time.process_time(), time.perf_counter()
         product_run = run_load(HOST, port, ours[WARMUP:], level, _fresh_answer)
+        elapsed = time.perf_counter() - began
+        product_run["server_cpu_cores"] = round((_cpu_seconds(pid) - cpu) / elapsed, 2)
+        product_run["client_cpu_cores"] = round((time.process_time() - client) / elapsed, 2)
         run_load(HOST, peer_port, theirs[:WARMUP], level, _ok)
         peer_run = run_load(HOST, peer_port, theirs[WARMUP:], level, _ok)
         rows.append({"product": product_run, "peer": peer_run})
@@ -223,13 +253,13 @@ def _median_rate(run: Any, batches: list[list[Any]]) -> float:
 
 
 def _batch_figures(
-    product: tuple[int, str],
+    product: tuple[int, str, int],
     bundle: Path,
     policy: Policy,
     peer: Any,
     listings: list[Listing],
 ) -> dict[str, Any]:
-    port, key = product
+    port, key, _pid = product
     fresh = _fresh_listings(listings, (BATCH_CALLS + 1) * BATCH_SIZE, uuid.uuid4().hex[:6])
     chunks = [fresh[i : i + BATCH_SIZE] for i in range(0, len(fresh), BATCH_SIZE)]
     auth = {"Authorization": f"Bearer {key}"}
@@ -284,9 +314,9 @@ def main() -> None:
         with (
             _peer_server(scratch / "peer-model", scratch / "peer.log") as peer_port,
             database_for(args.database_url, scratch) as url,
-            server(bundle, url, scratch) as running,
+            server(bundle, url, scratch, workers=args.workers) as running,
         ):
-            product = (running.port, running.key)
+            product = (running.port, running.key, running.process.pid)
             memory = {"idle_after_start": _rss_mib(running.process.pid)}
             depth = _fill_queue(running.port, running.key, url, dataset.requests, args.queue_depth)
             memory["after_queue_fill"] = _rss_mib(running.process.pid)
@@ -304,6 +334,7 @@ def main() -> None:
             {
                 "dataset": dataset.name,
                 "database": "sqlite file" if args.database_url is None else args.database_url,
+                "workers": args.workers,
                 "open_review_items": depth,
                 "levels": levels,
                 "ratios": [
