@@ -129,18 +129,8 @@ def insert_strike(
         )
     )
     points = points_before + severity  # the new strike is active: it expires days from now
-    before, after = policy.penalty_at(points_before), policy.penalty_at(points)
-    if after != before:
-        append_event(
-            session,
-            "penalty",
-            listing_id=None,
-            seller_id=seller_id,
-            item_id=None,
-            at=now,
-            payload={"seller_id": seller_id, "from": before, "to": after, "points": points,
-                     "because": f"strike on {listing_id}"},
-        )  # fmt: skip
+    before = policy.penalty_at(points_before)
+    _announce_change(session, seller_id, before, policy, now, f"strike on {listing_id}", points)
     return points
 
 
@@ -257,9 +247,18 @@ def apply_human_decision(
 
 
 def _announce_change(
-    session: Session, seller_id: str, before: str, policy: StrikePolicy, now: datetime, why: str
+    session: Session,
+    seller_id: str,
+    before: str,
+    policy: StrikePolicy,
+    now: datetime,
+    why: str,
+    points: int | None = None,
 ) -> None:
-    points = active_points(session, seller_id, now)
+    """A ``penalty`` event when the seller's penalty is no longer ``before``; ``points``: the
+    seller's active points where the caller knows them (else read)."""
+    if points is None:
+        points = active_points(session, seller_id, now)
     after = policy.penalty_at(points)
     if after != before:
         append_event(

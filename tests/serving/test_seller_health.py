@@ -6,7 +6,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.review_policy import StrikePolicy
 from serving.appeals import file_appeal
-from serving.decision_store import record_decision
+from serving.decision_store import RESTRICTED_SELLER, record_decision, record_decisions
+from serving.outcome_events import events_after
 from serving.review_actions import claim_next
 from serving.seller_health import active_points, add_strike, seller_standing
 from serving.tables import utc_now
@@ -85,3 +86,42 @@ def test_an_upheld_appeal_confirms_an_uncertified_block(
     decide_as(session_factory, taken.id, "ana", "block")
     [strike] = seller_standing(session_factory, "s-up", RULES).strikes
     assert (strike.source, strike.severity) == ("appeal", 2)
+
+
+def test_a_batch_strikes_as_one_decision_at_a_time_would(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A batch adds its strikes to the points it read (no read per decision): the strikes, the
+    points, the penalty events and the forced review after them are what the database holds."""
+    with session_factory.begin() as session:
+        add_strike(
+            session, seller_id="s-batch", listing_id="k-0", decision_id="d", item_id=None,
+            labels=["fraud"], severity=2, source="human", policy=RULES, now=utc_now(),
+        )  # fmt: skip
+    # k-0 is struck already; k-1..k-4 strike once each, k-2 twice in the batch: 2 + 4 = 6 points.
+    blocks = ["k-0", "k-1", "k-2", "k-2", "k-3", "k-4"]
+    batch = [
+        make_new_decision(
+            listing_id=listing,
+            listing=_listing(listing, "s-batch"),
+            action="block",
+            strike_labels=("fraud",),
+            idempotency_key=f"key-{n}".ljust(64, "0"),
+        )
+        for n, listing in enumerate(blocks)
+    ]
+    batch.append(make_new_decision(listing_id="k-5", listing=_listing("k-5", "s-batch")))
+    recorded = record_decisions(session_factory, batch)
+    standing = seller_standing(session_factory, "s-batch", RULES)
+    assert sorted(s.listing_id for s in standing.strikes) == ["k-0", "k-1", "k-2", "k-3", "k-4"]
+    with session_factory() as session:
+        assert active_points(session, "s-batch", utc_now()) == 6
+    penalties = [e.payload for e in events_after(session_factory, 0) if e.type == "penalty"]
+    assert [(p["from"], p["to"], p["points"]) for p in penalties] == [
+        ("none", "warning", 2),
+        ("warning", "listing_removal", 3),
+        ("listing_removal", "feature_restriction", 6),
+    ]
+    # The batch's own strikes restrict the seller: its later model allow goes to review.
+    last, _ = recorded[-1]
+    assert (last.model_action, last.explanation["clause"]) == ("review", RESTRICTED_SELLER)
