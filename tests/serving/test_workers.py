@@ -4,6 +4,7 @@ one set of metrics, a dead worker replaced."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.live_server import RunningServer, start_server, stop_server
+from benchmarks.live_server import RunningServer, issue_key, start_server, stop_server
 from models.bundle import read_card
 from serving.settings import Settings
 from serving.workers import bind_worker_sockets, worker_environment
@@ -92,10 +94,12 @@ def test_workers_share_the_port_reload_together_and_count_together(
     old, new = read_card(demo_bundle).model_id, read_card(second_bundle).model_id
     log = tmp_path / "server.log"
     env = {"LISTINGGUARD_WORKERS": str(WORKERS)}
-    server = start_server(served, f"sqlite:///{tmp_path / 'lg.db'}", log, env=env)
+    url = f"sqlite:///{tmp_path / 'lg.db'}"
+    server = start_server(served, url, log, env=env)
     try:
         supervisor = server.process.pid
         _until(lambda: len(_workers_of(supervisor)) == WORKERS, f"{WORKERS} workers")
+        _console_session_holds_at_every_worker(server, issue_key(url, "rev", role="reviewer"))
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda n: _post(server, f"w-{n}"), range(40)))
         assert {status for status, _ in answers} == {200}
@@ -141,6 +145,25 @@ def test_workers_share_the_port_reload_together_and_count_together(
     finally:
         stop_server(server.process)
     assert server.process.returncode == 0, log.read_text()[-3000:]
+
+
+def _console_session_holds_at_every_worker(server: RunningServer, reviewer_key: str) -> None:
+    """Signed in once; then each request on a new connection, which the kernel hands to any
+    worker (12 of them miss a worker with odds of 1 in 2,048): all see the session."""
+    base = f"http://127.0.0.1:{server.port}"
+    with httpx.Client(base_url=base) as client:
+        token = re.search(r'name="token" value="([^"]+)"', client.get("/console/login").text)
+        assert token
+        signed = client.post(
+            "/console/login",
+            data={"key": reviewer_key, "token": token.group(1)},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303 and signed.headers["location"] == "/console"
+        cookies = client.cookies
+    for _ in range(12):
+        with httpx.Client(base_url=base, cookies=cookies) as fresh:
+            assert fresh.get("/console", follow_redirects=False).status_code == 200
 
 
 def test_workers_get_the_settings_and_one_console_secret() -> None:
