@@ -70,14 +70,15 @@ async def _score_and_record(
         return known
     # Inference runs on the server's thread pool; only the write runs under the database
     # deadline, so a slow CPU is never reported as a database outage.
-    batch = await run_in_threadpool(
-        decide_listings,
-        listings,
-        scorer=scorer,
-        policy=policy,
-        request_id=request_id,
-        shadow=shadow,
-    )
+    with state.writes.scoring():  # a group being written may wait for this one's decisions
+        batch = await run_in_threadpool(
+            decide_listings,
+            listings,
+            scorer=scorer,
+            policy=policy,
+            request_id=request_id,
+            shadow=shadow,
+        )
     results = answers(await state.writes.record(batch))
     state.metrics.observe_decisions(results)
     for new, out in zip(batch, results, strict=True):

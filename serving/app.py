@@ -87,7 +87,10 @@ def load_state(settings: Settings) -> ServiceState:
             max_age_s=settings.console_session_hours * 3600,
         ),
         writes=GroupCommit(
-            database, session_factory, max_group_listings=settings.group_commit_max_listings
+            database,
+            session_factory,
+            max_group_listings=settings.group_commit_max_listings,
+            linger_s=settings.group_commit_linger_ms / 1000,
         ),
     )
     state.metrics.serving(scorer.card, state.policy)

@@ -2,8 +2,12 @@
 
 Each request's decisions are durably recorded before it is answered, as before; what changes is
 that requests arriving while a write is in flight wait for the next one together, so one commit
-(one fsync on SQLite, one round trip on PostgreSQL) serves all of them. Nothing waits on purpose:
-a lone request is written at once, exactly as alone.
+(one fsync on SQLite, one round trip on PostgreSQL) serves all of them. A lone request is written
+at once, exactly as alone. Only when other requests are being scored right now (their write is
+coming: :meth:`GroupCommit.scoring`) does the writer linger for them, at most ``linger_s`` — the
+idea of PostgreSQL's ``commit_delay`` with ``commit_siblings``: a transaction costs far more than
+a row (measured on SQLite: about 1.7 ms of CPU for a transaction of one request, 0.4 ms per
+request in one of eight), so fewer, larger groups serve more requests per core.
 
 A group that fails is never anyone's loss: on a conflict (an integrity error — a concurrent
 writer opened a listing's queue item —, a deadlock) or on any error of one request's data, the
@@ -13,7 +17,8 @@ its own deadline, so a request's error is its own. An outage of the database its
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -49,15 +54,32 @@ class GroupCommit:
     database: DatabaseCalls
     session_factory: sessionmaker[Session]
     max_group_listings: int
+    linger_s: float = 0.0
+    """How long the writer waits for requests still being scored before writing a group."""
     _waiting: list[_Waiting] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
+    _scoring: int = 0
+    _arrived: asyncio.Future[None] | None = None
     groups_written: int = 0
     requests_written: int = 0
+
+    @contextmanager
+    def scoring(self) -> Iterator[None]:
+        """Around a request's inference: its write is coming, so a group being formed may wait
+        for it (leave the block right before :meth:`record`, with no await between)."""
+        self._scoring += 1
+        try:
+            yield
+        finally:
+            self._scoring -= 1
+            if self._scoring == 0:
+                self._wake()
 
     async def record(self, batch: Sequence[NewDecision]) -> Recorded:
         """``batch`` recorded in order (a batch request stays all or nothing), once committed."""
         waiting = _Waiting(batch, asyncio.get_running_loop().create_future())
         self._waiting.append(waiting)
+        self._wake()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_while_waiting())
         deadline = self.database.deadline_s
@@ -75,6 +97,7 @@ class GroupCommit:
         group: list[_Waiting] = []
         try:
             while self._waiting:
+                await self._linger()
                 group = self._next_group()
                 results = await self._write(group)
                 self.groups_written += 1
@@ -120,6 +143,30 @@ class GroupCommit:
             except Exception as error:
                 results.append(error)
         return results
+
+    async def _linger(self) -> None:
+        """Wait up to ``linger_s`` while requests are still being scored and the group has
+        room; each arrival (or the last scoring ending) wakes the check."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self.linger_s
+        while self._scoring and self._queued_listings() < self.max_group_listings:
+            left = ends - loop.time()
+            if left <= 0:
+                return
+            self._arrived = loop.create_future()
+            try:
+                await asyncio.wait_for(self._arrived, left)
+            except TimeoutError:
+                return
+            finally:
+                self._arrived = None
+
+    def _wake(self) -> None:
+        if self._arrived is not None and not self._arrived.done():
+            self._arrived.set_result(None)
+
+    def _queued_listings(self) -> int:
+        return sum(len(waiting.batch) for waiting in self._waiting)
 
     def _next_group(self) -> list[_Waiting]:
         group: list[_Waiting] = []

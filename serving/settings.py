@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=256, ge=1, le=10_000)
     group_commit_max_listings: int = Field(default=512, ge=1, le=100_000)
     """Most decisions of concurrent requests written in one transaction (1: no grouping)."""
+    group_commit_linger_ms: float = Field(default=5.0, ge=0.0, le=100.0)
+    """How long a group waits for requests still being scored (0: never waits)."""
     max_body_bytes: int = Field(default=4_000_000, ge=1_000)
     review_lease_seconds: int = Field(default=900, ge=10)
     inference_threads: int | None = Field(default=None, ge=1, le=64)

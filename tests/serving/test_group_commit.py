@@ -142,3 +142,49 @@ def test_requests_waiting_behind_a_stuck_write_answer_within_the_deadline(
     assert all(isinstance(result, DatabaseDeadlineError) for result in results)
     assert waited < 3.0
     engine.dispose()
+
+
+def test_a_group_waits_for_a_request_still_being_scored(
+    session_factory: sessionmaker[Session], database: DatabaseCalls
+) -> None:
+    """A write waits (up to the linger) for a request that is scoring: both share one commit."""
+    writes = GroupCommit(database, session_factory, max_group_listings=512, linger_s=30.0)
+    first, second = make_new_decision(), make_new_decision()
+
+    async def scenario() -> tuple[Recorded, Recorded]:
+        with writes.scoring():  # the second request is being scored
+            waiting = asyncio.create_task(writes.record([first]))
+            await asyncio.sleep(0.2)
+            assert not waiting.done(), "the first request is held for its sibling"
+        done = await writes.record([second])
+        return await waiting, done
+
+    recorded = asyncio.run(scenario())
+    assert [[s.listing_id for s, _ in r] for r in recorded] == [
+        [first.listing_id],
+        [second.listing_id],
+    ]
+    assert (writes.groups_written, writes.requests_written) == (1, 2)
+
+
+def test_nothing_waits_without_a_sibling_and_a_wait_is_bounded(
+    session_factory: sessionmaker[Session], database: DatabaseCalls
+) -> None:
+    alone = GroupCommit(database, session_factory, max_group_listings=512, linger_s=30.0)
+
+    async def lone_request() -> float:
+        began = asyncio.get_running_loop().time()
+        await alone.record([make_new_decision()])
+        return asyncio.get_running_loop().time() - began
+
+    assert asyncio.run(lone_request()) < 10.0  # far below the 30 s linger: it never lingered
+
+    bounded = GroupCommit(database, session_factory, max_group_listings=512, linger_s=0.05)
+
+    async def sibling_never_arrives() -> int:
+        with bounded.scoring():  # a request scoring for longer than the linger
+            [(stored, created)] = await bounded.record([make_new_decision()])
+            assert created and get_decision(session_factory, stored.id) == stored
+        return bounded.groups_written
+
+    assert asyncio.run(sibling_never_arrives()) == 1
