@@ -43,6 +43,7 @@ from serving.tables import (
 from serving.work_items import active_items, move, open_item, repoint
 
 MAX_RECORD_ATTEMPTS: Final = 3
+"""Two different decisions for one listing can race to open its queue item; the loser retries."""
 DEFAULT_URGENCY: Final = Urgency(factors={}, weights={}, sla_hours=24.0)
 DEFAULT_STRIKES: Final = StrikePolicy()
 DEFAULT_AUDIT: Final = AuditPolicy()
@@ -51,7 +52,6 @@ RESTRICTED_SELLER: Final = "strikes.force_review_from"
 """The clause of a model allow turned into review because the seller is under restriction."""
 EDITED_AFTER_BLOCK: Final = "human.edited_after_block"
 """The clause of a model allow turned into review because a human blocked earlier content."""
-"""Two different decisions for one listing can race to open its queue item; the loser retries."""
 _KEY_COLUMN: Final = DecisionRecord.__table__.c.idempotency_key
 # Built once (construction costs more than a run from the compiled cache): the hot path's reads.
 _STORED_KEYS: Final = select(_KEY_COLUMN).where(_KEY_COLUMN.in_(bindparam("keys", expanding=True)))
