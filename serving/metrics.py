@@ -140,7 +140,8 @@ class ServiceMetrics:
         0 first, for the value a multiprocess scrape reads from this worker's file)."""
         for gauge, labels in self._in_force:
             gauge.labels(*labels).set(0)
-            gauge.clear()
+            if self.multiprocess_dir is None:  # multiprocess mode cannot clear (it warns)
+                gauge.clear()
         self._in_force = [
             (self.model, (card.model_id, card.model_family, card.threshold_set_id)),
             (self.policy, (policy.version,)),

@@ -144,7 +144,9 @@ def test_workers_share_the_port_reload_together_and_count_together(
         assert {status for status, _ in answers} == {200}
     finally:
         stop_server(server.process)
-    assert server.process.returncode == 0, log.read_text()[-3000:]
+    output = log.read_text()
+    assert server.process.returncode == 0, output[-3000:]
+    assert "Warning" not in output and "Traceback" not in output, output[-3000:]
 
 
 def _console_session_holds_at_every_worker(server: RunningServer, reviewer_key: str) -> None:
