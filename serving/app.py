@@ -184,9 +184,10 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics(state: StateDep) -> PlainTextResponse:
-        """Prometheus metrics of this process (text exposition format): requests and latency by
-        route, decisions by action, per-label bands and score histograms, active work items and
-        the oldest open item's age by kind, the model and policy in force, reloads. The queue
+        """Prometheus metrics of the service, all its workers under ``--workers`` (text
+        exposition format): requests and latency by route, decisions by action, per-label bands
+        and score histograms, active work items and the oldest open item's age by kind, the
+        model and policy in force, reloads. The queue
         figures are read at scrape time; when the database does not answer within the readiness
         timeout they keep their last values and ``listingguard_work_items_read_ok`` is 0."""
         try:

@@ -31,7 +31,7 @@ from serving.cli_support import (
 )
 from serving.data_hygiene import apply_retention, erase_seller, export_decisions
 from serving.settings import Settings
-from serving.workers import serve_workers
+from serving.workers import WorkerStartError, serve_workers
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,7 +101,11 @@ def main(
     )
     if settings.workers > 1:
         close_state(state)  # each worker loads its own
-        serve_workers(settings, host=host, port=port, log_level=log_level)
+        del state
+        try:
+            serve_workers(settings, host=host, port=port, log_level=log_level)
+        except WorkerStartError as error:
+            raise click.ClickException(str(error)) from None
         return
     uvicorn.run(create_app(state=state), host=host, port=port, log_level=log_level)
 

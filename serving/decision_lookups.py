@@ -4,8 +4,9 @@ Recording one decision reads the human verdict on its content, whether a human b
 listing on other content, the seller's active strike points, whether the listing already carries
 an active strike and the listing's active review items. Read one decision at a time, that is
 five queries each; :class:`BatchLookups` reads each kind once for every listing and seller of
-the batch, then keeps the answers true as the batch's own decisions change them (a strike added:
-its severity joins the seller's points; a review item opened).
+the batch (the sellers' active strikes, by the seller index, give both their points and the
+listings already struck), then keeps the answers true as the batch's own decisions change them
+(a strike added: its severity joins the seller's points; a review item opened).
 """
 
 from collections.abc import Iterable
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from serving.tables import ACTIVE_STATUSES, HumanVerdict, Strike, WorkItem
@@ -34,20 +35,12 @@ _WITH_ACTIVE_ITEMS: Final = (
     )
     .distinct()
 )
-_ACTIVE_POINTS: Final = (
-    select(Strike.seller_id, func.sum(Strike.severity))
-    .where(
-        Strike.seller_id.in_(bindparam("sellers", expanding=True)),
-        Strike.removed_at.is_(None),
-        Strike.expires_at > bindparam("now"),
-    )
-    .group_by(Strike.seller_id)
-)
-_STRUCK_LISTINGS: Final = select(Strike.seller_id, Strike.listing_id).where(
-    Strike.listing_id.in_(bindparam("listings", expanding=True)),
+_ACTIVE_STRIKES: Final = select(Strike.seller_id, Strike.listing_id, Strike.severity).where(
+    Strike.seller_id.in_(bindparam("sellers", expanding=True)),
     Strike.removed_at.is_(None),
     Strike.expires_at > bindparam("now"),
 )
+"""The batch's sellers' active strikes (by the seller index): their points and struck listings."""
 
 
 @dataclass
@@ -82,12 +75,15 @@ class BatchLookups:
                 if verdict.action == "block":
                     found.blocked.add(verdict.listing_id)
             active.update(session.scalars(_WITH_ACTIVE_ITEMS, {"listings": chunk}))
-            struck = session.execute(_STRUCK_LISTINGS, {"listings": chunk, "now": now})
-            found.struck_listings.update((seller, listing) for seller, listing in struck)
         found.without_items = set(listings) - active
+        in_batch = set(listings)
         for chunk in _chunks(sellers):
-            rows = session.execute(_ACTIVE_POINTS, {"sellers": chunk, "now": now})
-            found.points.update({seller: int(total or 0) for seller, total in rows})
+            for seller, listing, severity in session.execute(
+                _ACTIVE_STRIKES, {"sellers": chunk, "now": now}
+            ):
+                found.points[seller] = found.points.get(seller, 0) + int(severity)
+                if listing in in_batch:
+                    found.struck_listings.add((seller, listing))
         return found
 
     def verdict(self, listing_id: str, content_hash: str) -> HumanVerdict | None:

@@ -27,6 +27,7 @@ What must hold across workers, and how it does:
 - **Migrations** run once, in the supervisor's startup check, before any worker starts.
 """
 
+import copy
 import logging
 import os
 import secrets
@@ -34,8 +35,9 @@ import shutil
 import signal
 import socket
 import tempfile
+import time
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import uvicorn
 from prometheus_client import multiprocess
@@ -47,6 +49,8 @@ from serving.settings import Settings
 LOGGER = logging.getLogger("listingguard.workers")
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 APP_FACTORY: Final = "serving.app:create_app"
+RESTART_BACKOFF_S: Final = 5.0
+"""How long after a failed start a worker is tried again (while others serve)."""
 
 
 class ForwardingSupervisor(Multiprocess):
@@ -59,15 +63,23 @@ class ForwardingSupervisor(Multiprocess):
         super().__init__(config, sockets)
         self.metrics_dir = metrics_dir
         self._known: set[int] = set()
+        self._served = False
+        """Some worker has been ready: a replacement failing to start is retried from then on."""
+        self._retry_at: dict[int, float] = {}
+        self.failed = False
+        """Stopped because no worker could start (the command then exits with an error)."""
 
     def init_processes(self) -> None:
         for listening in self.sockets:
             self.processes.append(self._start([listening]))
 
     def handle_hup(self) -> None:
-        live = [p.pid for p in self.processes if p.pid is not None and p.process.is_alive()]
-        LOGGER.info("SIGHUP: every worker re-reads the bundle and the policy (%s)", live)
-        for pid in live:
+        """Forwarded to every ready worker (its reload handler is installed by then); one still
+        starting reads the current bundle and policy anyway, and a SIGHUP before its handler
+        exists would kill it."""
+        ready = [p.pid for p in self.processes if p.pid is not None and p.is_ready(timeout=1)]
+        LOGGER.info("SIGHUP: workers %s re-read the bundle and the policy", ready)
+        for pid in ready:
             os.kill(pid, signal.SIGHUP)
 
     def keep_subprocess_alive(self) -> None:
@@ -78,14 +90,27 @@ class ForwardingSupervisor(Multiprocess):
             if self.should_exit.is_set():
                 return
             if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                self._served = self._served or process.is_ready(timeout=1)
+                continue
+            if time.monotonic() < self._retry_at.get(index, 0.0):
                 continue
             process.kill()
             process.join()
-            if process.exitcode == STARTUP_FAILURE:
+            if process.exitcode == STARTUP_FAILURE and not self._served:
                 LOGGER.error("worker [%s] failed to start; stopping the service", process.pid)
+                self.failed = True
                 self.should_exit.set()
                 return
-            LOGGER.warning("worker [%s] died; starting another", process.pid)
+            if process.exitcode == STARTUP_FAILURE:
+                # The others keep serving; the bundle on disk may be fixed meanwhile.
+                self._retry_at[index] = time.monotonic() + RESTART_BACKOFF_S
+                LOGGER.error(
+                    "worker [%s] failed to start; another try in %.0f s",
+                    process.pid,
+                    RESTART_BACKOFF_S,
+                )
+            else:
+                LOGGER.warning("worker [%s] died; starting another", process.pid)
             self.processes[index] = self._start([self.sockets[index]])
         current = {p.pid for p in self.processes if p.pid is not None}
         for pid in self._known - current:
@@ -138,13 +163,17 @@ def serve_workers(settings: Settings, *, host: str, port: int, log_level: str) -
             port=port,
             workers=settings.workers,
             log_level=log_level,
+            log_config=worker_logging(log_level),
         )
         sockets = bind_worker_sockets(host, port, settings.workers)
+        supervisor = ForwardingSupervisor(config, sockets, metrics_dir=metrics_dir)
         try:
-            ForwardingSupervisor(config, sockets, metrics_dir=metrics_dir).run()
+            supervisor.run()
         finally:
             for listening in sockets:
                 listening.close()
+        if supervisor.failed:
+            raise WorkerStartError("no worker could start; see the lines above")
     finally:
         for name, value in previous.items():
             if value is None:
@@ -154,10 +183,34 @@ def serve_workers(settings: Settings, *, host: str, port: int, log_level: str) -
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+class WorkerStartError(RuntimeError):
+    """The workers could not start (each failed before serving)."""
+
+
+def worker_logging(level: str) -> dict[str, Any]:
+    """uvicorn's logging in each worker, plus the service's own ``listingguard.*`` loggers (a
+    spawned worker starts with none of the supervisor's logging set-up)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["listingguard"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
 def bind_worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     """``count`` listening sockets on ``host:port`` sharing it through ``SO_REUSEPORT`` (port 0:
-    the first picks a free port, the others join it)."""
+    the first picks a free port, the others join it). A port another process listens on is
+    refused, as a single socket would be, though it listens with ``SO_REUSEPORT`` too."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port != 0:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))  # refused where anything listens there
+            except OSError as error:
+                raise OSError(f"{host}:{port}: {error.strerror or error}") from error
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):

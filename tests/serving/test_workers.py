@@ -202,6 +202,9 @@ def test_worker_sockets_share_one_port() -> None:
         port = ports.pop()
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass  # the kernel hands it to one of the three
+        # A second service on the same port is refused, as with one plain socket.
+        with pytest.raises(OSError):
+            bind_worker_sockets("127.0.0.1", port, 2)
     finally:
         for listening in sockets:
             listening.close()
