@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from models.review_policy import AuditPolicy, AuditStratum, Urgency, audit_draw
+from serving.decision_rows import DecisionFacts
 from serving.errors import InvalidReviewError, ItemChangedError, VerdictRequiredError
 from serving.tables import DecisionRecord, WorkItem
 from serving.work_items import move, open_item
@@ -27,7 +28,7 @@ def stratum_of(kind: AuditStratum, market: str, rate: float) -> str:
 
 def draw_audit(
     session: Session,
-    decision: DecisionRecord,
+    decision: DecisionFacts,
     kind: AuditStratum,
     audit: AuditPolicy,
     *,

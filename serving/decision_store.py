@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.review_policy import AuditPolicy, AuditStratum, StrikePolicy, Urgency
 from serving.audit_sampling import draw_audit, stratum_of
 from serving.decision_lookups import BatchLookups
+from serving.decision_rows import AnyDecision, DecisionRow, add_pending
 from serving.errors import InvalidDecisionError
 from serving.seller_health import active_points, insert_strike
 from serving.tables import (
@@ -213,20 +214,20 @@ def record_together(
     keys = {new.idempotency_key for new in batch}
     with session_factory.begin() as session:
         lookups = _lookups_for(session, batch)
-        known = {
+        known: dict[str, AnyDecision] = {
             record.idempotency_key: record
             for record in session.scalars(_RECORDS_BY_KEY, {"keys": list(keys)})
         }
         results = []
         for new in batch:
-            record = known.get(new.idempotency_key)
-            if record is not None:
-                replayed = _replay(session, record, _urgency_of(new), new.seller_rules)
-                lookups.queued(record.listing_id)
+            found = known.get(new.idempotency_key)
+            if found is not None:
+                replayed = _replay(session, found, _urgency_of(new), new.seller_rules)
+                lookups.queued(found.listing_id)
                 results.append((replayed, False))
                 continue
-            known[new.idempotency_key] = record = _new_record(new)
-            results.append((_add(session, record, new, lookups), True))
+            known[new.idempotency_key] = added = _new_record(new)
+            results.append((_add(session, added, new, lookups), True))
         return results
 
 
@@ -262,14 +263,14 @@ def get_decision(session_factory: sessionmaker[Session], decision_id: str) -> St
         return _to_stored(session, record, verdict=_verdict_for(session, record))
 
 
-def _verdict_for(session: Session, record: DecisionRecord) -> HumanVerdict | None:
+def _verdict_for(session: Session, record: AnyDecision) -> HumanVerdict | None:
     """The human decision on exactly this content of the listing, if any."""
     return session.get(HumanVerdict, (record.listing_id, record.content_hash))
 
 
 def _forced_review(
     session: Session,
-    record: DecisionRecord,
+    record: AnyDecision,
     seller_rules: StrikePolicy,
     points: int,
     *,
@@ -298,7 +299,7 @@ def _forced_review(
 
 
 def _add(
-    session: Session, record: DecisionRecord, new: NewDecision, lookups: BatchLookups
+    session: Session, record: DecisionRow, new: NewDecision, lookups: BatchLookups
 ) -> StoredDecision:
     """:func:`_add_decision`, and the challenger's shadow score beside it when there is one."""
     stored = _add_decision(session, record, new, lookups)
@@ -319,16 +320,17 @@ def _add(
 
 
 def _add_decision(
-    session: Session, record: DecisionRecord, new: NewDecision, lookups: BatchLookups
+    session: Session, record: DecisionRow, new: NewDecision, lookups: BatchLookups
 ) -> StoredDecision:
     """Insert ``record`` and apply it to the queue: enqueue a review, supersede otherwise.
 
-    The insert itself waits for the session's next flush (SQLAlchemy then writes the batch's
-    rows together); ``record.id`` is set already, so the queue can point at it.
+    The insert itself waits for the session's next flush or commit (the batch's decisions are
+    then written in one statement: :mod:`serving.decision_rows`); ``record.id`` is set already,
+    so the queue can point at it.
     """
     verdict = lookups.verdict(record.listing_id, record.content_hash)
     if verdict is not None:
-        session.add(record)
+        add_pending(session, record)
         _supersede_open_items(session, record, lookups)
         return _to_stored(session, record, verdict=verdict, fresh=True)
     points = lookups.seller_points(record.seller_id)
@@ -342,7 +344,7 @@ def _add_decision(
     kind = AUTOMATIC.get(record.action)
     if kind is not None:
         record.audit_stratum = stratum_of(kind, record.market, new.audit.rate(kind, record.market))
-    session.add(record)
+    add_pending(session, record)
     if kind is not None:
         draw_audit(session, record, kind, new.audit, now=record.created_at, subject_id=record.id)
     if record.action == "review":
@@ -365,7 +367,7 @@ def all_stored(session_factory: sessionmaker[Session], keys: Sequence[str]) -> b
 
 
 def _strike(
-    session: Session, record: DecisionRecord, new: NewDecision, lookups: BatchLookups, points: int
+    session: Session, record: DecisionRow, new: NewDecision, lookups: BatchLookups, points: int
 ) -> None:
     """A certified auto-enforcement strikes the seller, once per listing, from what the batch
     knows (no read)."""
@@ -393,7 +395,7 @@ def replay_stored(
     session_factory: sessionmaker[Session],
     keys: Sequence[str],
     *,
-    urgency_of: Callable[[DecisionRecord], Urgency],
+    urgency_of: Callable[[AnyDecision], Urgency],
     seller_rules: StrikePolicy,
 ) -> list[StoredDecision] | None:
     """When every key in ``keys`` is stored: those decisions, replayed in order in one
@@ -414,7 +416,7 @@ def replay_stored(
 def _replay_all(
     session_factory: sessionmaker[Session],
     keys: Sequence[str],
-    urgency_of: Callable[[DecisionRecord], Urgency],
+    urgency_of: Callable[[AnyDecision], Urgency],
     seller_rules: StrikePolicy,
 ) -> list[StoredDecision] | None:
     with session_factory.begin() as session:
@@ -429,8 +431,8 @@ def _replay_all(
 
 def _replay(
     session: Session,
-    record: DecisionRecord,
-    urgency_of: Callable[[DecisionRecord], Urgency],
+    record: AnyDecision,
+    urgency_of: Callable[[AnyDecision], Urgency],
     seller_rules: StrikePolicy,
 ) -> StoredDecision:
     """Return a stored decision and make the queue agree with it again.
@@ -459,13 +461,13 @@ def _replay(
     return _to_stored(session, record, review_item_id=item_id, answer="review" if forced else None)
 
 
-def _urgency_of(new: NewDecision) -> Callable[[DecisionRecord], Urgency]:
+def _urgency_of(new: NewDecision) -> Callable[[AnyDecision], Urgency]:
     """The freshly scored decision's urgency, for its stored twin's replay."""
     return lambda _record: new.urgency
 
 
-def _new_record(new: NewDecision) -> DecisionRecord:
-    return DecisionRecord(
+def _new_record(new: NewDecision) -> DecisionRow:
+    return DecisionRow(
         id=new_id(),  # known before the insert: queue items and audits point at it
         idempotency_key=new.idempotency_key,
         listing_id=new.listing_id,
@@ -489,7 +491,7 @@ def _new_record(new: NewDecision) -> DecisionRecord:
 
 def _enqueue(
     session: Session,
-    record: DecisionRecord,
+    record: AnyDecision,
     urgency: Urgency,
     lookups: BatchLookups | None = None,
 ) -> str:
@@ -512,7 +514,7 @@ def _enqueue(
 
 
 def _supersede_open_items(
-    session: Session, record: DecisionRecord, lookups: BatchLookups | None = None
+    session: Session, record: AnyDecision, lookups: BatchLookups | None = None
 ) -> None:
     """A listing re-scored to allow or block leaves the review queue unless a reviewer holds
     it (claimed) or a senior has it (escalated).
@@ -536,7 +538,7 @@ def _supersede_open_items(
 
 def _to_stored(
     session: Session,
-    record: DecisionRecord,
+    record: AnyDecision,
     *,
     review_item_id: str | None = None,
     verdict: HumanVerdict | None = None,

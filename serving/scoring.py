@@ -14,6 +14,7 @@ from models.review_policy import Urgency, parse_reach, review_urgency
 from models.routing import RoutedListing, route_listing
 from models.scorer import BundleScorer, ListingScore
 from models.thresholds import LabelThresholds
+from serving.decision_rows import AnyDecision
 from serving.decision_store import (
     NewDecision,
     ShadowDecision,
@@ -22,7 +23,6 @@ from serving.decision_store import (
     replay_stored,
 )
 from serving.schemas import CategoryOut, DecisionOut, HumanDecisionOut, LabelScoreOut, ReasonOut
-from serving.tables import DecisionRecord
 
 SCORED_FIELDS = ("title", "description", "price", "currency", "market")
 LOGGER = logging.getLogger("listingguard.shadow")
@@ -154,7 +154,7 @@ def replay_known(
     ]  # fmt: skip
     edges = {label: (e.allow, e.enforce) for label, e in card.thresholds.items()}
 
-    def urgency_of(record: DecisionRecord) -> Urgency:
+    def urgency_of(record: AnyDecision) -> Urgency:
         price = record.listing.get("price")
         return review_urgency(
             record.scores, record.bands, edges, market=record.market,

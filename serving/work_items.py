@@ -15,9 +15,9 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from models.review_policy import Urgency
+from serving.decision_rows import DecisionFacts
 from serving.tables import (
     ACTIVE_STATUSES,
-    DecisionRecord,
     HumanVerdict,
     WorkItem,
     WorkItemHistory,
@@ -32,7 +32,7 @@ MAX_SWEEP: Final = 200
 
 def open_item(
     session: Session,
-    decision: DecisionRecord,
+    decision: DecisionFacts,
     urgency: Urgency,
     *,
     kind: str,
@@ -58,7 +58,7 @@ def open_item(
     return item
 
 
-def repoint(session: Session, item: WorkItem, decision: DecisionRecord, urgency: Urgency) -> None:
+def repoint(session: Session, item: WorkItem, decision: DecisionFacts, urgency: Urgency) -> None:
     """Point an active item at a newer decision of its listing (the content was re-scored).
 
     Its deadline stays where it was: re-scoring does not buy a listing more time.

@@ -48,7 +48,7 @@ from serving.settings import Settings
 
 LOGGER = logging.getLogger("listingguard.workers")
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
-APP_FACTORY: Final = "serving.app:create_app"
+APP_FACTORY: Final = "serving.app:create_worker_app"
 RESTART_BACKOFF_S: Final = 5.0
 """How long after a failed start a worker is tried again (while others serve)."""
 
