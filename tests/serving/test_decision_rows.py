@@ -23,7 +23,9 @@ def _decision_inserts(session_factory: sessionmaker[Session]) -> Iterator[list[i
     engine = session_factory.kw["bind"]
     seen: list[int] = []
 
-    def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, _c: Any, many: bool) -> None:
+    def before(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _c: Any, many: bool
+    ) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO DECISIONS"):
             seen.append(len(parameters) if many else 1)
 
