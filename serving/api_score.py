@@ -1,8 +1,10 @@
 """Scoring and decision endpoints."""
 
 import dataclasses
+from typing import Any
 
-from fastapi import APIRouter, Depends
+import orjson
+from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
 from data.schema import Listing
@@ -23,9 +25,9 @@ SCORES = [Depends(requires("score"))]
 
 
 @router.post("/score", response_model=DecisionOut, responses=ERRORS, dependencies=SCORES)
-async def score_listing(listing: Listing, state: StateDep, request_id: RequestIdDep) -> DecisionOut:
+async def score_listing(listing: Listing, state: StateDep, request_id: RequestIdDep) -> Response:
     """Score one listing: calibrated probability and band per label, action, reasons."""
-    return (await _score_and_record([listing], state, request_id))[0]
+    return _answer_json((await _score_and_record([listing], state, request_id))[0])
 
 
 @router.post(
@@ -33,7 +35,7 @@ async def score_listing(listing: Listing, state: StateDep, request_id: RequestId
 )
 async def score_batch(
     body: BatchScoreRequest, state: StateDep, request_id: RequestIdDep
-) -> BatchScoreResponse:
+) -> Response:
     """Score up to ``LISTINGGUARD_MAX_BATCH_SIZE`` listings in one call; results keep order.
 
     All or nothing: one invalid listing refuses the whole batch with a 422 naming its index,
@@ -48,12 +50,18 @@ async def score_batch(
             field="listings",
             limit=limit,
         )
-    return BatchScoreResponse(results=await _score_and_record(body.listings, state, request_id))
+    return _answer_json({"results": await _score_and_record(body.listings, state, request_id)})
+
+
+def _answer_json(content: Any) -> Response:
+    """Answers (:func:`serving.scoring.decision_fields`) as the JSON pydantic writes for the
+    response model (UTC times end in ``Z``), without building the model for every listing."""
+    return Response(orjson.dumps(content, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
 async def _score_and_record(
     listings: list[Listing], state: ServiceState, request_id: str
-) -> list[DecisionOut]:
+) -> list[dict[str, Any]]:
     """A request whose every listing was already scored (a retry) is answered from the store
     without inference; any other is scored and recorded whole, in order, in one transaction
     (shared with the requests that arrived while the previous write was in flight)."""
@@ -82,8 +90,9 @@ async def _score_and_record(
     results = answers(await state.writes.record(batch))
     state.metrics.observe_decisions(results)
     for new, out in zip(batch, results, strict=True):
-        if new.shadow is not None and not out.replayed:
-            state.metrics.shadow.labels(str(new.shadow.action == out.model_action).lower()).inc()
+        if new.shadow is not None and not out["replayed"]:
+            agrees = new.shadow.action == out["model_action"]
+            state.metrics.shadow.labels(str(agrees).lower()).inc()
     return results
 
 

@@ -17,9 +17,9 @@ series to 0, where a single process drops it).
 """
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -27,7 +27,6 @@ from sqlalchemy import Engine, func, select
 
 from models.bundle import ModelCard
 from models.policy import Policy
-from serving.schemas import DecisionOut
 from serving.tables import ACTIVE_STATUSES, WORK_ITEM_KINDS, WorkItem, utc_now
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -126,14 +125,15 @@ class ServiceMetrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def observe_decisions(self, decisions: Iterable[DecisionOut]) -> None:
+    def observe_decisions(self, decisions: Iterable[Mapping[str, Any]]) -> None:
+        """Count answers (:func:`serving.scoring.decision_fields`) by action, band and score."""
         for decision in decisions:
-            self.decisions.labels(decision.action, str(decision.replayed).lower()).inc()
-            if decision.replayed:
+            self.decisions.labels(decision["action"], str(decision["replayed"]).lower()).inc()
+            if decision["replayed"]:
                 continue
-            for label, score in decision.labels.items():
-                self.bands.labels(label, score.band).inc()
-                self.scores.labels(label).observe(score.probability)
+            for label, score in decision["labels"].items():
+                self.bands.labels(label, score["band"]).inc()
+                self.scores.labels(label).observe(score["probability"])
 
     def serving(self, card: ModelCard, policy: Policy) -> None:
         """Record the model and policy in force (the previous ones' series are dropped; set to

@@ -22,9 +22,11 @@ from serving.decision_store import (
     all_stored,
     replay_stored,
 )
-from serving.schemas import CategoryOut, DecisionOut, HumanDecisionOut, LabelScoreOut, ReasonOut
+from serving.schemas import DecisionOut
 
 SCORED_FIELDS = ("title", "description", "price", "currency", "market")
+PROMISES: Final = ("violations_let_through", "wrong_enforcements")
+"""The promises of a guarantee, in the order of :class:`serving.schemas.GuaranteeOut`."""
 LOGGER = logging.getLogger("listingguard.shadow")
 
 
@@ -142,10 +144,10 @@ def replay_known(
     *,
     scorer: BundleScorer,
     policy: Policy,
-) -> list[DecisionOut] | None:
+) -> list[dict[str, Any]] | None:
     """When every listing's content was already scored with this model, thresholds and policy:
-    the stored answers (``replayed``), before any inference. None, having changed nothing,
-    when any is new."""
+    the stored answers (``replayed``; :func:`decision_fields`), before any inference. None,
+    having changed nothing, when any is new."""
     card = scorer.card
     keys = [
         idempotency_key(listing, model_version=card.model_id,
@@ -167,13 +169,13 @@ def replay_known(
     found = replay_stored(
         session_factory, keys, urgency_of=urgency_of, seller_rules=policy.review.strikes
     )
-    return None if found is None else [decision_out(stored, replayed=True) for stored in found]
+    return None if found is None else [decision_fields(stored, replayed=True) for stored in found]
 
 
-def answers(recorded: list[tuple[StoredDecision, bool]]) -> list[DecisionOut]:
-    """The response for recorded decisions; one an identical earlier request stored is
-    ``replayed``."""
-    return [decision_out(stored, replayed=not created) for stored, created in recorded]
+def answers(recorded: list[tuple[StoredDecision, bool]]) -> list[dict[str, Any]]:
+    """The answers for recorded decisions (:func:`decision_fields`); one an identical earlier
+    request stored is ``replayed``."""
+    return [decision_fields(stored, replayed=not created) for stored, created in recorded]
 
 
 def _new_decision(
@@ -302,46 +304,74 @@ def _named_category(score: ListingScore, routed: RoutedListing, label: str | Non
 
 
 def decision_out(stored: StoredDecision, *, replayed: bool) -> DecisionOut:
+    """The API's answer for ``stored`` as its validated model."""
+    return DecisionOut.model_validate(decision_fields(stored, replayed=replayed))
+
+
+def decision_fields(stored: StoredDecision, *, replayed: bool) -> dict[str, Any]:
+    """The API's answer for ``stored`` as plain values, shaped as :class:`DecisionOut`: the
+    scoring endpoints serialize these directly (``serving.api_score``), since building and
+    validating the model for every listing cost more than recording it (a test validates what
+    this builds against the model, for every kind of decision)."""
     explanation = stored.explanation
-    return DecisionOut(
-        decision_id=stored.id,
-        listing_id=stored.listing_id,
-        action=stored.action,
-        model_action=stored.model_action,
-        human_decision=(
-            HumanDecisionOut(
-                item_id=stored.human.item_id,
-                action=stored.human.action,
-                decided_by=stored.human.decided_by,
-                reason_code=stored.human.reason_code,
-                decided_at=stored.human.decided_at,
-            )
-            if stored.human
-            else None
-        ),
-        labels={
-            label: LabelScoreOut(
-                probability=probability,
-                band=stored.bands[label],
-                allow_below=explanation["thresholds"][label]["allow"],
-                enforce_at=explanation["thresholds"][label]["enforce"],
-                reasons=[ReasonOut(**reason) for reason in explanation["reasons"][label]],
-                guarantee=explanation["thresholds"][label].get("guarantee"),
-            )
+    human = stored.human
+    thresholds, reasons = explanation["thresholds"], explanation["reasons"]
+    return {
+        "decision_id": stored.id,
+        "listing_id": stored.listing_id,
+        "action": stored.action,
+        "model_action": stored.model_action,
+        "human_decision": None
+        if human is None
+        else {
+            "item_id": human.item_id,
+            "action": human.action,
+            "decided_by": human.decided_by,
+            "reason_code": human.reason_code,
+            "decided_at": human.decided_at,
+        },
+        "labels": {
+            label: {
+                "probability": probability,
+                "band": stored.bands[label],
+                "allow_below": thresholds[label]["allow"],
+                "enforce_at": thresholds[label]["enforce"],
+                "reasons": [
+                    {"phrase": reason["phrase"], "weight": reason["weight"]}
+                    for reason in reasons[label]
+                ],
+                "guarantee": _guarantee_fields(thresholds[label].get("guarantee")),
+            }
             for label, probability in stored.scores.items()
         },
-        category=CategoryOut(
-            label=explanation.get("category_label"),
-            name=stored.regulated_category,
-            probabilities=stored.category_scores,
-        ),
-        rules=explanation["rules"],
-        policy_clause=explanation.get("clause"),
-        market=stored.market,
-        model_version=stored.model_version,
-        threshold_set_id=stored.threshold_set_id,
-        policy_version=stored.policy_version,
-        review_item_id=stored.review_item_id,
-        created_at=stored.created_at,
-        replayed=replayed,
-    )
+        "category": {
+            "label": explanation.get("category_label"),
+            "name": stored.regulated_category,
+            "probabilities": stored.category_scores,
+        },
+        "rules": explanation["rules"],
+        "policy_clause": explanation.get("clause"),
+        "market": stored.market,
+        "model_version": stored.model_version,
+        "threshold_set_id": stored.threshold_set_id,
+        "policy_version": stored.policy_version,
+        "review_item_id": stored.review_item_id,
+        "created_at": stored.created_at,
+        "replayed": replayed,
+    }
+
+
+def _guarantee_fields(guarantee: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored guarantee in the response model's field order (PostgreSQL's JSONB keeps its
+    keys in an order of its own)."""
+    if guarantee is None:
+        return None
+    return {
+        "confidence": guarantee["confidence"],
+        "unit": guarantee["unit"],
+        **{promise: _promise_fields(guarantee[promise]) for promise in PROMISES},
+    }
+
+
+def _promise_fields(promise: dict[str, Any]) -> dict[str, Any]:
+    return {name: promise[name] for name in ("target", "certified", "fallback", "estimand")}

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 import yaml
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from serving.api_keys import create_key
 from serving.app import create_app
@@ -96,3 +97,11 @@ class serve_in_thread:  # noqa: N801 - used as a context manager, like a functio
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.socket.close()
+
+
+def written_as_pydantic_would(response: Any, model: type[BaseModel]) -> bool:
+    """Whether ``response``'s body is valid for ``model`` and byte for byte the JSON pydantic
+    writes for it (the scoring endpoints serialize plain values themselves)."""
+    return bool(
+        response.content == model.model_validate_json(response.content).model_dump_json().encode()
+    )

@@ -8,8 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
+from serving.schemas import BatchScoreResponse, DecisionOut
 from serving.settings import Settings
-from tests.serving.http_checks import as_, error_of
+from tests.serving.http_checks import as_, error_of, written_as_pydantic_would
 
 RISKY = {"listing_id": "l-risky", "title": "replica rolex submariner watch aaa quality"}
 PLAIN = {"listing_id": "l-plain", "title": "ceramic coffee mug 350 ml", "price": 9.5}
@@ -43,6 +44,22 @@ def test_category_is_named_only_when_regulated_is_not_auto_allowed(client: TestC
 def test_request_id_is_echoed(client: TestClient) -> None:
     response = client.post("/v1/score", json=PLAIN, headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
+
+
+def test_answers_are_the_response_models_json(client: TestClient) -> None:
+    for response in (
+        client.post("/v1/score", json=RISKY),
+        client.post("/v1/score", json=RISKY),  # replayed from the store
+        client.post("/v1/score", json={**PLAIN, "price": None, "market": "DE"}),
+    ):
+        assert response.headers["content-type"] == "application/json"
+        assert written_as_pydantic_would(response, DecisionOut), response.text
+    batch = client.post("/v1/score/batch", json={"listings": [RISKY, PLAIN]})
+    assert written_as_pydantic_would(batch, BatchScoreResponse), batch.text
+    assert (
+        batch.json()["results"][0]["replayed"]
+        and batch.json()["results"][0]["created_at"][-1] == "Z"
+    )
 
 
 def test_identical_requests_replay_one_decision(client: TestClient) -> None:

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.http_checks import as_, error_of
+from serving.schemas import DecisionOut
+from tests.serving.http_checks import as_, error_of, written_as_pydantic_would
 
 TOBACCO = {
     "listing_id": "api-tobacco-1",
@@ -138,7 +139,9 @@ def test_a_human_block_answers_rescoring_until_the_content_changes(
         "block",
         "violation-confirmed",
     )
-    again = client.post("/v1/score", json=TOBACCO).json()
+    answer = client.post("/v1/score", json=TOBACCO)
+    assert written_as_pydantic_would(answer, DecisionOut), "the human decision's time included"
+    again = answer.json()
     assert (again["action"], again["model_action"]) == ("block", "review")
     assert again["human_decision"]["decided_by"] == "ana"
     assert again["labels"], "the model's scores stand beside the human answer"
