@@ -16,6 +16,7 @@ over live workers, so a model shows 1 while any worker serves it (a reload sets 
 series to 0, where a single process drops it).
 """
 
+import collections
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -126,14 +127,21 @@ class ServiceMetrics:
         self.latency.labels(method, route).observe(seconds)
 
     def observe_decisions(self, decisions: Iterable[Mapping[str, Any]]) -> None:
-        """Count answers (:func:`serving.scoring.decision_fields`) by action, band and score."""
+        """Count answers (:func:`serving.scoring.decision_fields`) by action, band and score
+        (each series' count added once per call: a batch's listings counted together)."""
+        actions: collections.Counter[tuple[str, str]] = collections.Counter()
+        bands: collections.Counter[tuple[str, str]] = collections.Counter()
         for decision in decisions:
-            self.decisions.labels(decision["action"], str(decision["replayed"]).lower()).inc()
+            actions[decision["action"], "true" if decision["replayed"] else "false"] += 1
             if decision["replayed"]:
                 continue
             for label, score in decision["labels"].items():
-                self.bands.labels(label, score["band"]).inc()
+                bands[label, score["band"]] += 1
                 self.scores.labels(label).observe(score["probability"])
+        for (action, replayed), count in actions.items():
+            self.decisions.labels(action, replayed).inc(count)
+        for (label, band), count in bands.items():
+            self.bands.labels(label, band).inc(count)
 
     def serving(self, card: ModelCard, policy: Policy) -> None:
         """Record the model and policy in force (the previous ones' series are dropped; set to

@@ -4,11 +4,13 @@ import dataclasses
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.schema import Listing
+from models.bundle import ModelCard
 from models.policy import Policy
 from models.review_policy import Urgency, parse_reach, review_urgency
 from models.routing import RoutedListing, route_listing
@@ -63,17 +65,47 @@ def content_hash(listing: Listing, policy: Policy | None = None) -> str:
 
 
 def idempotency_key(
-    listing: Listing, *, model_version: str, threshold_set: str, policy: Policy
+    listing: Listing,
+    *,
+    model_version: str,
+    threshold_set: str,
+    policy: Policy,
+    content: str | None = None,
 ) -> str:
-    content = content_hash(listing, policy)
+    """The key of ``listing``'s decision: its id and content (``content``, its
+    :func:`content_hash` when already known), the model, thresholds and policy."""
     parts = (
         listing.listing_id,
-        content,
+        content_hash(listing, policy) if content is None else content,
         model_version,
         threshold_set,
         _policy_keys(policy).content_id,
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ListingKeys:
+    """A listing's content hash and the idempotency key of its decision."""
+
+    content_hash: str
+    idempotency_key: str
+
+
+def listing_keys(listings: list[Listing], card: ModelCard, policy: Policy) -> list[ListingKeys]:
+    """Each listing's keys under ``card``'s model and thresholds and ``policy``."""
+    found = []
+    for listing in listings:
+        content = content_hash(listing, policy)
+        key = idempotency_key(
+            listing,
+            model_version=card.model_id,
+            threshold_set=card.threshold_set_id,
+            policy=policy,
+            content=content,
+        )
+        found.append(ListingKeys(content, key))
+    return found
 
 
 def decide_listings(
@@ -83,12 +115,17 @@ def decide_listings(
     policy: Policy,
     request_id: str,
     shadow: BundleScorer | None = None,
+    keys: list[ListingKeys] | None = None,
 ) -> list[NewDecision]:
     """Score and route each listing (CPU only: no database), in order; with ``shadow``, the
-    challenger scores and routes the same listings under the same policy, stored beside."""
+    challenger scores and routes the same listings under the same policy, stored beside.
+    ``keys``: the listings' :func:`listing_keys`, when the caller has them already."""
     batch = []
     shadows = _shadow_decisions(listings, shadow, policy) if shadow else [None] * len(listings)
-    for listing, score, beside in zip(listings, scorer.score(listings), shadows, strict=True):
+    if keys is None:
+        keys = listing_keys(listings, scorer.card, policy)
+    scores = scorer.score(listings)
+    for listing, score, beside, key in zip(listings, scores, shadows, keys, strict=True):
         routed = route_listing(
             score.probabilities,
             score.category,
@@ -96,7 +133,7 @@ def decide_listings(
             policy=policy,
             listing=listing,
         )
-        decided = _new_decision(listing, score, routed, scorer, policy, request_id)
+        decided = _new_decision(listing, key, score, routed, scorer, policy, request_id)
         batch.append(decided if beside is None else dataclasses.replace(decided, shadow=beside))
     return batch
 
@@ -140,20 +177,15 @@ def _scored_in_shadow(
 
 def replay_known(
     session_factory: sessionmaker[Session],
-    listings: list[Listing],
+    keys: list[str],
     *,
     scorer: BundleScorer,
     policy: Policy,
 ) -> list[dict[str, Any]] | None:
-    """When every listing's content was already scored with this model, thresholds and policy:
-    the stored answers (``replayed``; :func:`decision_fields`), before any inference. None,
-    having changed nothing, when any is new."""
+    """When every listing's content was already scored with this model, thresholds and policy
+    (each of ``keys`` is stored): the stored answers (``replayed``; :func:`decision_fields`),
+    before any inference. None, having changed nothing, when any is new."""
     card = scorer.card
-    keys = [
-        idempotency_key(listing, model_version=card.model_id,
-                        threshold_set=card.threshold_set_id, policy=policy)
-        for listing in listings
-    ]  # fmt: skip
     edges = {label: (e.allow, e.enforce) for label, e in card.thresholds.items()}
 
     def urgency_of(record: AnyDecision) -> Urgency:
@@ -180,6 +212,7 @@ def answers(recorded: list[tuple[StoredDecision, bool]]) -> list[dict[str, Any]]
 
 def _new_decision(
     listing: Listing,
+    keys: ListingKeys,
     score: ListingScore,
     routed: RoutedListing,
     scorer: BundleScorer,
@@ -188,14 +221,9 @@ def _new_decision(
 ) -> NewDecision:
     card = scorer.card
     return NewDecision(
-        idempotency_key=idempotency_key(
-            listing,
-            model_version=card.model_id,
-            threshold_set=card.threshold_set_id,
-            policy=policy,
-        ),
+        idempotency_key=keys.idempotency_key,
         listing_id=listing.listing_id,
-        content_hash=content_hash(listing, policy),
+        content_hash=keys.content_hash,
         request_id=request_id,
         market=listing.market,
         listing=listing.model_dump(mode="json"),
