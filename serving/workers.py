@@ -166,6 +166,8 @@ def serve_workers(settings: Settings, *, host: str, port: int, log_level: str) -
             log_config=worker_logging(log_level),
         )
         sockets = bind_worker_sockets(host, port, settings.workers)
+        bound = sockets[0].getsockname()[1]
+        LOGGER.info("%d workers listening on %s:%d", settings.workers, host, bound)
         supervisor = ForwardingSupervisor(config, sockets, metrics_dir=metrics_dir)
         try:
             supervisor.run()
