@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     """Worker processes behind the one listening socket (:mod:`serving.workers`)."""
     gc_young_threshold: int = Field(default=10_000, ge=100, le=1_000_000)
     """Allocations between collections of the youngest generation in a serving process
-    (Python's default is 700: a batch of 256 listings then triggered hundreds of collections)."""
+    (Python's default is 700: a batch of 256 listings then ran about 40 collections)."""
     database_timeout_seconds: float = Field(default=5.0, ge=0.5, le=120)
     request_deadline_seconds: float = Field(default=10.0, ge=1, le=600)
     readiness_timeout_seconds: float = Field(default=2.0, ge=0.1, le=60)
