@@ -52,7 +52,7 @@ from benchmarks.load_client import request_bytes, run_load
 from data.schema import LabeledListing, Listing
 from models.policy import Policy
 from models.scorer import BundleScorer
-from serving.app import tune_garbage_collector
+from serving.collector import tune_garbage_collector
 from serving.db import create_db_engine, make_session_factory
 from serving.reloads import service_policy
 from serving.review_queue import count_items

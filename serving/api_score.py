@@ -14,7 +14,7 @@ from serving.decision_store import StoredDecision, get_decision
 from serving.deps import AnyCaller, RequestIdDep, ServiceState, StateDep
 from serving.review_queue import holds_measurement
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, DecisionOut, StoredDecisionOut
-from serving.scoring import answers, decide_listings, decision_out, listing_keys, replay_known
+from serving.scoring import answers, decide_listings, decision_out, known_answers
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -72,9 +72,7 @@ async def _score_and_record(
         state.policy,
         state.shadow,
     )
-    keys = listing_keys(listings, scorer.card, policy)
-    stored_keys = [key.idempotency_key for key in keys]
-    known = await run(replay_known, factory, stored_keys, scorer=scorer, policy=policy)
+    keys, known = await run(known_answers, factory, listings, scorer=scorer, policy=policy)
     if known is not None:
         state.metrics.observe_decisions(known)
         return known

@@ -1,6 +1,5 @@
 """The FastAPI application: the bundle and database are loaded once, in the lifespan."""
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from models.scorer import BundleScorer
 from serving import api_accounts, api_outcomes, api_qa, api_queue, api_reports, api_score
 from serving.api_errors import RETRY_AFTER_SECONDS, install_error_handlers
 from serving.auth import Authenticator
+from serving.collector import tune_garbage_collector
 from serving.console import pages, qa_pages
 from serving.console.sessions import ConsoleSessions
 from serving.database_calls import DatabaseCalls
@@ -107,26 +107,21 @@ def close_state(state: ServiceState) -> None:
     state.readiness_engine.dispose()
 
 
-def tune_garbage_collector(young_threshold: int) -> None:
-    """For a serving process, once its code and state are loaded: what exists now is kept out
-    of every later collection (``gc.freeze``), and the youngest generation is collected every
-    ``young_threshold`` allocations. Recording a batch allocates many short-lived objects; with
-    Python's defaults the collector ran about 40 times per batch, over the whole heap of the
-    loaded libraries (measured: 25-30% more listings/s on the batch endpoint)."""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(young_threshold, middle, old)
-
-
 def create_worker_app() -> FastAPI:
-    """The app of one worker process (:mod:`serving.workers`), its collector tuned."""
-    tune_garbage_collector(get_settings().gc_young_threshold)
-    return create_app()
+    """The app of one worker process (:mod:`serving.workers`): its collector is tuned once
+    the worker has loaded its state (:mod:`serving.collector`)."""
+    return create_app(tune_collector=True)
 
 
-def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> FastAPI:
-    """The app; ``state`` (already loaded, e.g. by the CLI to fail fast) skips loading."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    state: ServiceState | None = None,
+    tune_collector: bool = False,
+) -> FastAPI:
+    """The app; ``state`` (already loaded, e.g. by the CLI to fail fast) skips loading;
+    ``tune_collector``: a serving process's own (:mod:`serving.collector`), once state is
+    loaded."""
     settings = state.settings if state else (settings or get_settings())
 
     @asynccontextmanager
@@ -134,6 +129,8 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         service: ServiceState = state or load_state(settings)
         app.state.service = service
         reload_on_sighup(service)
+        if tune_collector:
+            tune_garbage_collector(settings.gc_young_threshold)
         yield
         close_state(service)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import uvicorn
 
-from serving.app import close_state, create_app, load_state, tune_garbage_collector
+from serving.app import close_state, create_app, load_state
 from serving.cli_access import audit, keys
 from serving.cli_qa import (
     cases,
@@ -107,8 +107,7 @@ def main(
         except WorkerStartError as error:
             raise click.ClickException(str(error)) from None
         return
-    app = create_app(state=state)
-    tune_garbage_collector(settings.gc_young_threshold)
+    app = create_app(state=state, tune_collector=True)  # tuned once it serves
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 

@@ -4,12 +4,16 @@ A batch of decisions was recorded as ORM entities through the unit of work, whic
 much as scoring them (building an instrumented entity per row, then sorting and collecting every
 row at the flush). A fresh decision is only ever inserted in its transaction, never updated, so
 it is kept as a :class:`DecisionRow` and written with one ``INSERT`` per transaction (an
-``executemany``; a multi-row ``VALUES`` on PostgreSQL).
+``executemany``: SQLite's, psycopg's pipelined one on PostgreSQL).
 
 Rows that point at a decision (its review or audit item, its strike, its shadow score) stay ORM
-entities: the session's flush writes them. Every flush — the autoflush before a query included —
-first inserts the decisions still pending (``before_flush``), so a foreign key always finds its
-decision; the commit inserts the rest (``before_commit``); a rollback drops them.
+entities: the session's flush writes them. A flush of a session with ORM changes — the autoflush
+before a query included — first inserts the decisions still pending (``before_flush``); a row
+pointing at a decision is such a change, so a foreign key always finds its decision. A query of
+``decisions`` in the same transaction does not see decisions still pending (no code reads back a
+decision it is recording). The commit inserts the rest (``before_commit``); a rollback, or the
+end of a transaction without a commit, drops them. A savepoint cannot begin while decisions are
+pending (its rollback could not tell theirs from the outer transaction's).
 """
 
 from dataclasses import dataclass, fields
@@ -17,7 +21,7 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from sqlalchemy import event, insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from serving.tables import DecisionRecord
 
@@ -105,3 +109,21 @@ def _before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)  # the transaction is gone: none of its rows may be written
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _refuse_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested and session.info.get(_PENDING):
+        raise PendingDecisionsError(
+            "a savepoint began while decisions were pending: record decisions outside savepoints"
+        )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost: a session closed without a commit
+        session.info.pop(_PENDING, None)
+
+
+class PendingDecisionsError(RuntimeError):
+    """Decision rows were pending where they could be lost (a savepoint beginning)."""

@@ -26,6 +26,7 @@ from models.errors import BundleError, PolicyError
 from models.policy import Policy, default_policy
 from models.policy_file import load_policy
 from models.scorer import BundleScorer
+from serving.collector import refreeze
 from serving.deps import ServiceState
 
 LOGGER = logging.getLogger("listingguard.reload")
@@ -101,6 +102,7 @@ async def reload_service(state: ServiceState, lock: asyncio.Lock) -> Loaded:
             raise
         previous = (state.scorer.card.model_id, state.policy.version)
         state.scorer, state.policy, state.shadow = loaded.scorer, loaded.policy, loaded.shadow
+        refreeze()
         state.metrics.serving(loaded.scorer.card, loaded.policy)
         if loaded.new_model:
             state.metrics.reloads.labels("model", "ok").inc()

@@ -204,6 +204,20 @@ def replay_known(
     return None if found is None else [decision_fields(stored, replayed=True) for stored in found]
 
 
+def known_answers(
+    session_factory: sessionmaker[Session],
+    listings: list[Listing],
+    *,
+    scorer: BundleScorer,
+    policy: Policy,
+) -> tuple[list[ListingKeys], list[dict[str, Any]] | None]:
+    """The listings' keys, and :func:`replay_known`'s answers for them (run off the event
+    loop: hashing a batch's listings takes milliseconds)."""
+    keys = listing_keys(listings, scorer.card, policy)
+    stored_keys = [key.idempotency_key for key in keys]
+    return keys, replay_known(session_factory, stored_keys, scorer=scorer, policy=policy)
+
+
 def answers(recorded: list[tuple[StoredDecision, bool]]) -> list[dict[str, Any]]:
     """The answers for recorded decisions (:func:`decision_fields`); one an identical earlier
     request stored is ``replayed``."""

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.decision_rows import DecisionRow, add_pending
+from serving.decision_rows import DecisionRow, PendingDecisionsError, add_pending
 from serving.decision_store import record_decisions
 from serving.review_queue import count_items
 from serving.tables import DecisionRecord, new_id, utc_now
@@ -96,3 +96,30 @@ def test_a_rolled_back_transaction_writes_none_of_its_rows_later(
             add_pending(session, kept := _row())
     with session_factory() as session:
         assert session.scalars(select(DecisionRecord.id)).all() == [kept.id]
+
+
+def test_a_session_closed_without_a_commit_drops_its_rows(
+    session_factory: sessionmaker[Session],
+) -> None:
+    session = session_factory()
+    session.begin()
+    add_pending(session, _row())
+    session.close()  # no commit, no rollback event
+    with session.begin():
+        add_pending(session, kept := _row())
+    session.close()
+    with session_factory() as reader:
+        assert reader.scalars(select(DecisionRecord.id)).all() == [kept.id]
+
+
+def test_a_savepoint_cannot_begin_while_decisions_are_pending(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as session:
+        with session.begin_nested():  # nothing pending: fine
+            pass
+        add_pending(session, _row())
+        with pytest.raises(PendingDecisionsError, match="savepoint"):
+            session.begin_nested()
+        session.rollback()
+    assert _stored(session_factory) == 0
