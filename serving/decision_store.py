@@ -41,6 +41,7 @@ from serving.tables import (
     new_id,
     utc_now,
 )
+from serving.threshold_sets import edges_of, ensure_stored
 from serving.work_items import active_items, move, open_item, repoint
 
 MAX_RECORD_ATTEMPTS: Final = 3
@@ -91,6 +92,9 @@ class NewDecision:
     model_version: str
     threshold_set_id: str
     policy_version: str
+    thresholds: dict[str, Any]
+    """The model's edges and promises per label, as answers show them (stored once per
+    threshold set: :mod:`serving.threshold_sets`)."""
     urgency: Urgency = DEFAULT_URGENCY
     strike_labels: tuple[str, ...] = ()
     """Labels auto-enforced on a certified edge: a block then strikes the seller."""
@@ -170,6 +174,8 @@ class StoredDecision:
     policy_version: str
     created_at: datetime
     model_action: str
+    thresholds: dict[str, Any]
+    """The model's edges and promises per label (its threshold set)."""
     review_item_id: str | None = None
     human: HumanAnswer | None = None
 
@@ -213,6 +219,7 @@ def record_together(
     raises :class:`IntegrityError`, having written nothing."""
     keys = {new.idempotency_key for new in batch}
     with session_factory.begin() as session:
+        _store_threshold_sets(session, batch)
         lookups = _lookups_for(session, batch)
         known: dict[str, AnyDecision] = {
             record.idempotency_key: record
@@ -229,6 +236,13 @@ def record_together(
             known[new.idempotency_key] = added = _new_record(new)
             results.append((_add(session, added, new, lookups), True))
         return results
+
+
+def _store_threshold_sets(session: Session, batch: Sequence[NewDecision]) -> None:
+    """The batch's threshold sets stored (each once per database and process)."""
+    sets = {(new.model_version, new.threshold_set_id): new.thresholds for new in batch}
+    for key, edges in sets.items():
+        ensure_stored(session, key, edges)
 
 
 def _lookups_for(session: Session, batch: Sequence[NewDecision]) -> BatchLookups:
@@ -249,6 +263,7 @@ def _record_once(
         ).first()
         if record is not None:
             return _replay(session, record, _urgency_of(new), new.seller_rules), False
+        _store_threshold_sets(session, [new])
         return _add(session, _new_record(new), new, _lookups_for(session, [new])), True
 
 
@@ -332,7 +347,7 @@ def _add_decision(
     if verdict is not None:
         add_pending(session, record)
         _supersede_open_items(session, record, lookups)
-        return _to_stored(session, record, verdict=verdict, fresh=True)
+        return _to_stored(session, record, verdict=verdict, fresh=True, thresholds=new.thresholds)
     points = lookups.seller_points(record.seller_id)
     forced = _forced_review(
         session, record, new.seller_rules, points, blocked=record.listing_id in lookups.blocked
@@ -350,11 +365,11 @@ def _add_decision(
     if record.action == "review":
         urgency = new.urgency.with_seller_history(points)
         item_id = _enqueue(session, record, urgency, lookups)
-        return _to_stored(session, record, review_item_id=item_id)
+        return _to_stored(session, record, review_item_id=item_id, thresholds=new.thresholds)
     if record.action == "block" and new.strike_labels:
         _strike(session, record, new, lookups, points)
     _supersede_open_items(session, record, lookups)
-    return _to_stored(session, record, fresh=True)
+    return _to_stored(session, record, fresh=True, thresholds=new.thresholds)
 
 
 def all_stored(session_factory: sessionmaker[Session], keys: Sequence[str]) -> bool:
@@ -544,9 +559,16 @@ def _to_stored(
     verdict: HumanVerdict | None = None,
     answer: str | None = None,
     fresh: bool = False,
+    thresholds: dict[str, Any] | None = None,
 ) -> StoredDecision:
     """The detached answer for ``record``; its review item looked up unless given, or unless
-    the record is ``fresh`` (just inserted without one: no item can point at it yet)."""
+    the record is ``fresh`` (just inserted without one: no item can point at it yet); its
+    threshold set's edges read back unless given (decisions stored before migration 0009 carry
+    their own copy)."""
+    if thresholds is None:
+        thresholds = record.explanation.get("thresholds") or edges_of(
+            session, (record.model_version, record.threshold_set_id)
+        )
     if review_item_id is None and not fresh:
         review_item_id = session.scalars(
             select(WorkItem.id)
@@ -581,6 +603,7 @@ def _to_stored(
         policy_version=record.policy_version,
         created_at=record.created_at,
         model_action=record.action,
+        thresholds=thresholds,
         review_item_id=review_item_id,
         human=human,
     )

@@ -54,6 +54,25 @@ def _policy_keys(policy: Policy) -> _PolicyKeys:
     return kept
 
 
+_CARD_EDGES: dict[int, tuple[ModelCard, dict[str, Any]]] = {}
+
+
+def card_edges(card: ModelCard) -> dict[str, Any]:
+    """What an answer shows of ``card``'s thresholds, per label: ``allow``, ``enforce`` and
+    ``guarantee`` — stored once per threshold set (:mod:`serving.threshold_sets`), built once
+    per card object (shared by its decisions: never changed)."""
+    kept = _CARD_EDGES.get(id(card))
+    if kept is None or kept[0] is not card:  # an id can be reused once a card is gone
+        if len(_CARD_EDGES) >= MAX_POLICIES_KEPT:
+            _CARD_EDGES.clear()
+        edges = {
+            label: {"allow": e.allow, "enforce": e.enforce, "guarantee": _guarantee(e)}
+            for label, e in card.thresholds.items()
+        }
+        kept = _CARD_EDGES[id(card)] = (card, edges)
+    return kept[1]
+
+
 def content_hash(listing: Listing, policy: Policy | None = None) -> str:
     """SHA-256 of the fields that scoring and policy read (the attributes the policy's clauses
     read included); an edit to any of them re-scores."""
@@ -252,6 +271,7 @@ def _new_decision(
         model_version=card.model_id,
         threshold_set_id=card.threshold_set_id,
         policy_version=policy.version,
+        thresholds=card_edges(card),
         urgency=_urgency(listing, score, routed, card.thresholds, policy),
         strike_labels=_certified_enforcements(routed, card.thresholds),
         seller_rules=policy.review.strikes,
@@ -309,10 +329,6 @@ def _explanation(
             ]
             for label, reasons in score.reasons.items()
         },
-        "thresholds": {
-            label: {"allow": edges.allow, "enforce": edges.enforce, "guarantee": _guarantee(edges)}
-            for label, edges in scorer.card.thresholds.items()
-        },
         "rules": routed.rules,
         "clause": routed.clause,
         "category_label": scorer.card.taxonomy.category_label,
@@ -357,7 +373,7 @@ def decision_fields(stored: StoredDecision, *, replayed: bool) -> dict[str, Any]
     this builds against the model, for every kind of decision)."""
     explanation = stored.explanation
     human = stored.human
-    thresholds, reasons = explanation["thresholds"], explanation["reasons"]
+    thresholds, reasons = stored.thresholds, explanation["reasons"]
     return {
         "decision_id": stored.id,
         "listing_id": stored.listing_id,

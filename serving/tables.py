@@ -387,3 +387,17 @@ class ShadowScore(Base):
     action: Mapped[str] = mapped_column(String(16))
     """What the challenger's scores and edges, under the same policy, would have done."""
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ThresholdSetRecord(Base):
+    """A model's band edges and what they promise, per label, stored once for every decision
+    made with them (a decision keeps ``model_version`` and ``threshold_set_id``; its answer
+    shows the edges). Written by :mod:`serving.threshold_sets`; never changed."""
+
+    __tablename__ = "threshold_sets"
+
+    model_version: Mapped[str] = mapped_column(String(VERSION_LENGTH), primary_key=True)
+    threshold_set_id: Mapped[str] = mapped_column(String(VERSION_LENGTH), primary_key=True)
+    edges: Mapped[dict[str, Any]]
+    """Per label: ``allow``, ``enforce`` and ``guarantee`` (as a decision's answer shows them)."""
+    created_at: Mapped[datetime]

@@ -39,10 +39,11 @@ def make_new_decision(**overrides: Any) -> NewDecision:
         regulated_category=None,
         category_scores={"weapons": 0.01, "alcohol": 0.02},
         action="allow",
-        explanation={"reasons": {}, "thresholds": {}, "rules": [], "category_label": "regulated"},
+        explanation={"reasons": {}, "rules": [], "category_label": "regulated"},
         model_version="baseline-tfidf@3",
         threshold_set_id="thresholds-2026-01",
         policy_version="policy-v1",
+        thresholds={},
         audit=NO_AUDIT,
     )
     return dataclasses.replace(defaults, **overrides)
