@@ -337,7 +337,10 @@ class _ray:  # noqa: N801 - used as a context manager: ``with _ray(address) as r
                 logging_level=logging.WARNING,
             )
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # our own progress lines instead
-        ray.data.DataContext.get_current().enable_progress_bars = False
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        # Each output file keeps its input's row order (blocks come back in the order read).
+        context.execution_options.preserve_order = True
         return ray
 
     def __exit__(self, *_exc: object) -> None:

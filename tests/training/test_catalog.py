@@ -104,6 +104,10 @@ def test_catalog_scoring_on_a_ray_cluster_matches_the_scorer_and_resumes(
         for label in scorer.labels:
             assert stored[f"score_{label}"] == pytest.approx(row[f"score_{label}"], abs=1e-9)
     assert got["bad-1"]["action"] is None
+    for part in ("part-a", "part-b"):  # each output keeps its input's row order
+        read = pq.read_table(catalog / f"{part}.parquet").column("listing_id").to_pylist()
+        written = pq.read_table(output_path(output, catalog / f"{part}.parquet"))
+        assert written.column("listing_id").to_pylist() == read
     assert "title" in str(got["bad-1"]["error"]) or "listing" in str(got["bad-1"]["error"])
 
     # A crash after part-a was written and while part-b was in flight: part-a is kept as it is,
