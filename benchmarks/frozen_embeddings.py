@@ -77,7 +77,7 @@ def frozen_reference_scores(
     held_out = [row.listing.title for row in validation]
     word = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)[^\W_][^\W_]+", min_df=2)
     char = TfidfVectorizer(analyzer="char", ngram_range=(3, 5), min_df=2)
-    encoder = _Encoder()
+    encoder = FrozenEncoder()
     features = sp.hstack(
         [word.fit_transform(titles), char.fit_transform(titles), encoder.encode(titles)]
     ).tocsr()
@@ -95,7 +95,7 @@ def frozen_reference_scores(
     return result
 
 
-class _Encoder:
+class FrozenEncoder:
     """all-MiniLM-L6-v2 from the bundled weights, frozen: mean pooling, L2-normalized."""
 
     def __init__(self) -> None:

@@ -51,7 +51,8 @@ def append_event(
     payload: dict[str, Any],
     seller_id: str | None = None,
 ) -> None:
-    """Add an event to the feed in the caller's transaction."""
+    """Add an event to the feed in the caller's transaction (inserted at its next flush or
+    commit, after the lock: its id still follows every event committed before)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"event type {type_!r}; expected one of {', '.join(EVENT_TYPES)}")
     if session.get_bind().dialect.name == "postgresql":
@@ -66,7 +67,6 @@ def append_event(
             payload=payload,
         )
     )
-    session.flush()
 
 
 def events_after(
