@@ -1,18 +1,22 @@
-"""New decisions as plain rows, inserted together with one multi-row statement.
+"""Rows inserted together at the next flush or commit: new decisions, and the rows written
+beside them that nothing reads back by id (work-item history, strikes, outcome events).
 
 A batch of decisions was recorded as ORM entities through the unit of work, which cost about as
 much as scoring them (building an instrumented entity per row, then sorting and collecting every
 row at the flush). A fresh decision is only ever inserted in its transaction, never updated, so
 it is kept as a :class:`DecisionRow` and written with one ``INSERT`` per transaction (an
-``executemany``: SQLite's, psycopg's pipelined one on PostgreSQL).
+``executemany``: SQLite's, psycopg's pipelined one on PostgreSQL). History rows, strikes and
+events have integer keys the database assigns; as ORM entities SQLite inserted them one
+statement per row (it cannot return generated keys of a multi-row insert in order), so they are
+plain values too (:func:`add_dependent`), inserted with one statement per table.
 
-Rows that point at a decision (its review or audit item, its strike, its shadow score) stay ORM
-entities: the session's flush writes them. A flush of a session with ORM changes — the autoflush
-before a query included — first inserts the decisions still pending (``before_flush``); a row
-pointing at a decision is such a change, so a foreign key always finds its decision. A query of
-``decisions`` in the same transaction does not see decisions still pending (no code reads back a
-decision it is recording). The commit inserts the rest (``before_commit``); a rollback, or the
-end of a transaction without a commit, drops them. A savepoint cannot begin while decisions are
+Rows that point at a decision (its review or audit item, its shadow score) stay ORM entities:
+the session's flush writes them. Decisions go first — before the ORM's rows at every flush
+(``before_flush``), so a foreign key always finds its decision — and dependent rows right after
+the ORM's (``after_flush``), so theirs always find their work item. Any ORM statement of the
+session (a query, an ORM update) first writes what is pending (``do_orm_execute``), so the
+transaction reads its own rows; the commit writes the rest (``before_commit``); a rollback, or
+the end of a transaction without a commit, drops them. A savepoint cannot begin while rows are
 pending (its rollback could not tell theirs from the outer transaction's).
 """
 
@@ -21,11 +25,12 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from sqlalchemy import event, insert
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from serving.tables import DecisionRecord
+from serving.tables import Base, DecisionRecord
 
 _PENDING: Final = "listingguard.pending_decisions"
+_DEPENDENT: Final = "listingguard.pending_dependent_rows"
 _INSERT: Final = insert(DecisionRecord.__table__)  # type: ignore[arg-type]
 
 
@@ -84,8 +89,15 @@ AnyDecision = DecisionRecord | DecisionRow
 
 
 def add_pending(session: Session, row: DecisionRow) -> None:
-    """Insert ``row`` at the session's next flush or commit, whichever comes first."""
+    """Insert ``row`` at the session's next flush, ORM statement or commit, whichever is first."""
     session.info.setdefault(_PENDING, []).append(row)
+
+
+def add_dependent(session: Session, entity: type[Base], values: dict[str, Any]) -> None:
+    """Insert a row of ``entity``'s table (``values`` by column; the database assigns its key)
+    after the session's next flush of ORM rows, before its next ORM statement, or at its
+    commit."""
+    session.info.setdefault(_DEPENDENT, []).append((entity, values))
 
 
 def write_pending(session: Session) -> None:
@@ -96,34 +108,73 @@ def write_pending(session: Session) -> None:
         session.connection().execute(_INSERT, values)
 
 
+def _write_dependent(session: Session) -> None:
+    """Insert the dependent rows added since the last write: one statement per table (and set
+    of columns), each table's rows in the order they were added."""
+    pending: list[tuple[type[Base], dict[str, Any]]] | None = session.info.pop(_DEPENDENT, None)
+    if not pending:
+        return
+    groups: dict[tuple[type[Base], tuple[str, ...]], list[dict[str, Any]]] = {}
+    for entity, values in pending:
+        groups.setdefault((entity, tuple(values)), []).append(values)
+    connection = session.connection()
+    for (entity, _), rows in groups.items():
+        connection.execute(insert(entity), rows)
+
+
+def _write_everything(session: Session) -> None:
+    """Decisions, the ORM's rows, then dependent rows: the order their foreign keys need."""
+    write_pending(session)
+    if session.info.get(_DEPENDENT):
+        session.flush()  # its after_flush writes them when there are ORM rows to flush
+        _write_dependent(session)
+
+
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context: object, _instances: object) -> None:
     write_pending(session)
 
 
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: object) -> None:
+    _write_dependent(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    session = state.session
+    if session.info.get(_PENDING) or session.info.get(_DEPENDENT):
+        _write_everything(session)
+
+
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    write_pending(session)
+    _write_everything(session)
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)  # the transaction is gone: none of its rows may be written
+    _drop_pending(session)  # the transaction is gone: none of its rows may be written
 
 
 @event.listens_for(Session, "after_transaction_create")
 def _refuse_savepoint(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.nested and session.info.get(_PENDING):
+    if transaction.nested and (session.info.get(_PENDING) or session.info.get(_DEPENDENT)):
         raise PendingDecisionsError(
-            "a savepoint began while decisions were pending: record decisions outside savepoints"
+            "a savepoint began while rows were pending: record decisions outside savepoints"
         )
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the outermost: a session closed without a commit
-        session.info.pop(_PENDING, None)
+        _drop_pending(session)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_DEPENDENT, None)
 
 
 class PendingDecisionsError(RuntimeError):
-    """Decision rows were pending where they could be lost (a savepoint beginning)."""
+    """Rows were pending where they could be lost (a savepoint beginning)."""

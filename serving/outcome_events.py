@@ -14,6 +14,7 @@ from typing import Any, Final
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.decision_rows import add_dependent
 from serving.errors import InvalidReviewError
 from serving.tables import OutcomeEvent
 
@@ -51,21 +52,23 @@ def append_event(
     payload: dict[str, Any],
     seller_id: str | None = None,
 ) -> None:
-    """Add an event to the feed in the caller's transaction (inserted at its next flush or
-    commit, after the lock: its id still follows every event committed before)."""
+    """Add an event to the feed in the caller's transaction (inserted with its other pending
+    rows, after the lock: its id still follows every event committed before)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"event type {type_!r}; expected one of {', '.join(EVENT_TYPES)}")
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-    session.add(
-        OutcomeEvent(
-            at=at,
-            type=type_,
-            listing_id=listing_id,
-            seller_id=seller_id,
-            item_id=item_id,
-            payload=payload,
-        )
+    add_dependent(
+        session,
+        OutcomeEvent,
+        {
+            "at": at,
+            "type": type_,
+            "listing_id": listing_id,
+            "seller_id": seller_id,
+            "item_id": item_id,
+            "payload": payload,
+        },
     )
 
 

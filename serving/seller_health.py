@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.review_policy import ReasonCode, ReviewPolicy, StrikePolicy
+from serving.decision_rows import add_dependent
 from serving.outcome_events import append_event
 from serving.tables import DecisionRecord, Strike, WorkItem, utc_now
 
@@ -115,18 +116,20 @@ def insert_strike(
 ) -> int:
     """:func:`add_strike` for a caller that knows the listing carries no active strike and the
     seller's active points (``points_before``): no read. The seller's points after it."""
-    session.add(
-        Strike(
-            seller_id=seller_id,
-            listing_id=listing_id,
-            decision_id=decision_id,
-            item_id=item_id,
-            labels=list(labels),
-            severity=severity,
-            source=source,
-            created_at=now,
-            expires_at=now + timedelta(days=policy.expire_days),
-        )
+    add_dependent(
+        session,
+        Strike,
+        {
+            "seller_id": seller_id,
+            "listing_id": listing_id,
+            "decision_id": decision_id,
+            "item_id": item_id,
+            "labels": list(labels),
+            "severity": severity,
+            "source": source,
+            "created_at": now,
+            "expires_at": now + timedelta(days=policy.expire_days),
+        },
     )
     points = points_before + severity  # the new strike is active: it expires days from now
     before = policy.penalty_at(points_before)

@@ -15,7 +15,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from models.review_policy import Urgency
-from serving.decision_rows import DecisionFacts
+from serving.decision_rows import DecisionFacts, add_dependent
 from serving.tables import (
     ACTIVE_STATUSES,
     HumanVerdict,
@@ -185,14 +185,16 @@ def _write_history(
     to_status: str,
     reason: str | None,
 ) -> None:
-    session.add(
-        WorkItemHistory(
-            item_id=item_id,
-            at=at,
-            actor=actor,
-            event=event,
-            from_status=from_status,
-            to_status=to_status,
-            reason=reason,
-        )
+    add_dependent(
+        session,
+        WorkItemHistory,
+        {
+            "item_id": item_id,
+            "at": at,
+            "actor": actor,
+            "event": event,
+            "from_status": from_status,
+            "to_status": to_status,
+            "reason": reason,
+        },
     )

@@ -1,5 +1,6 @@
 """Fresh decisions inserted as plain rows: one statement per transaction, before anything that
-points at them, and never after a rollback."""
+points at them, and never after a rollback; the rows beside them (history, strikes, events)
+likewise, after the ORM rows they point at, visible to the transaction's own queries."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,23 +11,29 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.decision_rows import DecisionRow, PendingDecisionsError, add_pending
+from models.review_policy import StrikePolicy
+from serving.decision_rows import DecisionRow, PendingDecisionsError, add_dependent, add_pending
 from serving.decision_store import record_decisions
+from serving.outcome_events import append_event, events_after
 from serving.review_queue import count_items
-from serving.tables import DecisionRecord, new_id, utc_now
+from serving.seller_health import active_points, insert_strike
+from serving.tables import DecisionRecord, WorkItemHistory, new_id, utc_now
 from tests.factories import make_new_decision, make_review_decision
 
 
 @contextmanager
-def _decision_inserts(session_factory: sessionmaker[Session]) -> Iterator[list[int]]:
-    """The number of parameter sets of each INSERT INTO decisions while the block runs."""
+def _decision_inserts(
+    session_factory: sessionmaker[Session], table: str = "decisions"
+) -> Iterator[list[int]]:
+    """The number of parameter sets of each INSERT INTO ``table`` while the block runs."""
     engine = session_factory.kw["bind"]
     seen: list[int] = []
+    prefix = f"INSERT INTO {table.upper()} "
 
     def before(
         _conn: Any, _cursor: Any, statement: str, parameters: Any, _c: Any, many: bool
     ) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO DECISIONS"):
+        if statement.lstrip().upper().startswith(prefix):
             seen.append(len(parameters) if many else 1)
 
     event.listen(engine, "before_cursor_execute", before)
@@ -123,3 +130,76 @@ def test_a_savepoint_cannot_begin_while_decisions_are_pending(
             session.begin_nested()
         session.rollback()
     assert _stored(session_factory) == 0
+
+
+def test_a_batch_writes_its_queue_history_in_one_statement_after_the_items(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """As ORM entities, SQLite inserted history rows one statement each (it cannot return the
+    keys of a multi-row insert in order); their items are inserted first (foreign keys)."""
+    batch = [make_review_decision() for _ in range(6)]
+    with _decision_inserts(session_factory, "work_item_history") as inserts:
+        record_decisions(session_factory, batch)
+    assert inserts == [6]
+    with session_factory() as session:
+        events = session.scalars(select(WorkItemHistory.event)).all()
+    assert events == ["open"] * 6
+
+
+def test_a_transaction_reads_its_pending_strikes(session_factory: sessionmaker[Session]) -> None:
+    """A strike waits as a plain row; the seller's points read in the same transaction count it
+    (the session writes pending rows before its next statement) — the penalty ladder relies
+    on it."""
+    now = utc_now()
+    with session_factory.begin() as session:
+        add_pending(session, decision := _row())
+        insert_strike(
+            session,
+            seller_id="seller-1",
+            listing_id=decision.listing_id,
+            decision_id=decision.id,
+            item_id=None,
+            labels=["counterfeit"],
+            severity=3,
+            source="automatic",
+            policy=StrikePolicy(),
+            now=now,
+            points_before=0,
+        )
+        assert active_points(session, "seller-1", now) == 3
+    with session_factory() as session:
+        assert active_points(session, "seller-1", now) == 3
+
+
+def test_events_keep_the_order_they_were_appended_in(
+    session_factory: sessionmaker[Session],
+) -> None:
+    now = utc_now()
+    with session_factory.begin() as session:
+        for number in range(5):
+            append_event(
+                session, "penalty", listing_id=None, item_id=None, at=now,
+                payload={"number": number}, seller_id="seller-2",
+            )  # fmt: skip
+    feed = events_after(session_factory, 0)
+    assert [event.payload["number"] for event in feed] == [0, 1, 2, 3, 4]
+    assert [event.id for event in feed] == sorted(event.id for event in feed)
+
+
+def test_a_rollback_drops_pending_dependent_rows_and_a_savepoint_waits_for_none(
+    session_factory: sessionmaker[Session],
+) -> None:
+    now = utc_now()
+    with session_factory() as session:
+        with pytest.raises(RuntimeError), session.begin():
+            append_event(
+                session, "penalty", listing_id=None, item_id=None, at=now, payload={},
+                seller_id="seller-3",
+            )  # fmt: skip
+            raise RuntimeError("the request failed")
+        with session.begin():
+            add_dependent(session, WorkItemHistory, {"item_id": "x"})
+            with pytest.raises(PendingDecisionsError, match="savepoint"):
+                session.begin_nested()
+            session.rollback()
+    assert events_after(session_factory, 0) == []
