@@ -482,6 +482,8 @@ def _urgency_of(new: NewDecision) -> Callable[[AnyDecision], Urgency]:
 
 
 def _new_record(new: NewDecision) -> DecisionRow:
+    """The row of ``new``, sharing its documents (neither is changed after: a forced review
+    replaces the row's explanation with a new document)."""
     return DecisionRow(
         id=new_id(),  # known before the insert: queue items and audits point at it
         idempotency_key=new.idempotency_key,
@@ -489,13 +491,13 @@ def _new_record(new: NewDecision) -> DecisionRow:
         content_hash=new.content_hash,
         request_id=new.request_id,
         market=new.market,
-        listing=dict(new.listing),
-        scores=dict(new.scores),
-        bands=dict(new.bands),
+        listing=new.listing,
+        scores=new.scores,
+        bands=new.bands,
         regulated_category=new.regulated_category,
-        category_scores=dict(new.category_scores),
+        category_scores=new.category_scores,
         action=new.action,
-        explanation=dict(new.explanation),
+        explanation=new.explanation,
         model_version=new.model_version,
         threshold_set_id=new.threshold_set_id,
         policy_version=new.policy_version,

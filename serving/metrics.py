@@ -131,13 +131,17 @@ class ServiceMetrics:
         (each series' count added once per call: a batch's listings counted together)."""
         actions: collections.Counter[tuple[str, str]] = collections.Counter()
         bands: collections.Counter[tuple[str, str]] = collections.Counter()
+        histograms: dict[str, Any] = {}
         for decision in decisions:
             actions[decision["action"], "true" if decision["replayed"] else "false"] += 1
             if decision["replayed"]:
                 continue
             for label, score in decision["labels"].items():
                 bands[label, score["band"]] += 1
-                self.scores.labels(label).observe(score["probability"])
+                histogram = histograms.get(label)
+                if histogram is None:
+                    histogram = histograms[label] = self.scores.labels(label)
+                histogram.observe(score["probability"])
         for (action, replayed), count in actions.items():
             self.decisions.labels(action, replayed).inc(count)
         for (label, band), count in bands.items():

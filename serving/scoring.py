@@ -239,8 +239,13 @@ def known_answers(
 
 def answers(recorded: list[tuple[StoredDecision, bool]]) -> list[dict[str, Any]]:
     """The answers for recorded decisions (:func:`decision_fields`); one an identical earlier
-    request stored is ``replayed``."""
-    return [decision_fields(stored, replayed=not created) for stored, created in recorded]
+    request stored is ``replayed``. Decisions of one threshold set share its guarantees' fields
+    (built once per call, written once per answer)."""
+    guarantees: dict[int, dict[str, Any] | None] = {}
+    return [
+        decision_fields(stored, replayed=not created, guarantees=guarantees)
+        for stored, created in recorded
+    ]
 
 
 def _new_decision(
@@ -366,12 +371,19 @@ def decision_out(stored: StoredDecision, *, replayed: bool) -> DecisionOut:
     return DecisionOut.model_validate(decision_fields(stored, replayed=replayed))
 
 
-def decision_fields(stored: StoredDecision, *, replayed: bool) -> dict[str, Any]:
+def decision_fields(
+    stored: StoredDecision,
+    *,
+    replayed: bool,
+    guarantees: dict[int, dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
     """The API's answer for ``stored`` as plain values, shaped as :class:`DecisionOut`: the
     scoring endpoints serialize these directly (``serving.api_score``), since building and
     validating the model for every listing cost more than recording it (a test validates what
-    this builds against the model, for every kind of decision)."""
+    this builds against the model, for every kind of decision). ``guarantees``: the fields of
+    each stored guarantee already built, by the guarantee's identity (shared between calls)."""
     explanation = stored.explanation
+    built = {} if guarantees is None else guarantees
     human = stored.human
     thresholds, reasons = stored.thresholds, explanation["reasons"]
     return {
@@ -398,7 +410,7 @@ def decision_fields(stored: StoredDecision, *, replayed: bool) -> dict[str, Any]
                     {"phrase": reason["phrase"], "weight": reason["weight"]}
                     for reason in reasons[label]
                 ],
-                "guarantee": _guarantee_fields(thresholds[label].get("guarantee")),
+                "guarantee": _guarantee_fields(thresholds[label].get("guarantee"), built),
             }
             for label, probability in stored.scores.items()
         },
@@ -419,16 +431,21 @@ def decision_fields(stored: StoredDecision, *, replayed: bool) -> dict[str, Any]
     }
 
 
-def _guarantee_fields(guarantee: dict[str, Any] | None) -> dict[str, Any] | None:
+def _guarantee_fields(
+    guarantee: dict[str, Any] | None, built: dict[int, dict[str, Any] | None]
+) -> dict[str, Any] | None:
     """The stored guarantee in the response model's field order (PostgreSQL's JSONB keeps its
-    keys in an order of its own)."""
+    keys in an order of its own), built once per guarantee in ``built``."""
     if guarantee is None:
         return None
-    return {
-        "confidence": guarantee["confidence"],
-        "unit": guarantee["unit"],
-        **{promise: _promise_fields(guarantee[promise]) for promise in PROMISES},
-    }
+    found = built.get(id(guarantee))
+    if found is None:
+        found = built[id(guarantee)] = {
+            "confidence": guarantee["confidence"],
+            "unit": guarantee["unit"],
+            **{promise: _promise_fields(guarantee[promise]) for promise in PROMISES},
+        }
+    return found
 
 
 def _promise_fields(promise: dict[str, Any]) -> dict[str, Any]:
