@@ -29,6 +29,8 @@ EVENT_TYPES: Final = (
 MAX_EVENTS_PAGE: Final = 1000
 FEED_LOCK_KEY: Final = 7_365_001
 """The advisory-lock key that serializes feed writers on PostgreSQL."""
+_LOCK: Final = text("SELECT pg_advisory_xact_lock(:key)")
+_LOCKED_IN: Final = "listingguard.feed_locked_in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,7 @@ def append_event(
     rows, after the lock: its id still follows every event committed before)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"event type {type_!r}; expected one of {', '.join(EVENT_TYPES)}")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
+    _lock_feed(session)
     add_dependent(
         session,
         OutcomeEvent,
@@ -70,6 +71,18 @@ def append_event(
             "payload": payload,
         },
     )
+
+
+def _lock_feed(session: Session) -> None:
+    """On PostgreSQL, the feed's advisory lock, once per transaction (held to its end)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    if session.info.get(_LOCKED_IN) is transaction:
+        return
+    # On the connection, not through the ORM: the lock alone, pending rows stay pending.
+    session.connection().execute(_LOCK, {"key": FEED_LOCK_KEY})
+    session.info[_LOCKED_IN] = transaction
 
 
 def events_after(
