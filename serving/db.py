@@ -52,7 +52,7 @@ def create_db_engine(
     return create_engine(
         parsed,
         echo=echo,
-        json_serializer=_json_text,
+        json_serializer=json_text,
         pool_pre_ping=True,
         pool_size=POOL_SIZE,
         max_overflow=POOL_MAX_OVERFLOW,
@@ -81,7 +81,7 @@ def _create_sqlite_engine(url: URL, *, timeout_s: float, echo: bool) -> Engine:
     engine = create_engine(
         url,
         echo=echo,
-        json_serializer=_json_text,
+        json_serializer=json_text,
         connect_args={"timeout": timeout_s},
         **(pool if on_file else {}),
     )
@@ -89,7 +89,7 @@ def _create_sqlite_engine(url: URL, *, timeout_s: float, echo: bool) -> Engine:
     return engine
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """JSON columns written with orjson, several times faster on the write path; numpy values
     and non-string keys as the standard library writes them, and anything else orjson refuses
     (an integer above 64 bits) through the standard library itself."""

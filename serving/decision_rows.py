@@ -4,8 +4,8 @@ beside them that nothing reads back by id (work-item history, strikes, outcome e
 A batch of decisions was recorded as ORM entities through the unit of work, which cost about as
 much as scoring them (building an instrumented entity per row, then sorting and collecting every
 row at the flush). A fresh decision is only ever inserted in its transaction, never updated, so
-it is kept as a :class:`DecisionRow` and written with one ``INSERT`` per transaction (an
-``executemany``: SQLite's, psycopg's pipelined one on PostgreSQL). History rows, strikes and
+it is kept as a :class:`DecisionRow` and written with one statement per transaction (an
+``executemany`` on SQLite, a ``COPY`` on PostgreSQL). History rows, strikes and
 events have integer keys the database assigns; as ORM entities SQLite inserted them one
 statement per row (it cannot return generated keys of a multi-row insert in order), so they are
 plain values too (:func:`add_dependent`), inserted with one statement per table.
@@ -21,12 +21,14 @@ pending (its rollback could not tell theirs from the outer transaction's).
 """
 
 from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any, Final, Protocol
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol, cast
 
-from sqlalchemy import event, insert
+from sqlalchemy import JSON, Connection, event, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from serving.db import json_text
 from serving.tables import Base, DecisionRecord
 
 _PENDING: Final = "listingguard.pending_decisions"
@@ -82,6 +84,10 @@ class DecisionRow:
 
 _COLUMNS: Final = tuple(field.name for field in fields(DecisionRow))
 """Every column of ``decisions`` (a test holds the two together)."""
+_DOCUMENTS: Final = frozenset(
+    column.name for column in DecisionRecord.__table__.columns if isinstance(column.type, JSON)
+)
+_COPY: Final = f"COPY decisions ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
 AnyDecision = DecisionRecord | DecisionRow
@@ -103,9 +109,49 @@ def add_dependent(session: Session, entity: type[Base], values: dict[str, Any]) 
 def write_pending(session: Session) -> None:
     """Insert the decisions added since the last write, in one statement."""
     rows: list[DecisionRow] | None = session.info.pop(_PENDING, None)
-    if rows:
-        values = [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
-        session.connection().execute(_INSERT, values)
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection, rows)
+    else:
+        connection.execute(
+            _INSERT, [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
+        )
+
+
+def _copy_rows(connection: Connection, rows: list[DecisionRow]) -> None:
+    """PostgreSQL: the rows through ``COPY`` (half the time of psycopg's pipelined executemany
+    for a batch of 256, measured), with the values the column types would bind: documents as
+    JSON text, times in UTC. A driver error is raised as SQLAlchemy raises it (a repeated key
+    as :class:`~sqlalchemy.exc.IntegrityError`; a lost connection invalidated)."""
+    import psycopg  # the PostgreSQL driver: imported where PostgreSQL is used
+
+    driver: Any = connection.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+            for row in rows:
+                copy.write_row([_copy_value(name, getattr(row, name)) for name in _COLUMNS])
+    except psycopg.Error as error:
+        lost = connection.dialect.is_disconnect(cast(Any, error), driver, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            _COPY, None, error, psycopg.Error, connection_invalidated=lost,
+            dialect=connection.dialect,
+        ) from error  # fmt: skip
+
+
+def _copy_value(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _DOCUMENTS:
+        return json_text(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime in {name}; pass a timezone-aware one")
+        return value.astimezone(UTC)
+    return value
 
 
 def _write_dependent(session: Session) -> None:
