@@ -4,8 +4,9 @@ beside them that nothing reads back by id (work-item history, strikes, outcome e
 A batch of decisions was recorded as ORM entities through the unit of work, which cost about as
 much as scoring them (building an instrumented entity per row, then sorting and collecting every
 row at the flush). A fresh decision is only ever inserted in its transaction, never updated, so
-it is kept as a :class:`DecisionRow` and written with one statement per transaction (an
-``executemany`` on SQLite, a ``COPY`` on PostgreSQL). History rows, strikes and
+it is kept as a :class:`DecisionRow` and the rows pending are written with one statement (an
+``executemany`` on SQLite, a ``COPY`` on PostgreSQL) — once per transaction, unless the
+transaction reads in between (below). History rows, strikes and
 events have integer keys the database assigns; as ORM entities SQLite inserted them one
 statement per row (it cannot return generated keys of a multi-row insert in order), so they are
 plain values too (:func:`add_dependent`), inserted with one statement per table.
@@ -17,7 +18,8 @@ the ORM's (``after_flush``), so theirs always find their work item. Any ORM stat
 session (a query, an ORM update) first writes what is pending (``do_orm_execute``), so the
 transaction reads its own rows; the commit writes the rest (``before_commit``); a rollback, or
 the end of a transaction without a commit, drops them. A savepoint cannot begin while rows are
-pending (its rollback could not tell theirs from the outer transaction's).
+pending (its rollback could not tell theirs from the outer transaction's). Values are read when
+written, not when added: a caller must not change a document after adding it.
 """
 
 from dataclasses import dataclass, fields
@@ -207,7 +209,8 @@ def _after_rollback(session: Session) -> None:
 def _refuse_savepoint(session: Session, transaction: SessionTransaction) -> None:
     if transaction.nested and (session.info.get(_PENDING) or session.info.get(_DEPENDENT)):
         raise PendingDecisionsError(
-            "a savepoint began while rows were pending: record decisions outside savepoints"
+            "a savepoint began while rows were pending (decisions, history, strikes or events): "
+            "write them before it or outside savepoints"
         )
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from serving.decision_rows import add_dependent
 from serving.errors import InvalidReviewError
@@ -30,7 +30,7 @@ MAX_EVENTS_PAGE: Final = 1000
 FEED_LOCK_KEY: Final = 7_365_001
 """The advisory-lock key that serializes feed writers on PostgreSQL."""
 _LOCK: Final = text("SELECT pg_advisory_xact_lock(:key)")
-_LOCKED_IN: Final = "listingguard.feed_locked_in"
+_LOCKED: Final = "listingguard.feed_locked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +74,23 @@ def append_event(
 
 
 def _lock_feed(session: Session) -> None:
-    """On PostgreSQL, the feed's advisory lock, once per transaction (held to its end)."""
+    """On PostgreSQL, the feed's advisory lock, once per transaction (held to its end). The
+    memo is dropped whenever a transaction or savepoint ends (a savepoint's rollback releases a
+    lock taken inside it): at worst the lock is asked for again."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    transaction = session.get_transaction()
-    if session.info.get(_LOCKED_IN) is transaction:
+    # On the connection, not through the ORM: the lock alone, pending rows stay pending. The
+    # connection first: it begins the transaction the memo names.
+    connection = session.connection()
+    if session.info.get(_LOCKED) is True:
         return
-    # On the connection, not through the ORM: the lock alone, pending rows stay pending.
-    session.connection().execute(_LOCK, {"key": FEED_LOCK_KEY})
-    session.info[_LOCKED_IN] = transaction
+    connection.execute(_LOCK, {"key": FEED_LOCK_KEY})
+    session.info[_LOCKED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_lock(session: Session, _transaction: SessionTransaction) -> None:
+    session.info.pop(_LOCKED, None)
 
 
 def events_after(

@@ -381,7 +381,8 @@ def decision_fields(
     scoring endpoints serialize these directly (``serving.api_score``), since building and
     validating the model for every listing cost more than recording it (a test validates what
     this builds against the model, for every kind of decision). ``guarantees``: the fields of
-    each stored guarantee already built, by the guarantee's identity (shared between calls)."""
+    each stored guarantee already built, by the guarantee's identity (shared by the answers of
+    one call, while the guarantees it names are alive)."""
     explanation = stored.explanation
     built = {} if guarantees is None else guarantees
     human = stored.human
