@@ -8,8 +8,8 @@ from dataclasses import fields
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.review_policy import StrikePolicy
@@ -244,3 +244,28 @@ def test_a_repeated_key_fails_the_write_as_an_integrity_error(
         assert stored is not None and stored.created_at == kept.created_at
         assert stored.listing == kept.listing and stored.scores == kept.scores
     assert _stored(session_factory) == 1
+
+
+def test_a_connection_lost_during_the_copy_is_an_outage_and_the_pool_recovers(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """PostgreSQL: the backend killed before the COPY — SQLAlchemy's OperationalError (what the
+    service answers 503 for) with the dead connection invalidated; the next transaction fine."""
+    engine = session_factory.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    session = session_factory()
+    session.begin()
+    pid = session.scalar(text("SELECT pg_backend_pid()"))
+    with engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.commit()
+    add_pending(session, _row())
+    with pytest.raises(OperationalError) as raised:
+        session.scalars(select(DecisionRecord.id)).all()  # the pending row first: the COPY
+    assert raised.value.connection_invalidated
+    session.close()
+    with session_factory.begin() as session:
+        add_pending(session, kept := _row())
+    with session_factory() as session:
+        assert session.scalars(select(DecisionRecord.id)).all() == [kept.id]
