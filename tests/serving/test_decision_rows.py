@@ -178,31 +178,18 @@ def test_a_transaction_reads_its_pending_strikes(session_factory: sessionmaker[S
 def test_events_keep_the_order_they_were_appended_in(
     session_factory: sessionmaker[Session],
 ) -> None:
-    """... with one statement for the five, and on PostgreSQL one advisory lock for the
-    transaction (held to its end)."""
+    """... written with one statement for the five (the feed's lock: test_feed_lock)."""
     now = utc_now()
-    engine = session_factory.kw["bind"]
-    locks: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if "pg_advisory_xact_lock" in statement:
-            locks.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        with (
-            _decision_inserts(session_factory, "events") as inserts,
-            session_factory.begin() as session,
-        ):
-            for number in range(5):
-                append_event(
-                    session, "penalty", listing_id=None, item_id=None, at=now,
-                    payload={"number": number}, seller_id="seller-2",
-                )  # fmt: skip
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    with (
+        _decision_inserts(session_factory, "events") as inserts,
+        session_factory.begin() as session,
+    ):
+        for number in range(5):
+            append_event(
+                session, "penalty", listing_id=None, item_id=None, at=now,
+                payload={"number": number}, seller_id="seller-2",
+            )  # fmt: skip
     assert inserts == [5]
-    assert len(locks) == (1 if engine.dialect.name == "postgresql" else 0)
     feed = events_after(session_factory, 0)
     assert [event.payload["number"] for event in feed] == [0, 1, 2, 3, 4]
     assert [event.id for event in feed] == sorted(event.id for event in feed)
