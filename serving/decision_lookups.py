@@ -18,27 +18,29 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from serving.tables import ACTIVE_STATUSES, HumanVerdict, Strike, WorkItem
+from serving.value_lists import PerDialect
 
 IN_LIST_CHUNK: Final = 500
 """Values per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits."""
 
 # Built once: constructing a statement costs more than running it from the compiled cache, and
 # every scoring transaction runs all three.
-_VERDICTS: Final = select(HumanVerdict).where(
-    HumanVerdict.listing_id.in_(bindparam("listings", expanding=True))
+_VERDICTS: Final = PerDialect.build(
+    lambda one_of: select(HumanVerdict).where(one_of(HumanVerdict.listing_id, "listings"))
 )
-_WITH_ACTIVE_ITEMS: Final = (
-    select(WorkItem.listing_id)
-    .where(
-        WorkItem.listing_id.in_(bindparam("listings", expanding=True)),
-        WorkItem.status.in_(ACTIVE_STATUSES),
+_WITH_ACTIVE_ITEMS: Final = PerDialect.build(
+    lambda one_of: (
+        select(WorkItem.listing_id)
+        .where(one_of(WorkItem.listing_id, "listings"), WorkItem.status.in_(ACTIVE_STATUSES))
+        .distinct()
     )
-    .distinct()
 )
-_ACTIVE_STRIKES: Final = select(Strike.seller_id, Strike.listing_id, Strike.severity).where(
-    Strike.seller_id.in_(bindparam("sellers", expanding=True)),
-    Strike.removed_at.is_(None),
-    Strike.expires_at > bindparam("now"),
+_ACTIVE_STRIKES: Final = PerDialect.build(
+    lambda one_of: select(Strike.seller_id, Strike.listing_id, Strike.severity).where(
+        one_of(Strike.seller_id, "sellers"),
+        Strike.removed_at.is_(None),
+        Strike.expires_at > bindparam("now"),
+    )
 )
 """The batch's sellers' active strikes (by the seller index): their points and struck listings."""
 
@@ -69,17 +71,22 @@ class BatchLookups:
         sellers = sorted({seller for seller in seller_ids if seller is not None})
         found = cls()
         active: set[str] = set()
+        verdicts, with_items = (
+            _VERDICTS.for_session(session),
+            _WITH_ACTIVE_ITEMS.for_session(session),
+        )
         for chunk in _chunks(listings):
-            for verdict in session.scalars(_VERDICTS, {"listings": chunk}):
+            for verdict in session.scalars(verdicts, {"listings": chunk}):
                 found.verdicts[(verdict.listing_id, verdict.content_hash)] = verdict
                 if verdict.action == "block":
                     found.blocked.add(verdict.listing_id)
-            active.update(session.scalars(_WITH_ACTIVE_ITEMS, {"listings": chunk}))
+            active.update(session.scalars(with_items, {"listings": chunk}))
         found.without_items = set(listings) - active
         in_batch = set(listings)
+        strikes = _ACTIVE_STRIKES.for_session(session)
         for chunk in _chunks(sellers):
             for seller, listing, severity in session.execute(
-                _ACTIVE_STRIKES, {"sellers": chunk, "now": now}
+                strikes, {"sellers": chunk, "now": now}
             ):
                 found.points[seller] = found.points.get(seller, 0) + int(severity)
                 if listing in in_batch:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,7 @@ from serving.tables import (
     utc_now,
 )
 from serving.threshold_sets import edges_of, ensure_stored
+from serving.value_lists import PerDialect
 from serving.work_items import active_items, move, open_item, repoint
 
 MAX_RECORD_ATTEMPTS: Final = 3
@@ -56,9 +57,11 @@ EDITED_AFTER_BLOCK: Final = "human.edited_after_block"
 """The clause of a model allow turned into review because a human blocked earlier content."""
 _KEY_COLUMN: Final = DecisionRecord.__table__.c.idempotency_key
 # Built once (construction costs more than a run from the compiled cache): the hot path's reads.
-_STORED_KEYS: Final = select(_KEY_COLUMN).where(_KEY_COLUMN.in_(bindparam("keys", expanding=True)))
-_RECORDS_BY_KEY: Final = select(DecisionRecord).where(
-    DecisionRecord.idempotency_key.in_(bindparam("keys", expanding=True))
+_STORED_KEYS: Final = PerDialect.build(
+    lambda one_of: select(_KEY_COLUMN).where(one_of(_KEY_COLUMN, "keys"))
+)
+_RECORDS_BY_KEY: Final = PerDialect.build(
+    lambda one_of: select(DecisionRecord).where(one_of(DecisionRecord.idempotency_key, "keys"))
 )
 
 
@@ -223,7 +226,9 @@ def record_together(
         lookups = _lookups_for(session, batch)
         known: dict[str, AnyDecision] = {
             record.idempotency_key: record
-            for record in session.scalars(_RECORDS_BY_KEY, {"keys": list(keys)})
+            for record in session.scalars(
+                _RECORDS_BY_KEY.for_session(session), {"keys": list(keys)}
+            )
         }
         results = []
         for new in batch:
@@ -377,7 +382,7 @@ def all_stored(session_factory: sessionmaker[Session], keys: Sequence[str]) -> b
     column, no entities loaded, so a fresh request's check before inference stays cheap."""
     wanted = set(keys)
     with session_factory() as session:
-        found = set(session.scalars(_STORED_KEYS, {"keys": list(wanted)}))
+        found = set(session.scalars(_STORED_KEYS.for_session(session), {"keys": list(wanted)}))
     return found == wanted
 
 
@@ -437,7 +442,9 @@ def _replay_all(
     with session_factory.begin() as session:
         known = {
             record.idempotency_key: record
-            for record in session.scalars(_RECORDS_BY_KEY, {"keys": list(set(keys))})
+            for record in session.scalars(
+                _RECORDS_BY_KEY.for_session(session), {"keys": list(set(keys))}
+            )
         }
         if any(key not in known for key in keys):
             return None

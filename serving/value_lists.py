@@ -1,0 +1,47 @@
+"""``column IN (values)`` for a list bound at run time, in the form each database runs best.
+
+SQLite takes an expanding ``IN`` (one parameter per value). On PostgreSQL the same test is
+``column = ANY(:values)``: one array parameter, so the statement's text is the same whatever
+the batch's size, psycopg prepares it once per connection, and the server parses one bound
+value rather than a few hundred casts (the active-items lookup of a 256-listing batch:
+2.6 → 1.3 ms, docs/results.md). Statements are built once per form at import
+(:class:`PerDialect`) and picked per session.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+StatementT = TypeVar("StatementT")
+OneOf = Callable[[ColumnElement[Any], str], ColumnElement[bool]]
+"""``one_of(column, name)``: ``column`` equals one of the values bound as ``name``."""
+
+
+def _in_expanding(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _equals_any(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    return column == any_(bindparam(name, type_=ARRAY(column.type)))
+
+
+@dataclass(frozen=True, slots=True)
+class PerDialect(Generic[StatementT]):
+    """One statement in both forms; :meth:`for_session` picks the one the session's database
+    runs. Both bind the values the same way: a Python list under the given name."""
+
+    expanding: StatementT
+    array: StatementT
+
+    @classmethod
+    def build(cls, make: Callable[[OneOf], StatementT]) -> "PerDialect[StatementT]":
+        return cls(expanding=make(_in_expanding), array=make(_equals_any))
+
+    def for_session(self, session: Session) -> StatementT:
+        if session.get_bind().dialect.name == "postgresql":
+            return self.array
+        return self.expanding
