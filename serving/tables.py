@@ -139,6 +139,9 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+WrittenDocument = JSON()
+"""A document only ever read back whole, on a table written on every scoring: ``json`` on
+PostgreSQL (stored as written, no conversion to ``jsonb`` on insert; migration 0010)."""
 
 
 class Base(DeclarativeBase):
@@ -168,18 +171,18 @@ class DecisionRecord(Base):
     content_hash: Mapped[str] = mapped_column(String(128))
     request_id: Mapped[str] = mapped_column(String(REQUEST_ID_LENGTH))
     market: Mapped[str] = mapped_column(String(16))
-    listing: Mapped[dict[str, Any]]
-    scores: Mapped[dict[str, float]]
-    bands: Mapped[dict[str, str]]
+    listing: Mapped[dict[str, Any]] = mapped_column(WrittenDocument)
+    scores: Mapped[dict[str, float]] = mapped_column(WrittenDocument)
+    bands: Mapped[dict[str, str]] = mapped_column(WrittenDocument)
     regulated_category: Mapped[str | None] = mapped_column(String(64))
-    category_scores: Mapped[dict[str, float]]
+    category_scores: Mapped[dict[str, float]] = mapped_column(WrittenDocument)
     action: Mapped[str] = mapped_column(String(16))
-    explanation: Mapped[dict[str, Any]]
+    explanation: Mapped[dict[str, Any]] = mapped_column(WrittenDocument)
     model_version: Mapped[str] = mapped_column(String(VERSION_LENGTH))
     threshold_set_id: Mapped[str] = mapped_column(String(VERSION_LENGTH))
     policy_version: Mapped[str] = mapped_column(String(VERSION_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
-    audit_stratum: Mapped[str | None] = mapped_column(String(AUDIT_STRATUM_LENGTH), index=True)
+    audit_stratum: Mapped[str | None] = mapped_column(String(AUDIT_STRATUM_LENGTH))
     """An automatic decision's audit stratum (``auto_allow:US``); None when a human answered."""
     seller_id: Mapped[str | None] = mapped_column(String(SELLER_ID_LENGTH), index=True)
     """Copied from the listing so that one seller's data can be found and erased."""

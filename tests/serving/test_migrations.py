@@ -1,5 +1,6 @@
 """The packaged Alembic migrations: reversible, complete, and enforcing the queue invariants."""
 
+import json
 import uuid
 from pathlib import Path
 
@@ -271,3 +272,45 @@ def test_a_listings_active_items_are_found_by_index(database_url: str) -> None:
         assert "ix_work_items_listing_id_status" in plan, plan
     finally:
         engine.dispose()
+
+
+def test_decision_documents_survive_0010_down_and_up(database_url: str) -> None:
+    """0010 stores the decision documents as ``json`` on PostgreSQL and drops the stratum
+    index; a decision's documents read back the same before, after the downgrade and after the
+    upgrade again."""
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    new = make_new_decision(explanation={"rules": ["r.1"], "reasons": {"fraud": ["é ü"]}})
+    try:
+        stored, _ = record_decision(make_session_factory(engine), new)
+
+        def documents() -> tuple[object, ...]:
+            with engine.connect() as connection:
+                row = connection.execute(
+                    text(f"SELECT {', '.join(DOCUMENTS)} FROM decisions WHERE id = :id"),
+                    {"id": stored.id},
+                ).one()
+            return tuple(json.loads(v) if isinstance(v, str) else v for v in row)
+
+        def shape() -> tuple[set[str], bool]:
+            inspector = inspect(engine)
+            types = {str(c["type"]) for c in inspector.get_columns("decisions")
+                     if c["name"] in DOCUMENTS}  # fmt: skip
+            indexes = {ix["name"] for ix in inspector.get_indexes("decisions")}
+            return types, "ix_decisions_audit_stratum" in indexes
+
+        before = documents()
+        assert before[0] == new.listing and before[1] == new.scores
+        postgres = engine.dialect.name == "postgresql"
+        assert shape() == ({"JSON"}, False)
+        downgrade_database(database_url, "0009")
+        assert shape() == ({"JSONB" if postgres else "JSON"}, True)
+        assert documents() == before
+        upgrade_database(database_url)
+        assert shape() == ({"JSON"}, False) and documents() == before
+        assert _schema_diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+DOCUMENTS = ("listing", "scores", "bands", "category_scores", "explanation")
