@@ -105,6 +105,11 @@ class NewDecision:
     audit: AuditPolicy = DEFAULT_AUDIT
     shadow: ShadowDecision | None = None
     """What a challenger in shadow scored for the same listing (stored beside, never acted on)."""
+    unseen_key: bool = False
+    """No decision was stored under ``idempotency_key`` when the request looked it up before
+    scoring: a batch write does not look it up again and relies on the key's unique index (an
+    identical request stored in between makes the batch fail whole and record its decisions one
+    at a time, each looked up by key)."""
 
     def __post_init__(self) -> None:
         _check_length("idempotency_key", self.idempotency_key, IDEMPOTENCY_KEY_LENGTH)
@@ -220,16 +225,15 @@ def record_together(
 ) -> list[tuple[StoredDecision, bool]]:
     """:func:`record_decisions` without its fallback: a conflict with a concurrent writer
     raises :class:`IntegrityError`, having written nothing."""
-    keys = {new.idempotency_key for new in batch}
+    keys = {new.idempotency_key for new in batch if not new.unseen_key}
     with session_factory.begin() as session:
         _store_threshold_sets(session, batch)
         lookups = _lookups_for(session, batch)
-        known: dict[str, AnyDecision] = {
-            record.idempotency_key: record
-            for record in session.scalars(
-                _RECORDS_BY_KEY.for_session(session), {"keys": list(keys)}
-            )
-        }
+        known: dict[str, AnyDecision] = {}
+        if keys:
+            records = _RECORDS_BY_KEY.for_session(session)
+            for record in session.scalars(records, {"keys": list(keys)}):
+                known[record.idempotency_key] = record
         results = []
         for new in batch:
             found = known.get(new.idempotency_key)
@@ -377,13 +381,11 @@ def _add_decision(
     return _to_stored(session, record, fresh=True, thresholds=new.thresholds)
 
 
-def all_stored(session_factory: sessionmaker[Session], keys: Sequence[str]) -> bool:
-    """Whether a decision is stored under every key in ``keys``: one read of the indexed key
-    column, no entities loaded, so a fresh request's check before inference stays cheap."""
-    wanted = set(keys)
+def stored_keys(session_factory: sessionmaker[Session], keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` a decision is stored under: one read of the indexed key column, no
+    entities loaded, so a fresh request's check before inference stays cheap."""
     with session_factory() as session:
-        found = set(session.scalars(_STORED_KEYS.for_session(session), {"keys": list(wanted)}))
-    return found == wanted
+        return set(session.scalars(_STORED_KEYS.for_session(session), {"keys": list(set(keys))}))
 
 
 def _strike(

@@ -21,8 +21,8 @@ from serving.decision_store import (
     NewDecision,
     ShadowDecision,
     StoredDecision,
-    all_stored,
     replay_stored,
+    stored_keys,
 )
 from serving.schemas import DecisionOut
 
@@ -109,6 +109,8 @@ class ListingKeys:
 
     content_hash: str
     idempotency_key: str
+    unseen: bool = False
+    """No decision was stored under the key when it was looked up, before scoring."""
 
 
 def listing_keys(listings: list[Listing], card: ModelCard, policy: Policy) -> list[ListingKeys]:
@@ -201,9 +203,9 @@ def replay_known(
     scorer: BundleScorer,
     policy: Policy,
 ) -> list[dict[str, Any]] | None:
-    """When every listing's content was already scored with this model, thresholds and policy
-    (each of ``keys`` is stored): the stored answers (``replayed``; :func:`decision_fields`),
-    before any inference. None, having changed nothing, when any is new."""
+    """The stored answers (``replayed``; :func:`decision_fields`) of ``keys``, every one of
+    which is stored under this model, thresholds and policy; None, having changed nothing, when
+    one is no longer found."""
     card = scorer.card
     edges = {label: (e.allow, e.enforce) for label, e in card.thresholds.items()}
 
@@ -215,8 +217,6 @@ def replay_known(
             reach=parse_reach(record.listing.get("attributes") or {}), review=policy.review,
         )  # fmt: skip
 
-    if not all_stored(session_factory, keys):
-        return None  # the usual case, a fresh listing: settled without loading any record
     found = replay_stored(
         session_factory, keys, urgency_of=urgency_of, seller_rules=policy.review.strikes
     )
@@ -230,11 +230,19 @@ def known_answers(
     scorer: BundleScorer,
     policy: Policy,
 ) -> tuple[list[ListingKeys], list[dict[str, Any]] | None]:
-    """The listings' keys, and :func:`replay_known`'s answers for them (run off the event
-    loop: hashing a batch's listings takes milliseconds)."""
+    """The listings' keys, and — when every listing's content was already scored with this
+    model, thresholds and policy (a retry) — the stored answers, before any inference. Checked
+    by one read of the key column, no record loaded (the usual case, a fresh listing); keys
+    found in none come back ``unseen``. Run off the event loop: hashing a batch's listings takes
+    milliseconds."""
     keys = listing_keys(listings, scorer.card, policy)
-    stored_keys = [key.idempotency_key for key in keys]
-    return keys, replay_known(session_factory, stored_keys, scorer=scorer, policy=policy)
+    wanted = [key.idempotency_key for key in keys]
+    stored = stored_keys(session_factory, wanted)
+    if not stored:
+        return [dataclasses.replace(key, unseen=True) for key in keys], None
+    if not stored.issuperset(wanted):
+        return keys, None
+    return keys, replay_known(session_factory, wanted, scorer=scorer, policy=policy)
 
 
 def answers(recorded: list[tuple[StoredDecision, bool]]) -> list[dict[str, Any]]:
@@ -260,6 +268,7 @@ def _new_decision(
     card = scorer.card
     return NewDecision(
         idempotency_key=keys.idempotency_key,
+        unseen_key=keys.unseen,
         listing_id=listing.listing_id,
         content_hash=keys.content_hash,
         request_id=request_id,

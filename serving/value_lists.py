@@ -18,19 +18,26 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 StatementT = TypeVar("StatementT")
-OneOf = Callable[[ColumnElement[Any], str], ColumnElement[bool]]
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+"""A table's column, or a mapped class's attribute for it."""
+OneOf = Callable[[Column, str], ColumnElement[bool]]
 """``one_of(column, name)``: ``column`` equals one of the values bound as ``name``."""
 
 
-def _in_expanding(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
-    return column.in_(bindparam(name, expanding=True))
+def _in_expanding(column: Column, name: str) -> ColumnElement[bool]:
+    return _element(column).in_(bindparam(name, expanding=True))
 
 
-def _in_unnested_array(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
-    return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(column.type)))))
+def _in_unnested_array(column: Column, name: str) -> ColumnElement[bool]:
+    element = _element(column)
+    return element.in_(select(func.unnest(bindparam(name, type_=ARRAY(element.type)))))
+
+
+def _element(column: Column) -> ColumnElement[Any]:
+    return column.expression if isinstance(column, QueryableAttribute) else column
 
 
 @dataclass(frozen=True, slots=True)

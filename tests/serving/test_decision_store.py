@@ -1,10 +1,11 @@
 """Recording decisions: idempotency, one transaction with the queue, detached read models."""
 
+import dataclasses
 import threading
 from datetime import UTC
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.decision_store import NewDecision, get_decision, record_decision, record_decisions
@@ -279,3 +280,44 @@ def test_new_decision_is_immutable() -> None:
     new: NewDecision = make_new_decision()
     with pytest.raises(AttributeError):
         new.action = "block"  # type: ignore[misc]
+
+
+def _key_reads(session_factory: sessionmaker[Session], batch: list[NewDecision]) -> int:
+    """Statements reading ``decisions`` by idempotency key while ``batch`` is recorded."""
+    engine = session_factory.kw["bind"]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        record_decisions(session_factory, batch)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return sum("FROM decisions" in s and "idempotency_key" in s for s in statements)
+
+
+def test_keys_checked_absent_before_scoring_are_not_looked_up_again(
+    session_factory: sessionmaker[Session],
+) -> None:
+    assert _key_reads(session_factory, [make_new_decision(), make_review_decision()]) == 1
+    unseen = [make_new_decision(unseen_key=True), make_review_decision(unseen_key=True)]
+    assert _key_reads(session_factory, unseen) == 0
+    assert _decision_rows(session_factory) == 4
+
+
+def test_a_key_stored_after_it_was_checked_absent_replays_the_stored_decision(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """An identical request stored between this one's check and its write: the batch fails
+    whole on the key's unique index and is recorded one decision at a time, by key."""
+    earlier = make_review_decision()
+    stored, _ = record_decision(session_factory, earlier)
+    racing = dataclasses.replace(earlier, unseen_key=True, request_id="req-racing")
+    fresh = make_new_decision(unseen_key=True)
+    results = record_decisions(session_factory, [racing, fresh])
+    assert results[0] == (stored, False)
+    assert results[1][1] is True and results[1][0].listing_id == fresh.listing_id
+    assert _decision_rows(session_factory) == 2
+    assert count_items(session_factory) == 1

@@ -61,11 +61,14 @@ def test_concurrent_requests_share_transactions_and_get_their_own_decisions(
     assert count_items(session_factory) == 4  # each review decision queued once
 
 
+@pytest.mark.parametrize("unseen", [False, True], ids=["looked-up", "checked-absent"])
 def test_the_same_key_in_two_concurrent_requests_is_stored_once(
-    session_factory: sessionmaker[Session], database: DatabaseCalls
+    session_factory: sessionmaker[Session], database: DatabaseCalls, unseen: bool
 ) -> None:
+    """Also when both requests found the key absent before scoring (``unseen_key``): the
+    group's write does not look it up, and the second still gets the first's decision."""
     writes = GroupCommit(database, session_factory, max_group_listings=512)
-    new = make_review_decision()
+    new = make_review_decision(unseen_key=unseen)
     first, second = _record_concurrently(writes, [[new], [new]])
     assert not isinstance(first, BaseException) and not isinstance(second, BaseException)
     assert [created for _s, created in first + second] == [True, False]
