@@ -1,0 +1,142 @@
+"""The batch endpoint of two commits, in turns: does a change make a batch faster?
+
+    .venv/bin/python -m benchmarks.batch_ab --base REV [--candidate .] [--rounds 60]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/auto] [--shared ../shared]
+
+Checks ``--base`` out into a temporary git worktree; ``--candidate`` is a folder (default: this
+checkout, with its uncommitted changes). Trains one bundle with this checkout's code (see
+:mod:`benchmarks.http_scoring`: marketplace-risk-v1 ``train.jsonl``, demo data when absent),
+then starts ``python -m serving.cli`` from each tree on a loopback port, each on a fresh
+database of its own (SQLite files, or two throwaway PostgreSQL databases with
+``--database-url .../auto``), each migrated and given a key by its own tree's code. Sends
+``--rounds`` 256-listing batches of fresh validation listings to each, alternating which goes
+first, after 5 warm-up rounds, and prints each side's median endpoint time and their ratio:
+both sides see the same minutes of the machine (2 shared cores: its speed moves by up to 30%
+between minutes). Both trees must read the bundle this checkout writes.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from benchmarks.http_scoring import REPO, _fresh_listings, _load_dataset, _train
+from benchmarks.live_server import HOST, database, free_port, one_request, stop_server, wait_ready
+
+WARMUP_ROUNDS = 5
+BATCH_SIZE = 256
+_ISSUE_KEY = """
+import sys
+from serving.api_keys import create_key
+from serving.db import create_db_engine, make_session_factory, upgrade_database
+upgrade_database(sys.argv[1])
+print(create_key(make_session_factory(create_db_engine(sys.argv[1])), "ab", "pipeline")[1])
+"""
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", required=True, help="a git revision of this repository")
+    parser.add_argument("--candidate", type=Path, default=REPO)
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--database-url", default=None, help="SQLAlchemy URL; database 'auto'")
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    return parser.parse_args()
+
+
+@contextmanager
+def _worktree(revision: str) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="lg-ab-base-")) / "tree"
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(folder), revision],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield folder
+    finally:
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(folder)],
+            check=False, capture_output=True,
+        )  # fmt: skip
+
+
+@contextmanager
+def _server(tree: Path, bundle: Path, url: str, log: Path) -> Iterator[tuple[int, str]]:
+    """``serving.cli`` of ``tree`` (its own package first on the path), migrated and keyed by
+    its own code."""
+    key = subprocess.run(
+        [sys.executable, "-c", _ISSUE_KEY, url],
+        cwd=tree, check=True, capture_output=True, text=True,
+    ).stdout.split()[-1]  # fmt: skip
+    port = free_port()
+    command = [sys.executable, "-m", "serving.cli", "--bundle", str(bundle), "--host", HOST]
+    command += ["--port", str(port), "--database-url", url, "--log-level", "warning"]
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, cwd=tree, stdout=output, stderr=output)
+    try:
+        wait_ready(process, port, log)
+        yield port, key
+    finally:
+        stop_server(process)
+
+
+def main() -> None:
+    args = _parse_args()
+    dataset = _load_dataset(args.shared)
+    with tempfile.TemporaryDirectory(prefix="lg-ab-") as folder, ExitStack() as stack:
+        scratch = Path(folder)
+        bundle, _seconds = _train(dataset, scratch)
+        base = stack.enter_context(_worktree(args.base))
+        servers = []
+        for name, tree in (("base", base), ("candidate", args.candidate.resolve())):
+            (scratch / name).mkdir()
+            url = stack.enter_context(database(args.database_url, scratch / name))
+            servers.append(stack.enter_context(_server(tree, bundle, url, scratch / f"{name}.log")))
+        rows = _fresh_listings(
+            dataset.requests, (args.rounds + WARMUP_ROUNDS) * 2 * BATCH_SIZE, uuid.uuid4().hex[:6]
+        )
+        bodies = [
+            json.dumps({"listings": rows[start : start + BATCH_SIZE]}).encode()
+            for start in range(0, len(rows), BATCH_SIZE)
+        ]
+        seconds: list[list[float]] = [[], []]
+        for round_ in range(args.rounds + WARMUP_ROUNDS):
+            order = (0, 1) if round_ % 2 == 0 else (1, 0)
+            for side in order:
+                port, key = servers[side]
+                began = time.perf_counter()
+                status = one_request(
+                    port, "POST", "/v1/score/batch", bodies[2 * round_ + side], 60.0, key=key
+                )
+                if status != 200:
+                    raise SystemExit(f"{('base', 'candidate')[side]} answered {status}")
+                if round_ >= WARMUP_ROUNDS:
+                    seconds[side].append(time.perf_counter() - began)
+            if round_ % 10 == 9:
+                print(f"round {round_ + 1} of {args.rounds + WARMUP_ROUNDS}", flush=True)
+    base_ms, candidate_ms = (statistics.median(values) * 1000 for values in seconds)
+    print(
+        json.dumps(
+            {
+                "dataset": dataset.name,
+                "database": args.database_url or "sqlite file",
+                "base": args.base,
+                "rounds": args.rounds,
+                "base_median_ms": round(base_ms, 1),
+                "candidate_median_ms": round(candidate_ms, 1),
+                "candidate_over_base": round(candidate_ms / base_ms, 3),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
