@@ -1,7 +1,8 @@
-"""The batch endpoint of two commits, in turns: does a change make a batch faster?
+"""The scoring endpoints of two commits, in turns: does a change make scoring faster?
 
     .venv/bin/python -m benchmarks.batch_ab --base REV [--candidate .] [--rounds 60]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/auto] [--shared ../shared]
+        [--single CONCURRENCY [--round-requests 200]]
 
 Checks ``--base`` out into a temporary git worktree; ``--candidate`` is a folder (default: this
 checkout, with its uncommitted changes). Trains one bundle with this checkout's code (see
@@ -12,7 +13,10 @@ database of its own (SQLite files, or two throwaway PostgreSQL databases with
 ``--rounds`` 256-listing batches of fresh validation listings to each, alternating which goes
 first, after 5 warm-up rounds, and prints each side's median endpoint time and their ratio:
 both sides see the same minutes of the machine (2 shared cores: its speed moves by up to 30%
-between minutes). Both trees must read the bundle this checkout writes.
+between minutes). With ``--single C`` each round is instead ``--round-requests`` single-listing
+``POST /v1/score`` calls over ``C`` connections (the bounded client of
+:mod:`benchmarks.load_client`) per side, and the figures are the median of the rounds' requests
+per second and p99. Both trees must read the bundle this checkout writes.
 """
 
 import argparse
@@ -26,11 +30,22 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
-from benchmarks.http_scoring import REPO, _fresh_listings, _load_dataset, _train
-from benchmarks.live_server import HOST, database, free_port, one_request, stop_server, wait_ready
+from benchmarks.http_scoring import REPO, Dataset, _fresh_listings, _load_dataset, _train
+from benchmarks.live_server import (
+    HOST,
+    bearer,
+    database,
+    free_port,
+    one_request,
+    stop_server,
+    wait_ready,
+)
+from benchmarks.load_client import request_bytes, run_load
 
 WARMUP_ROUNDS = 5
+SIDES = ("base", "candidate")
 BATCH_SIZE = 256
 _ISSUE_KEY = """
 import sys
@@ -48,6 +63,8 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL; database 'auto'")
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--single", type=int, metavar="CONCURRENCY", help="single listings")
+    parser.add_argument("--round-requests", type=int, default=200)
     return parser.parse_args()
 
 
@@ -99,29 +116,10 @@ def main() -> None:
             (scratch / name).mkdir()
             url = stack.enter_context(database(args.database_url, scratch / name))
             servers.append(stack.enter_context(_server(tree, bundle, url, scratch / f"{name}.log")))
-        rows = _fresh_listings(
-            dataset.requests, (args.rounds + WARMUP_ROUNDS) * 2 * BATCH_SIZE, uuid.uuid4().hex[:6]
-        )
-        bodies = [
-            json.dumps({"listings": rows[start : start + BATCH_SIZE]}).encode()
-            for start in range(0, len(rows), BATCH_SIZE)
-        ]
-        seconds: list[list[float]] = [[], []]
-        for round_ in range(args.rounds + WARMUP_ROUNDS):
-            order = (0, 1) if round_ % 2 == 0 else (1, 0)
-            for side in order:
-                port, key = servers[side]
-                began = time.perf_counter()
-                status = one_request(
-                    port, "POST", "/v1/score/batch", bodies[2 * round_ + side], 60.0, key=key
-                )
-                if status != 200:
-                    raise SystemExit(f"{('base', 'candidate')[side]} answered {status}")
-                if round_ >= WARMUP_ROUNDS:
-                    seconds[side].append(time.perf_counter() - began)
-            if round_ % 10 == 9:
-                print(f"round {round_ + 1} of {args.rounds + WARMUP_ROUNDS}", flush=True)
-    base_ms, candidate_ms = (statistics.median(values) * 1000 for values in seconds)
+        if args.single is None:
+            figures = _batch_rounds(args, dataset, servers)
+        else:
+            figures = _single_rounds(args, dataset, servers)
     print(
         json.dumps(
             {
@@ -129,13 +127,90 @@ def main() -> None:
                 "database": args.database_url or "sqlite file",
                 "base": args.base,
                 "rounds": args.rounds,
-                "base_median_ms": round(base_ms, 1),
-                "candidate_median_ms": round(candidate_ms, 1),
-                "candidate_over_base": round(candidate_ms / base_ms, 3),
+                **figures,
             },
             indent=2,
         )
     )
+
+
+def _turns(rounds: int) -> Iterator[tuple[int, int]]:
+    """(round, side) for warm-up and measured rounds, the side going first alternating."""
+    for round_ in range(rounds + WARMUP_ROUNDS):
+        for side in (0, 1) if round_ % 2 == 0 else (1, 0):
+            yield round_, side
+        if round_ % 10 == 9:
+            print(f"round {round_ + 1} of {rounds + WARMUP_ROUNDS}", flush=True)
+
+
+def _batch_rounds(
+    args: argparse.Namespace, dataset: Dataset, servers: list[tuple[int, str]]
+) -> dict[str, Any]:
+    rows = _fresh_listings(
+        dataset.requests, (args.rounds + WARMUP_ROUNDS) * 2 * BATCH_SIZE, uuid.uuid4().hex[:6]
+    )
+    bodies = [
+        json.dumps({"listings": rows[start : start + BATCH_SIZE]}).encode()
+        for start in range(0, len(rows), BATCH_SIZE)
+    ]
+    seconds: list[list[float]] = [[], []]
+    for round_, side in _turns(args.rounds):
+        port, key = servers[side]
+        began = time.perf_counter()
+        status = one_request(
+            port, "POST", "/v1/score/batch", bodies[2 * round_ + side], 60.0, key=key
+        )
+        if status != 200:
+            raise SystemExit(f"{SIDES[side]} answered {status}")
+        if round_ >= WARMUP_ROUNDS:
+            seconds[side].append(time.perf_counter() - began)
+    base_ms, candidate_ms = (statistics.median(values) * 1000 for values in seconds)
+    return {
+        "base_median_ms": round(base_ms, 1),
+        "candidate_median_ms": round(candidate_ms, 1),
+        "candidate_over_base": round(candidate_ms / base_ms, 3),
+    }
+
+
+def _single_rounds(
+    args: argparse.Namespace, dataset: Dataset, servers: list[tuple[int, str]]
+) -> dict[str, Any]:
+    per_round = args.round_requests
+    rows = _fresh_listings(
+        dataset.requests, (args.rounds + WARMUP_ROUNDS) * 2 * per_round, uuid.uuid4().hex[:6]
+    )
+    bodies = [json.dumps(row).encode() for row in rows]
+    rates: list[list[float]] = [[], []]
+    p99s: list[list[float]] = [[], []]
+    for round_, side in _turns(args.rounds):
+        port, key = servers[side]
+        start = (2 * round_ + side) * per_round
+        headers = {"Content-Type": "application/json", **bearer(key)}
+        requests = [
+            request_bytes(HOST, port, "/v1/score", body, headers)
+            for body in bodies[start : start + per_round]
+        ]
+        figures = run_load(HOST, port, requests, args.single, _answered)
+        if figures["errors"]:
+            raise SystemExit(f"{SIDES[side]}: {figures['errors']} requests failed")
+        if round_ >= WARMUP_ROUNDS:
+            rates[side].append(figures["requests_per_s"])
+            p99s[side].append(figures["p99_ms"])
+    base_rate, candidate_rate = (statistics.median(values) for values in rates)
+    base_p99, candidate_p99 = (statistics.median(values) for values in p99s)
+    return {
+        "concurrency": args.single,
+        "requests_per_round": per_round,
+        "base_requests_per_s": round(base_rate, 1),
+        "candidate_requests_per_s": round(candidate_rate, 1),
+        "candidate_over_base": round(candidate_rate / base_rate, 3),
+        "base_p99_ms": round(base_p99, 2),
+        "candidate_p99_ms": round(candidate_p99, 2),
+    }
+
+
+def _answered(status: int, _body: bytes) -> bool:
+    return status == 200
 
 
 if __name__ == "__main__":

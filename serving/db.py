@@ -113,6 +113,19 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+@contextmanager
+def single_read(session_factory: sessionmaker[Session]) -> Iterator[Connection]:
+    """A Core connection of ``session_factory``'s engine for one read statement, without an ORM
+    session. On PostgreSQL in autocommit: the statement is the only round trip, where a
+    transaction adds a ``BEGIN`` and a ``ROLLBACK``. (SQLite opens no transaction for a read,
+    and switching its isolation level costs a pragma either way.)"""
+    engine: Engine = session_factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        yield connection
+
+
 def database_reachable(engine: Engine) -> bool:
     """Whether a connection can be opened and answers ``SELECT 1``."""
     try:

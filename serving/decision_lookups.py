@@ -1,55 +1,102 @@
-"""What recording a batch of decisions reads, fetched with one query per kind for the batch.
+"""What recording a batch of decisions reads, fetched in one query for the batch.
 
 Recording one decision reads the human verdict on its content, whether a human blocked the
 listing on other content, the seller's active strike points, whether the listing already carries
 an active strike and the listing's active review items. Read one decision at a time, that is
-five queries each; :class:`BatchLookups` reads each kind once for every listing and seller of
-the batch (the sellers' active strikes, by the seller index, give both their points and the
-listings already struck), then keeps the answers true as the batch's own decisions change them
+five queries each; :class:`BatchLookups` reads every kind for every listing and seller of the
+batch in one ``UNION ALL`` (the sellers' active strikes, by the seller index, give both their
+points and the listings already struck; one statement instead of three saved 0.7 ms of a
+single-listing write on PostgreSQL, two round trips and most of it SQLAlchemy's per-statement
+work: docs/results.md), then keeps the answers true as the batch's own decisions change them
 (a strike added: its severity joins the seller's points; a review item opened).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    bindparam,
+    cast,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from serving.tables import ACTIVE_STATUSES, HumanVerdict, Strike, WorkItem
-from serving.value_lists import PerDialect
+from serving.value_lists import OneOf, PerDialect
 
 IN_LIST_CHUNK: Final = 500
 """Values per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits."""
 
-# Built once: constructing a statement costs more than running it from the compiled cache, and
-# every scoring transaction runs all three.
-_VERDICTS: Final = PerDialect.build(
-    lambda one_of: select(HumanVerdict).where(one_of(HumanVerdict.listing_id, "listings"))
-)
-_WITH_ACTIVE_ITEMS: Final = PerDialect.build(
-    lambda one_of: (
-        select(WorkItem.listing_id)
+_VERDICT, _ITEM, _STRIKE = "verdict", "item", "strike"
+
+
+def _blank(type_: TypeEngine[Any]) -> ColumnElement[Any]:
+    return cast(null(), type_)
+
+
+def _lookups(one_of: OneOf) -> CompoundSelect[*tuple[Any, ...]]:
+    """The three reads as one statement (one round trip, one execution): a row per verdict, per
+    listing with an active item and per active strike of the batch's sellers, each tagged with
+    its kind; a kind's row leaves the others' columns empty. The first branch types the result."""
+    verdicts = select(
+        literal_column(f"'{_VERDICT}'").label("kind"),
+        HumanVerdict.listing_id,
+        HumanVerdict.content_hash,
+        HumanVerdict.action,
+        HumanVerdict.item_id,
+        HumanVerdict.decided_by,
+        HumanVerdict.reason_code,
+        HumanVerdict.decided_at,
+        _blank(Strike.seller_id.type).label("seller_id"),
+        _blank(Strike.severity.type).label("severity"),
+    ).where(one_of(HumanVerdict.listing_id, "listings"))
+    no_verdict = [_blank(column.type) for column in verdicts.selected_columns[2:8]]
+    no_strike = [_blank(Strike.seller_id.type), _blank(Strike.severity.type)]
+    with_items = (
+        select(literal_column(f"'{_ITEM}'"), WorkItem.listing_id, *no_verdict, *no_strike)
         .where(one_of(WorkItem.listing_id, "listings"), WorkItem.status.in_(ACTIVE_STATUSES))
         .distinct()
     )
-)
-_ACTIVE_STRIKES: Final = PerDialect.build(
-    lambda one_of: select(Strike.seller_id, Strike.listing_id, Strike.severity).where(
+    strike = [Strike.seller_id, Strike.severity]
+    strikes = select(literal_column(f"'{_STRIKE}'"), Strike.listing_id, *no_verdict, *strike).where(
         one_of(Strike.seller_id, "sellers"),
         Strike.removed_at.is_(None),
         Strike.expires_at > bindparam("now"),
     )
-)
-"""The batch's sellers' active strikes (by the seller index): their points and struck listings."""
+    return union_all(verdicts, with_items, strikes)
+
+
+# Built once: constructing a statement costs more than running it from the compiled cache, and
+# every scoring transaction runs it.
+_LOOKUPS: Final = PerDialect.build(_lookups)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownVerdict:
+    """A human verdict as the batch read it (:class:`serving.tables.HumanVerdict`'s fields)."""
+
+    listing_id: str
+    content_hash: str
+    action: str
+    item_id: str
+    decided_by: str
+    reason_code: str
+    decided_at: datetime
 
 
 @dataclass
 class BatchLookups:
     """The batch's reads, answered from what was fetched (``fetch``) where still true."""
 
-    verdicts: dict[tuple[str, str], HumanVerdict] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], KnownVerdict] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)
     """Listings a human blocked, on any content."""
     points: dict[str, int] = field(default_factory=dict)
@@ -71,29 +118,31 @@ class BatchLookups:
         sellers = sorted({seller for seller in seller_ids if seller is not None})
         found = cls()
         active: set[str] = set()
-        verdicts, with_items = (
-            _VERDICTS.for_session(session),
-            _WITH_ACTIVE_ITEMS.for_session(session),
-        )
-        for chunk in _chunks(listings):
-            for verdict in session.scalars(verdicts, {"listings": chunk}):
-                found.verdicts[(verdict.listing_id, verdict.content_hash)] = verdict
-                if verdict.action == "block":
-                    found.blocked.add(verdict.listing_id)
-            active.update(session.scalars(with_items, {"listings": chunk}))
-        found.without_items = set(listings) - active
         in_batch = set(listings)
-        strikes = _ACTIVE_STRIKES.for_session(session)
-        for chunk in _chunks(sellers):
-            for seller, listing, severity in session.execute(
-                strikes, {"sellers": chunk, "now": now}
-            ):
-                found.points[seller] = found.points.get(seller, 0) + int(severity)
-                if listing in in_batch:
-                    found.struck_listings.add((seller, listing))
+        statement = _LOOKUPS.for_session(session)
+        connection = session.connection()
+        for chunk in range(0, max(len(listings), len(sellers), 1), IN_LIST_CHUNK):
+            values = {
+                "listings": listings[chunk : chunk + IN_LIST_CHUNK],
+                "sellers": sellers[chunk : chunk + IN_LIST_CHUNK],
+                "now": now,
+            }
+            for kind, listing, *verdict, seller, severity in connection.execute(statement, values):
+                if kind == _ITEM:
+                    active.add(listing)
+                elif kind == _STRIKE:
+                    found.points[seller] = found.points.get(seller, 0) + int(severity)
+                    if listing in in_batch:
+                        found.struck_listings.add((seller, listing))
+                else:
+                    known = KnownVerdict(listing, *verdict)
+                    found.verdicts[(listing, known.content_hash)] = known
+                    if known.action == "block":
+                        found.blocked.add(listing)
+        found.without_items = set(listings) - active
         return found
 
-    def verdict(self, listing_id: str, content_hash: str) -> HumanVerdict | None:
+    def verdict(self, listing_id: str, content_hash: str) -> KnownVerdict | None:
         return self.verdicts.get((listing_id, content_hash))
 
     def seller_points(self, seller_id: str | None) -> int:
@@ -113,8 +162,3 @@ class BatchLookups:
     def queued(self, listing_id: str) -> None:
         """The batch may have opened an item for ``listing_id``: look its items up from now."""
         self.without_items.discard(listing_id)
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), IN_LIST_CHUNK):
-        yield values[start : start + IN_LIST_CHUNK]

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.review_policy import AuditPolicy, AuditStratum, StrikePolicy, Urgency
 from serving.audit_sampling import draw_audit, stratum_of
-from serving.decision_lookups import BatchLookups
+from serving.db import single_read
+from serving.decision_lookups import BatchLookups, KnownVerdict
 from serving.decision_rows import AnyDecision, DecisionRow, add_pending
 from serving.errors import InvalidDecisionError
 from serving.seller_health import active_points, insert_strike
@@ -383,9 +384,11 @@ def _add_decision(
 
 def stored_keys(session_factory: sessionmaker[Session], keys: Sequence[str]) -> set[str]:
     """Which of ``keys`` a decision is stored under: one read of the indexed key column, no
-    entities loaded, so a fresh request's check before inference stays cheap."""
-    with session_factory() as session:
-        return set(session.scalars(_STORED_KEYS.for_session(session), {"keys": list(set(keys))}))
+    entities loaded and no ORM session (:func:`serving.db.single_read`), so a fresh request's
+    check before inference stays cheap."""
+    with single_read(session_factory) as connection:
+        statement = _STORED_KEYS.for_dialect(connection.dialect)
+        return set(connection.scalars(statement, {"keys": list(set(keys))}))
 
 
 def _strike(
@@ -567,7 +570,7 @@ def _to_stored(
     record: AnyDecision,
     *,
     review_item_id: str | None = None,
-    verdict: HumanVerdict | None = None,
+    verdict: HumanVerdict | KnownVerdict | None = None,
     answer: str | None = None,
     fresh: bool = False,
     thresholds: dict[str, Any] | None = None,

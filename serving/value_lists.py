@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import ColumnElement, Dialect, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute, Session
 
@@ -53,6 +53,7 @@ class PerDialect(Generic[StatementT]):
         return cls(expanding=make(_in_expanding), array=make(_in_unnested_array))
 
     def for_session(self, session: Session) -> StatementT:
-        if session.get_bind().dialect.name == "postgresql":
-            return self.array
-        return self.expanding
+        return self.for_dialect(session.get_bind().dialect)
+
+    def for_dialect(self, dialect: Dialect) -> StatementT:
+        return self.array if dialect.name == "postgresql" else self.expanding

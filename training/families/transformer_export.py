@@ -1,6 +1,10 @@
 """Compile the fine-tuned transformer to ONNX: fp32 (parity with torch) and dynamic int8.
 
-int8 is dynamic per-channel quantization of the weights (onnxruntime ``quantize_dynamic``); it
+int8 is dynamic per-channel quantization of the weights (onnxruntime ``quantize_dynamic``),
+in 7 bits (``reduce_range``): on a CPU without VNNI instructions (AVX2 only) onnxruntime's
+8-bit products of uint8 activations and int8 weights saturate — a test bundle measured a
+probability difference of 0.74 from fp32 on such a machine with 8-bit weights, within its budget
+with 7 —, and a bundle may be served on another machine than the one it was checked on. It
 cannot match torch to float rounding, so it carries a budget instead: the largest calibrated-
 probability difference and the PR-AUC loss against fp32, both recorded on the card. Which graph
 ships is decided before calibration, so it is measured on the tune split (probabilities through
@@ -74,6 +78,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
             str(fp32_path),
             str(int8_path),
             per_channel=True,
+            reduce_range=True,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=heads,
         )
