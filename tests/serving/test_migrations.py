@@ -19,7 +19,7 @@ from serving.db import (
     make_session_factory,
     upgrade_database,
 )
-from serving.decision_store import record_decision
+from serving.decision_store import get_decision, record_decision
 from serving.tables import ACTIVE_STATUSES, Base, GoldCase, WorkItem, utc_now
 from tests.factories import make_new_decision
 
@@ -314,3 +314,41 @@ def test_decision_documents_survive_0010_down_and_up(database_url: str) -> None:
 
 
 DOCUMENTS = ("listing", "scores", "bands", "category_scores", "explanation")
+
+
+def test_decisions_made_after_0009_get_their_edges_back_when_it_is_downgraded(
+    database_url: str,
+) -> None:
+    """Since 0009 a decision names its threshold set instead of carrying the edges; the
+    downgrade writes each set's edges back into the decisions without a copy (a decision that
+    carries its own keeps it), so the code before 0009 still answers with them."""
+    upgrade_database(database_url)
+    engine = create_db_engine(database_url)
+    edges = {"fraud": {"allow_below": 0.2, "enforce_at": 0.9, "promise": {"precision": 0.95}}}
+    made_since = make_new_decision(thresholds=edges, threshold_set_id="set-since")
+    own_copy = {"fraud": {"allow_below": 0.1, "enforce_at": 0.8}}
+    carried = make_new_decision(
+        thresholds=edges, threshold_set_id="set-since", explanation={"thresholds": own_copy}
+    )
+    try:
+        factory = make_session_factory(engine)
+        since, _ = record_decision(factory, made_since)
+        kept, _ = record_decision(factory, carried)
+
+        def explanation(decision_id: str) -> dict[str, object]:
+            with engine.connect() as connection:
+                value = connection.execute(
+                    text("SELECT explanation FROM decisions WHERE id = :id"), {"id": decision_id}
+                ).scalar_one()
+            loaded: dict[str, object] = json.loads(value) if isinstance(value, str) else value
+            return loaded
+
+        assert "thresholds" not in explanation(since.id)
+        downgrade_database(database_url, "0008")
+        assert explanation(since.id)["thresholds"] == edges
+        assert explanation(kept.id)["thresholds"] == own_copy
+        upgrade_database(database_url)
+        assert _schema_diff(engine) == []
+        assert get_decision(factory, since.id).thresholds == edges  # type: ignore[union-attr]
+    finally:
+        engine.dispose()

@@ -3,8 +3,9 @@
 Every decision's explanation carried its model's band edges and promises per label (1.5 KB of a
 2.6 KB row). They are now a row of ``threshold_sets`` per (model version, threshold set), which
 decisions already name. The upgrade fills it from the decisions stored so far (one decision's
-edges per pair); those decisions keep their copy. The downgrade drops the table: decisions made
-since have no copy, so their answers would lack the edges — downgrade only before new ones.
+edges per pair); those decisions keep their copy. The downgrade first writes each set's edges
+back into the explanation of every decision stored without a copy (those made since the
+upgrade), then drops the table: the code before 0009 reads them from there.
 
 Revision ID: 0009
 Revises: 0008
@@ -68,4 +69,30 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    connection = op.get_bind()
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(_EDGES_BACK_POSTGRESQL))
+    else:
+        connection.execute(sa.text(_EDGES_BACK_SQLITE))
     op.drop_table("threshold_sets")
+
+
+_WITHOUT_EDGES_SQLITE = "json_extract(decisions.explanation, '$.thresholds') IS NULL"
+_SET_OF_DECISION = """
+    threshold_sets.model_version = decisions.model_version
+    AND threshold_sets.threshold_set_id = decisions.threshold_set_id"""
+_EDGES_BACK_SQLITE = f"""
+UPDATE decisions
+SET explanation = json_set(
+    decisions.explanation,
+    '$.thresholds',
+    json((SELECT threshold_sets.edges FROM threshold_sets WHERE {_SET_OF_DECISION}))
+)
+WHERE {_WITHOUT_EDGES_SQLITE}
+  AND EXISTS (SELECT 1 FROM threshold_sets WHERE {_SET_OF_DECISION})"""
+_EDGES_BACK_POSTGRESQL = f"""
+UPDATE decisions
+SET explanation = decisions.explanation || jsonb_build_object('thresholds', threshold_sets.edges)
+FROM threshold_sets
+WHERE {_SET_OF_DECISION}
+  AND COALESCE(decisions.explanation -> 'thresholds', 'null') = 'null'"""
