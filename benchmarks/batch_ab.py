@@ -168,7 +168,7 @@ def _batch_rounds(
     return {
         "base_median_ms": round(base_ms, 1),
         "candidate_median_ms": round(candidate_ms, 1),
-        "candidate_over_base": round(candidate_ms / base_ms, 3),
+        "candidate_time_over_base": round(candidate_ms / base_ms, 3),
     }
 
 
@@ -203,7 +203,7 @@ def _single_rounds(
         "requests_per_round": per_round,
         "base_requests_per_s": round(base_rate, 1),
         "candidate_requests_per_s": round(candidate_rate, 1),
-        "candidate_over_base": round(candidate_rate / base_rate, 3),
+        "candidate_rate_over_base": round(candidate_rate / base_rate, 3),
         "base_p99_ms": round(base_p99, 2),
         "candidate_p99_ms": round(candidate_p99, 2),
     }

@@ -116,13 +116,16 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def single_read(session_factory: sessionmaker[Session]) -> Iterator[Connection]:
     """A Core connection of ``session_factory``'s engine for one read statement, without an ORM
-    session. On PostgreSQL in autocommit: the statement is the only round trip, where a
-    transaction adds a ``BEGIN`` and a ``ROLLBACK``. (SQLite opens no transaction for a read,
-    and switching its isolation level costs a pragma either way.)"""
-    engine: Engine = session_factory.kw["bind"]
-    if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    session. On PostgreSQL in autocommit: the pool's ping and the statement are its round trips,
+    where a transaction adds a ``BEGIN`` and a ``ROLLBACK`` (the isolation level is reset when
+    the connection returns to the pool). SQLite opens no transaction for a read, and switching
+    its isolation level costs a pragma either way."""
+    engine = session_factory.kw.get("bind")
+    if not isinstance(engine, Engine):
+        raise TypeError(f"single_read needs a session factory bound to an Engine, not {engine!r}")
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
         yield connection
 
 

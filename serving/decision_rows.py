@@ -16,7 +16,8 @@ the session's flush writes them. Decisions go first — before the ORM's rows at
 (``before_flush``), so a foreign key always finds its decision — and dependent rows right after
 the ORM's (``after_flush``), so theirs always find their work item. Any ORM statement of the
 session (a query, an ORM update) first writes what is pending (``do_orm_execute``), so the
-transaction reads its own rows; the commit writes the rest (``before_commit``); a rollback, or
+transaction reads its own rows (a Core read on the session's connection calls
+:func:`write_everything` first); the commit writes the rest (``before_commit``); a rollback, or
 the end of a transaction without a commit, drops them. A savepoint cannot begin while rows are
 pending (its rollback could not tell theirs from the outer transaction's). Values are read when
 written, not when added: a caller must not change a document after adding it.
@@ -170,8 +171,10 @@ def _write_dependent(session: Session) -> None:
         connection.execute(insert(entity), rows)
 
 
-def _write_everything(session: Session) -> None:
-    """Decisions, the ORM's rows, then dependent rows: the order their foreign keys need."""
+def write_everything(session: Session) -> None:
+    """Decisions, the ORM's rows, then dependent rows: the order their foreign keys need. For a
+    Core read on the session's connection, which no ORM hook sees, so that it reads the
+    transaction's own rows."""
     write_pending(session)
     if session.info.get(_DEPENDENT):
         session.flush()  # its after_flush writes them when there are ORM rows to flush
@@ -192,12 +195,12 @@ def _after_flush(session: Session, _context: object) -> None:
 def _before_statement(state: ORMExecuteState) -> None:
     session = state.session
     if session.info.get(_PENDING) or session.info.get(_DEPENDENT):
-        _write_everything(session)
+        write_everything(session)
 
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    _write_everything(session)
+    write_everything(session)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -1,12 +1,16 @@
 """Lists bound at run time: an expanding IN on SQLite, an unnested array on PostgreSQL."""
 
+from datetime import datetime, timedelta
+
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving import decision_lookups
 from serving.decision_lookups import BatchLookups, KnownVerdict
 from serving.decision_store import record_decisions, stored_keys
 from serving.seller_health import active_points
-from serving.tables import DecisionRecord, HumanVerdict, utc_now
+from serving.tables import DecisionRecord, HumanVerdict, Strike, WorkItem, utc_now
 from serving.value_lists import PerDialect
 from tests.factories import make_new_decision, make_review_decision
 from tests.serving.review_steps import claim, decide_as
@@ -94,3 +98,72 @@ def test_one_lookup_reads_verdicts_items_and_strikes_as_the_tables_hold_them(
     assert lookups.listing_struck("seller-u", decided.listing_id)
     assert not lookups.may_have_items(decided.listing_id)
     assert lookups.may_have_items(queued.listing_id)
+
+
+def test_lookups_in_several_chunks_match_what_the_tables_hold(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of two values, five listings against three sellers (and a batch without
+    sellers): every seller's points summed over its active strikes only (expired and lifted
+    ones left out), across chunks; a listing with two active items found once."""
+    monkeypatch.setattr(decision_lookups, "IN_LIST_CHUNK", 2)
+    now = utc_now()
+    decisions = [make_new_decision(listing={"seller_id": f"seller-{n % 3}"}) for n in range(5)]
+    ids = [stored.id for stored, _ in record_decisions(session_factory, decisions)]
+    listings = [new.listing_id for new in decisions]
+    severities = {"seller-0": [2, 3], "seller-1": [1], "seller-2": []}
+    with session_factory.begin() as session:
+        for seller, values in severities.items():
+            for severity in values:
+                session.add(_strike(ids[0], listings[0], seller, severity, now))
+            session.add(_strike(ids[1], listings[1], seller, 7, now, expires_at=now - timedelta(1)))
+            session.add(_strike(ids[1], listings[1], seller, 11, now, removed_at=now))
+        for kind in ("review", "qa"):
+            session.add(_item(kind, ids[4], listings[4], now))
+    with session_factory() as session:
+        lookups = BatchLookups.fetch(session, listings, list(severities), now)
+        alone = BatchLookups.fetch(session, listings, [], now)
+        expected = {seller: active_points(session, seller, now) for seller in severities}
+    assert expected == {"seller-0": 5, "seller-1": 1, "seller-2": 0}
+    assert {seller: lookups.seller_points(seller) for seller in severities} == expected
+    assert lookups.struck_listings == {("seller-0", listings[0]), ("seller-1", listings[0])}
+    for found in (lookups, alone):
+        assert [found.may_have_items(listing) for listing in listings] == [False] * 4 + [True]
+    assert alone.points == {} and alone.struck_listings == set()
+
+
+def _strike(
+    decision_id: str,
+    listing_id: str,
+    seller_id: str,
+    severity: int,
+    now: datetime,
+    **changes: datetime,
+) -> Strike:
+    values = {"expires_at": now + timedelta(days=30), "removed_at": None, **changes}
+    return Strike(
+        seller_id=seller_id,
+        listing_id=listing_id,
+        decision_id=decision_id,
+        item_id=None,
+        labels=["fraud"],
+        severity=severity,
+        source="automatic",
+        created_at=now,
+        **values,
+    )
+
+
+def _item(kind: str, decision_id: str, listing_id: str, now: datetime) -> WorkItem:
+    return WorkItem(
+        kind=kind,
+        decision_id=decision_id,
+        listing_id=listing_id,
+        status="open",
+        priority=0.5,
+        priority_factors={},
+        due_at=now,
+        order_at=now,
+        created_at=now,
+        updated_at=now,
+    )

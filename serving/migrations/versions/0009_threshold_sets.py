@@ -92,7 +92,8 @@ WHERE {_WITHOUT_EDGES_SQLITE}
   AND EXISTS (SELECT 1 FROM threshold_sets WHERE {_SET_OF_DECISION})"""
 _EDGES_BACK_POSTGRESQL = f"""
 UPDATE decisions
-SET explanation = decisions.explanation || jsonb_build_object('thresholds', threshold_sets.edges)
+SET explanation = decisions.explanation::jsonb
+    || jsonb_build_object('thresholds', threshold_sets.edges::jsonb)
 FROM threshold_sets
 WHERE {_SET_OF_DECISION}
-  AND COALESCE(decisions.explanation -> 'thresholds', 'null') = 'null'"""
+  AND COALESCE(decisions.explanation::jsonb -> 'thresholds', 'null') = 'null'"""
