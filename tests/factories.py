@@ -6,6 +6,7 @@ from typing import Any
 
 from models.review_policy import AuditPolicy, PriorityWeights, Urgency
 from serving.decision_store import NewDecision
+from serving.tables import WorkItem, utc_now
 
 NO_AUDIT = AuditPolicy(rates={}, gold_rate=0.0, second_review_rate=0.0)
 """Factories draw nothing for QA unless a test asks: counts of items stay exact."""
@@ -69,3 +70,22 @@ def make_review_decision(*, risk: float = 0.55, **overrides: Any) -> NewDecision
         "urgency": urgency(risk),
     }
     return make_new_decision(**(review | overrides))
+
+
+def make_work_item(
+    decision_id: str, listing_id: str, status: str, kind: str = "review"
+) -> WorkItem:
+    """A queue item of ``kind`` pointing at a stored decision, due and ordered now."""
+    now = utc_now()
+    return WorkItem(
+        kind=kind,
+        decision_id=decision_id,
+        listing_id=listing_id,
+        status=status,
+        priority=0.5,
+        priority_factors={},
+        due_at=now,
+        order_at=now,
+        created_at=now,
+        updated_at=now,
+    )

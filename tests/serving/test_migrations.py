@@ -21,7 +21,7 @@ from serving.db import (
 )
 from serving.decision_store import get_decision, record_decision
 from serving.tables import ACTIVE_STATUSES, Base, GoldCase, WorkItem, utc_now
-from tests.factories import make_new_decision
+from tests.factories import make_new_decision, make_work_item
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -74,19 +74,7 @@ def _add_decision(engine: Engine, listing_id: str) -> str:
 def _add_item(
     engine: Engine, decision_id: str, listing_id: str, status: str, kind: str = "review"
 ) -> None:
-    now = utc_now()
-    item = WorkItem(
-        kind=kind,
-        decision_id=decision_id,
-        listing_id=listing_id,
-        status=status,
-        priority=0.5,
-        priority_factors={},
-        due_at=now,
-        order_at=now,
-        created_at=now,
-        updated_at=now,
-    )
+    item = make_work_item(decision_id, listing_id, status, kind)
     with make_session_factory(engine).begin() as session:
         session.add(item)
 

@@ -10,9 +10,9 @@ from serving import decision_lookups
 from serving.decision_lookups import BatchLookups, KnownVerdict
 from serving.decision_store import record_decisions, stored_keys
 from serving.seller_health import active_points
-from serving.tables import DecisionRecord, HumanVerdict, Strike, WorkItem, utc_now
+from serving.tables import DecisionRecord, HumanVerdict, Strike, utc_now
 from serving.value_lists import PerDialect
-from tests.factories import make_new_decision, make_review_decision
+from tests.factories import make_new_decision, make_review_decision, make_work_item
 from tests.serving.review_steps import claim, decide_as
 
 _KEYS = PerDialect.build(
@@ -119,7 +119,7 @@ def test_lookups_in_several_chunks_match_what_the_tables_hold(
             session.add(_strike(ids[1], listings[1], seller, 7, now, expires_at=now - timedelta(1)))
             session.add(_strike(ids[1], listings[1], seller, 11, now, removed_at=now))
         for kind in ("review", "qa"):
-            session.add(_item(kind, ids[4], listings[4], now))
+            session.add(make_work_item(ids[4], listings[4], "open", kind))
     with session_factory() as session:
         lookups = BatchLookups.fetch(session, listings, list(severities), now)
         alone = BatchLookups.fetch(session, listings, [], now)
@@ -151,19 +151,4 @@ def _strike(
         source="automatic",
         created_at=now,
         **values,
-    )
-
-
-def _item(kind: str, decision_id: str, listing_id: str, now: datetime) -> WorkItem:
-    return WorkItem(
-        kind=kind,
-        decision_id=decision_id,
-        listing_id=listing_id,
-        status="open",
-        priority=0.5,
-        priority_factors={},
-        due_at=now,
-        order_at=now,
-        created_at=now,
-        updated_at=now,
     )
