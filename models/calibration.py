@@ -26,11 +26,11 @@ class PlattMap(BaseModel):
 def sigmoid(values: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function, elementwise."""
     values = np.asarray(values, dtype=np.float64)
-    result = np.empty_like(values)
-    positive = values >= 0
-    result[positive] = 1.0 / (1.0 + np.exp(-values[positive]))
-    exp_values = np.exp(values[~positive])
-    result[~positive] = exp_values / (1.0 + exp_values)
+    # exp of minus the magnitude never overflows: 1 / (1 + e^-x) above 0, e^x / (1 + e^x) below.
+    exp_values = np.exp(-np.abs(values))
+    result: np.ndarray = np.where(
+        values >= 0, 1.0 / (1.0 + exp_values), exp_values / (1.0 + exp_values)
+    )
     return result
 
 
@@ -39,4 +39,8 @@ def calibrate_logits(logits: np.ndarray, maps: list[PlattMap]) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 2 or logits.shape[1] != len(maps):
         raise ValueError(f"logits of shape {logits.shape} do not match {len(maps)} maps")
-    return np.column_stack([m.apply(logits[:, j]) for j, m in enumerate(maps)]) if maps else logits
+    if not maps:
+        return logits
+    slopes = np.array([m.slope for m in maps], dtype=np.float64)
+    intercepts = np.array([m.intercept for m in maps], dtype=np.float64)
+    return sigmoid(slopes * logits + intercepts)

@@ -37,10 +37,7 @@ def explain(
 ) -> list[dict[str, list[Reason]]]:
     """Top phrases per listing and label from contributions (n, k, L) of padded features."""
     return [
-        {
-            label: top_reasons(contributions[row, : len(item.ids), column], item.sources)
-            for column, label in enumerate(labels)
-        }
+        top_reasons(contributions[row, : len(item.ids)], item.phrase_of, item.phrases, labels)
         for row, item in enumerate(features)
     ]
 

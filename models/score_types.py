@@ -39,11 +39,26 @@ class GraphOutputs:
 
 
 def top_reasons(
-    contributions: np.ndarray, sources: list[str], *, limit: int = TOP_REASONS
-) -> list[Reason]:
-    """Phrases with the largest positive summed contribution; ``contributions`` (k,)."""
-    totals: dict[str, float] = {}
-    for phrase, weight in zip(sources, contributions.tolist(), strict=True):
-        totals[phrase] = totals.get(phrase, 0.0) + weight
-    ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
-    return [Reason(phrase, round(weight, 4)) for phrase, weight in ranked[:limit] if weight > 0]
+    contributions: np.ndarray,
+    phrase_of: np.ndarray,
+    phrases: list[str],
+    labels: list[str],
+    *,
+    limit: int = TOP_REASONS,
+) -> dict[str, list[Reason]]:
+    """Per label, the phrases with the largest positive summed contribution.
+
+    ``contributions`` (k, L) are one listing's features' pushes on each label's logit;
+    ``phrases[phrase_of[i]]`` is feature i's phrase. A phrase's features are summed in feature
+    order in float64 and ties keep the phrases' order of first appearance.
+    """
+    reasons: dict[str, list[Reason]] = {}
+    for column, label in enumerate(labels):
+        totals = np.bincount(phrase_of, weights=contributions[:, column], minlength=len(phrases))
+        top = np.argsort(-totals, kind="stable")[:limit]
+        reasons[label] = [
+            Reason(phrases[index], round(weight, 4))
+            for index, weight in zip(top.tolist(), totals[top].tolist(), strict=True)
+            if weight > 0
+        ]
+    return reasons

@@ -140,6 +140,9 @@ def _open_session(path: Path, threads: int | None) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
+    # Idle intra-op threads sleep instead of spinning: on a server's few cores the spin burns
+    # the CPU its Python and database need (measured: 60% more CPU per listing, same speed).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own untyped errors for bad graphs

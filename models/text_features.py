@@ -146,14 +146,17 @@ def tokenize(text: str) -> list[str]:
 class ListingFeatures:
     """Hashed features of one listing.
 
-    ``ids``, ``counts`` and ``blocks`` are parallel arrays of shape (k,); ``sources[i]`` is the
-    human-readable phrase (word, word pair or price band) feature i came from, used for reasons.
+    ``ids``, ``counts``, ``blocks`` and ``phrase_of`` are parallel arrays of shape (k,);
+    ``phrases[phrase_of[i]]`` is the human-readable phrase (word, word pair or price band)
+    feature i came from, used for reasons. ``phrases`` holds each phrase once, in order of first
+    appearance, so reasons sum a phrase's features with one ``bincount``.
     """
 
     ids: np.ndarray
     counts: np.ndarray
     blocks: np.ndarray
-    sources: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+    phrase_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
 
 class _Accumulator:
@@ -180,11 +183,15 @@ class _Accumulator:
 
     def to_features(self) -> ListingFeatures:
         ids = np.fromiter(self.counts, dtype=np.int64, count=len(self.counts))
+        sources = self.sources.values()
+        phrases = list(dict.fromkeys(sources))
+        code_of = dict(zip(phrases, range(len(phrases)), strict=True))
         return ListingFeatures(
             ids=ids,
             counts=np.fromiter(self.counts.values(), dtype=np.float32, count=len(ids)),
             blocks=np.searchsorted(self.offsets, ids, side="right").astype(np.int64) - 1,
-            sources=list(self.sources.values()),
+            phrases=phrases,
+            phrase_of=np.fromiter(map(code_of.__getitem__, sources), dtype=np.intp, count=len(ids)),
         )
 
 
