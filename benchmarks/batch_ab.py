@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.batch_ab --base REV [--candidate .] [--rounds 60]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/auto] [--shared ../shared]
-        [--single CONCURRENCY [--round-requests 200]]
+        [--single CONCURRENCY [--round-requests 200]] [--replay]
 
 Checks ``--base`` out into a temporary git worktree; ``--candidate`` is a folder (default: this
 checkout, with its uncommitted changes). Trains one bundle with this checkout's code (see
@@ -16,7 +16,9 @@ both sides see the same minutes of the machine (2 shared cores: its speed moves 
 between minutes). With ``--single C`` each round is instead ``--round-requests`` single-listing
 ``POST /v1/score`` calls over ``C`` connections (the bounded client of
 :mod:`benchmarks.load_client`) per side, and the figures are the median of the rounds' requests
-per second and p99. Both trees must read the bundle this checkout writes.
+per second and p99. With ``--replay`` each batch is sent twice, the second time a retry answered
+from the store, and the retries' median time is reported beside the first sends'. Both trees
+must read the bundle this checkout writes.
 """
 
 import argparse
@@ -65,6 +67,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--single", type=int, metavar="CONCURRENCY", help="single listings")
     parser.add_argument("--round-requests", type=int, default=200)
+    parser.add_argument("--replay", action="store_true", help="send each batch again: a retry")
     return parser.parse_args()
 
 
@@ -154,21 +157,28 @@ def _batch_rounds(
         for start in range(0, len(rows), BATCH_SIZE)
     ]
     seconds: list[list[float]] = [[], []]
+    retries: list[list[float]] = [[], []]
     for round_, side in _turns(args.rounds):
         port, key = servers[side]
-        began = time.perf_counter()
-        status = one_request(
-            port, "POST", "/v1/score/batch", bodies[2 * round_ + side], 60.0, key=key
-        )
-        if status != 200:
-            raise SystemExit(f"{SIDES[side]} answered {status}")
-        if round_ >= WARMUP_ROUNDS:
-            seconds[side].append(time.perf_counter() - began)
+        for sent, times in enumerate((seconds, retries)[: 2 if args.replay else 1]):
+            began = time.perf_counter()
+            status = one_request(
+                port, "POST", "/v1/score/batch", bodies[2 * round_ + side], 60.0, key=key
+            )
+            if status != 200:
+                raise SystemExit(f"{SIDES[side]} answered {status} (send {sent + 1})")
+            if round_ >= WARMUP_ROUNDS:
+                times[side].append(time.perf_counter() - began)
+    figures = _medians("", seconds)
+    return {**figures, **_medians("retry_", retries)} if args.replay else figures
+
+
+def _medians(prefix: str, seconds: list[list[float]]) -> dict[str, float]:
     base_ms, candidate_ms = (statistics.median(values) * 1000 for values in seconds)
     return {
-        "base_median_ms": round(base_ms, 1),
-        "candidate_median_ms": round(candidate_ms, 1),
-        "candidate_time_over_base": round(candidate_ms / base_ms, 3),
+        f"base_{prefix}median_ms": round(base_ms, 1),
+        f"candidate_{prefix}median_ms": round(candidate_ms, 1),
+        f"candidate_{prefix}time_over_base": round(candidate_ms / base_ms, 3),
     }
 
 

@@ -78,6 +78,22 @@ def _lookups(one_of: OneOf) -> CompoundSelect[*tuple[Any, ...]]:
 # Built once: constructing a statement costs more than running it from the compiled cache, and
 # every scoring transaction runs it.
 _LOOKUPS: Final = PerDialect.build(_lookups)
+_ITEMS_OF_DECISIONS: Final = PerDialect.build(
+    lambda one_of: select(
+        WorkItem.decision_id, WorkItem.id, WorkItem.kind, WorkItem.status, WorkItem.created_at
+    ).where(one_of(WorkItem.decision_id, "decisions"))
+)
+
+
+@dataclass(slots=True)
+class DecisionItems:
+    """What a stored decision's replay needs of the work items pointing at it."""
+
+    newest_review: str | None = None
+    """Its newest review item (None: none)."""
+    decided: str | None = None
+    """An item of it a human decided (None: none)."""
+    newest_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +122,10 @@ class BatchLookups:
     """(seller, listing) pairs carrying an active strike, the batch's own included."""
     without_items: set[str] = field(default_factory=set)
     """Listings that had no active item when fetched and that the batch has not queued since."""
+    decision_items: dict[str, DecisionItems] = field(default_factory=dict)
+    """Stored decisions about to be replayed: their items, as read (:meth:`read_items_of`)."""
+    requeued: set[str] = field(default_factory=set)
+    """Listings whose items the batch may have changed: their decisions' items are read again."""
 
     @classmethod
     def fetch(
@@ -144,6 +164,35 @@ class BatchLookups:
         found.without_items = set(listings) - active
         return found
 
+    def read_items_of(self, session: Session, decision_ids: Iterable[str]) -> None:
+        """The work items pointing at stored decisions ``decision_ids``, in one read (per
+        ``IN_LIST_CHUNK`` decisions) instead of two per decision replayed."""
+        ids = sorted(set(decision_ids))
+        if not ids:
+            return
+        statement = _ITEMS_OF_DECISIONS.for_session(session)
+        write_everything(session)
+        connection = session.connection()
+        found = {decision_id: DecisionItems() for decision_id in ids}
+        for chunk in range(0, len(ids), IN_LIST_CHUNK):
+            values = {"decisions": ids[chunk : chunk + IN_LIST_CHUNK]}
+            for decision_id, item_id, kind, status, created_at in connection.execute(
+                statement, values
+            ):
+                items = found[decision_id]
+                if kind == "review" and (items.newest_at is None or created_at > items.newest_at):
+                    items.newest_review, items.newest_at = item_id, created_at
+                if status == "decided" and items.decided is None:
+                    items.decided = item_id
+        self.decision_items.update(found)
+
+    def items_of(self, decision_id: str, listing_id: str) -> DecisionItems | None:
+        """``decision_id``'s items as read, unless the batch has queued its listing since
+        (None: read them again)."""
+        if listing_id in self.requeued:
+            return None
+        return self.decision_items.get(decision_id)
+
     def verdict(self, listing_id: str, content_hash: str) -> KnownVerdict | None:
         return self.verdicts.get((listing_id, content_hash))
 
@@ -164,3 +213,4 @@ class BatchLookups:
     def queued(self, listing_id: str) -> None:
         """The batch may have opened an item for ``listing_id``: look its items up from now."""
         self.without_items.discard(listing_id)
+        self.requeued.add(listing_id)

@@ -28,7 +28,7 @@ from serving.db import single_read
 from serving.decision_lookups import BatchLookups, KnownVerdict
 from serving.decision_rows import AnyDecision, DecisionRow, add_pending
 from serving.errors import InvalidDecisionError
-from serving.seller_health import active_points, insert_strike
+from serving.seller_health import insert_strike
 from serving.tables import (
     ACTIONS,
     BANDS,
@@ -235,11 +235,12 @@ def record_together(
             records = _RECORDS_BY_KEY.for_session(session)
             for record in session.scalars(records, {"keys": list(keys)}):
                 known[record.idempotency_key] = record
+            lookups.read_items_of(session, [record.id for record in known.values()])
         results = []
         for new in batch:
             found = known.get(new.idempotency_key)
             if found is not None:
-                replayed = _replay(session, found, _urgency_of(new), new.seller_rules)
+                replayed = _replay(session, found, _urgency_of(new), new.seller_rules, lookups)
                 lookups.queued(found.listing_id)
                 results.append((replayed, False))
                 continue
@@ -264,6 +265,18 @@ def _lookups_for(session: Session, batch: Sequence[NewDecision]) -> BatchLookups
     )
 
 
+def _lookups_for_records(session: Session, records: Sequence[AnyDecision]) -> BatchLookups:
+    """What replaying stored ``records`` reads, fetched for all of them at once."""
+    lookups = BatchLookups.fetch(
+        session,
+        (record.listing_id for record in records),
+        (record.seller_id for record in records),
+        utc_now(),
+    )
+    lookups.read_items_of(session, [record.id for record in records])
+    return lookups
+
+
 def _record_once(
     session_factory: sessionmaker[Session], new: NewDecision
 ) -> tuple[StoredDecision, bool]:
@@ -272,7 +285,8 @@ def _record_once(
             select(DecisionRecord).where(DecisionRecord.idempotency_key == new.idempotency_key)
         ).first()
         if record is not None:
-            return _replay(session, record, _urgency_of(new), new.seller_rules), False
+            lookups = _lookups_for_records(session, [record])
+            return _replay(session, record, _urgency_of(new), new.seller_rules, lookups), False
         _store_threshold_sets(session, [new])
         return _add(session, _new_record(new), new, _lookups_for(session, [new])), True
 
@@ -294,27 +308,13 @@ def _verdict_for(session: Session, record: AnyDecision) -> HumanVerdict | None:
 
 
 def _forced_review(
-    session: Session,
-    record: AnyDecision,
-    seller_rules: StrikePolicy,
-    points: int,
-    *,
-    blocked: bool | None = None,
+    record: AnyDecision, seller_rules: StrikePolicy, points: int, *, blocked: bool
 ) -> tuple[str, str] | None:
     """(clause, rule) when a model allow must go to review instead: the listing was blocked by
-    a human on other content (``blocked``, looked up when not given), or its seller is under
-    the restriction that forces review."""
+    a human on other content (``blocked``), or its seller is under the restriction that forces
+    review."""
     if record.action != "allow":
         return None
-    if blocked is None:
-        blocked = (
-            session.scalars(
-                select(HumanVerdict.content_hash).where(
-                    HumanVerdict.listing_id == record.listing_id, HumanVerdict.action == "block"
-                )
-            ).first()
-            is not None
-        )
     if blocked:
         return EDITED_AFTER_BLOCK, "edited after a human block -> review"
     if seller_rules.forces_review(points):
@@ -357,10 +357,12 @@ def _add_decision(
     if verdict is not None:
         add_pending(session, record)
         _supersede_open_items(session, record, lookups)
-        return _to_stored(session, record, verdict=verdict, fresh=True, thresholds=new.thresholds)
+        return _to_stored(
+            session, record, verdict=verdict, item_known=True, thresholds=new.thresholds
+        )
     points = lookups.seller_points(record.seller_id)
     forced = _forced_review(
-        session, record, new.seller_rules, points, blocked=record.listing_id in lookups.blocked
+        record, new.seller_rules, points, blocked=record.listing_id in lookups.blocked
     )
     if forced is not None:
         record.action = "review"
@@ -379,7 +381,7 @@ def _add_decision(
     if record.action == "block" and new.strike_labels:
         _strike(session, record, new, lookups, points)
     _supersede_open_items(session, record, lookups)
-    return _to_stored(session, record, fresh=True, thresholds=new.thresholds)
+    return _to_stored(session, record, item_known=True, thresholds=new.thresholds)
 
 
 def stored_keys(session_factory: sessionmaker[Session], keys: Sequence[str]) -> set[str]:
@@ -453,7 +455,12 @@ def _replay_all(
         }
         if any(key not in known for key in keys):
             return None
-        return [_replay(session, known[key], urgency_of, seller_rules) for key in keys]
+        lookups = _lookups_for_records(session, list(known.values()))
+        replayed = []
+        for key in keys:
+            replayed.append(_replay(session, known[key], urgency_of, seller_rules, lookups))
+            lookups.queued(known[key].listing_id)
+        return replayed
 
 
 def _replay(
@@ -461,6 +468,7 @@ def _replay(
     record: AnyDecision,
     urgency_of: Callable[[AnyDecision], Urgency],
     seller_rules: StrikePolicy,
+    lookups: BatchLookups,
 ) -> StoredDecision:
     """Return a stored decision and make the queue agree with it again.
 
@@ -468,23 +476,33 @@ def _replay(
     queue must follow A again — re-queued unless a human already decided A, or any open item
     superseded when A needs no review. A stored allow that the rules now send to review (a
     human block since, a seller restricted since) is answered ``review`` and queued. For a
-    plain retry this changes nothing.
+    plain retry this changes nothing. What it reads comes from ``lookups`` (fetched for the
+    whole batch), the record's review items included until the batch changes its listing's.
     """
-    verdict = _verdict_for(session, record)
+    verdict = lookups.verdict(record.listing_id, record.content_hash)
+    items = lookups.items_of(record.id, record.listing_id)
+    newest, known = (items.newest_review, True) if items is not None else (None, False)
     if verdict is not None:
-        _supersede_open_items(session, record)
-        return _to_stored(session, record, verdict=verdict)
-    points = active_points(session, record.seller_id, utc_now())
-    forced = _forced_review(session, record, seller_rules, points) is not None
+        _supersede_open_items(session, record, lookups)
+        return _to_stored(session, record, verdict=verdict, review_item_id=newest, item_known=known)
+    points = lookups.seller_points(record.seller_id)
+    blocked = record.listing_id in lookups.blocked
+    forced = _forced_review(record, seller_rules, points, blocked=blocked) is not None
     if record.action != "review" and not forced:
-        _supersede_open_items(session, record)
-        return _to_stored(session, record)
-    decided = session.scalars(
-        select(WorkItem.id).where(WorkItem.decision_id == record.id, WorkItem.status == "decided")
-    ).first()
+        _supersede_open_items(session, record, lookups)
+        return _to_stored(session, record, review_item_id=newest, item_known=known)
+    if items is not None:
+        decided = items.decided
+    else:
+        decided = session.scalars(
+            select(WorkItem.id).where(
+                WorkItem.decision_id == record.id, WorkItem.status == "decided"
+            )
+        ).first()
     if decided is not None:
         return _to_stored(session, record, review_item_id=decided)
-    item_id = _enqueue(session, record, urgency_of(record).with_seller_history(points))
+    urgency = urgency_of(record).with_seller_history(points)
+    item_id = _enqueue(session, record, urgency, lookups)
     return _to_stored(session, record, review_item_id=item_id, answer="review" if forced else None)
 
 
@@ -572,18 +590,19 @@ def _to_stored(
     review_item_id: str | None = None,
     verdict: HumanVerdict | KnownVerdict | None = None,
     answer: str | None = None,
-    fresh: bool = False,
+    item_known: bool = False,
     thresholds: dict[str, Any] | None = None,
 ) -> StoredDecision:
     """The detached answer for ``record``; its review item looked up unless given, or unless
-    the record is ``fresh`` (just inserted without one: no item can point at it yet); its
+    ``item_known`` (``review_item_id`` is the answer even when None: a record just inserted
+    without one, which no item can point at yet, or one whose items were read for a batch); its
     threshold set's edges read back unless given (decisions stored before migration 0009 carry
     their own copy)."""
     if thresholds is None:
         thresholds = record.explanation.get("thresholds") or edges_of(
             session, (record.model_version, record.threshold_set_id)
         )
-    if review_item_id is None and not fresh:
+    if review_item_id is None and not item_known:
         review_item_id = session.scalars(
             select(WorkItem.id)
             .where(WorkItem.decision_id == record.id, WorkItem.kind == "review")

@@ -2,13 +2,21 @@
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from datetime import UTC
 
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.decision_store import NewDecision, get_decision, record_decision, record_decisions
+from serving.decision_store import (
+    NewDecision,
+    StoredDecision,
+    get_decision,
+    record_decision,
+    record_decisions,
+    replay_stored,
+)
 from serving.errors import InvalidDecisionError
 from serving.review_actions import claim_next
 from serving.review_queue import count_items, get_item, list_items
@@ -321,3 +329,82 @@ def test_a_key_stored_after_it_was_checked_absent_replays_the_stored_decision(
     assert results[1][1] is True and results[1][0].listing_id == fresh.listing_id
     assert _decision_rows(session_factory) == 2
     assert count_items(session_factory) == 1
+
+
+def _statements(session_factory: sessionmaker[Session], call: Callable[[], object]) -> int:
+    """How many statements ``call`` sends to the database."""
+    engine = session_factory.kw["bind"]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return len(statements)
+
+
+def _stored_batch(
+    session_factory: sessionmaker[Session], size: int
+) -> tuple[list[NewDecision], list[StoredDecision]]:
+    """``size`` decisions recorded in one batch, every other one a review (queued), the most
+    urgent of those then blocked by a human; with each decision as read back now."""
+    batch = [
+        make_review_decision(risk=0.5 + n / 100) if n % 2 else make_new_decision()
+        for n in range(size)
+    ]
+    recorded = record_decisions(session_factory, batch)
+    claimed = claim_next(session_factory, "ana")
+    assert claimed is not None
+    decide_as(session_factory, claimed.id, "ana", "block", "replica")
+    now = [get_decision(session_factory, stored.id) for stored, _ in recorded]
+    return batch, [stored for stored in now if stored is not None]
+
+
+@pytest.mark.parametrize("path", ["before scoring", "within a batch"])
+def test_replaying_a_batch_reads_the_same_few_statements_whatever_its_size(
+    session_factory: sessionmaker[Session], path: str
+) -> None:
+    """A retried batch is answered from the store in a fixed number of statements (its records,
+    the batch's lookups, the items of its decisions) and one more per decision still waiting in
+    the queue (its open item, locked to be re-pointed) — not several per decision — and answers
+    what the store holds."""
+    counts, waiting = {}, {}
+    for size in (4, 12):
+        batch, stored = _stored_batch(session_factory, size)
+        answers: list[StoredDecision] = []
+        if path == "before scoring":
+            keys = [new.idempotency_key for new in batch]
+            urgency_by_listing = {new.listing_id: new.urgency for new in batch}
+
+            def replay() -> None:
+                answers[:] = (
+                    replay_stored(
+                        session_factory,
+                        keys,
+                        urgency_of=lambda record: urgency_by_listing[record.listing_id],
+                        seller_rules=batch[0].seller_rules,
+                    )
+                    or []
+                )
+        else:
+
+            def replay() -> None:
+                recorded = record_decisions(session_factory, [*batch, make_new_decision()])
+                assert [created for _, created in recorded] == [False] * size + [True]
+                answers[:] = [answer for answer, _ in recorded[:-1]]
+
+        open_before = count_items(session_factory, status="open")
+        waiting[size] = sum(d.action == "review" and d.human is None for d in stored)
+        counts[size] = _statements(session_factory, replay)
+        assert [(a.id, a.action, a.review_item_id, a.human) for a in answers] == [
+            (d.id, d.action, d.review_item_id, d.human) for d in stored
+        ]
+        assert sum(a.human is not None and a.action == "block" for a in answers) == 1
+        assert sum(a.review_item_id is not None for a in answers) == size // 2
+        assert count_items(session_factory, status="open") == open_before, "queue unchanged"
+    assert counts[12] - counts[4] == waiting[12] - waiting[4], (counts, waiting)
+    assert counts[4] - waiting[4] <= 4, counts
