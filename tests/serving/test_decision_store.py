@@ -2,7 +2,6 @@
 
 import dataclasses
 import threading
-from collections.abc import Callable
 from datetime import UTC
 
 import pytest
@@ -331,8 +330,11 @@ def test_a_key_stored_after_it_was_checked_absent_replays_the_stored_decision(
     assert count_items(session_factory) == 1
 
 
-def _statements(session_factory: sessionmaker[Session], call: Callable[[], object]) -> int:
-    """How many statements ``call`` sends to the database."""
+def _replayed(
+    session_factory: sessionmaker[Session], path: str, batch: list[NewDecision]
+) -> tuple[list[StoredDecision], int]:
+    """``batch`` sent again (``path``: answered before scoring, or within a batch holding one
+    new decision): its answers, and how many statements that sent to the database."""
     engine = session_factory.kw["bind"]
     statements: list[str] = []
 
@@ -341,10 +343,22 @@ def _statements(session_factory: sessionmaker[Session], call: Callable[[], objec
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        call()
+        if path == "before scoring":
+            urgency_by_listing = {new.listing_id: new.urgency for new in batch}
+            answers = replay_stored(
+                session_factory,
+                [new.idempotency_key for new in batch],
+                urgency_of=lambda record: urgency_by_listing[record.listing_id],
+                seller_rules=batch[0].seller_rules,
+            )
+            assert answers is not None
+        else:
+            recorded = record_decisions(session_factory, [*batch, make_new_decision()])
+            assert [created for _, created in recorded] == [False] * len(batch) + [True]
+            answers = [answer for answer, _ in recorded[:-1]]
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    return len(statements)
+    return answers, len(statements)
 
 
 def _stored_batch(
@@ -375,31 +389,9 @@ def test_replaying_a_batch_reads_the_same_few_statements_whatever_its_size(
     counts, waiting = {}, {}
     for size in (4, 12):
         batch, stored = _stored_batch(session_factory, size)
-        answers: list[StoredDecision] = []
-        if path == "before scoring":
-            keys = [new.idempotency_key for new in batch]
-            urgency_by_listing = {new.listing_id: new.urgency for new in batch}
-
-            def replay() -> None:
-                answers[:] = (
-                    replay_stored(
-                        session_factory,
-                        keys,
-                        urgency_of=lambda record: urgency_by_listing[record.listing_id],
-                        seller_rules=batch[0].seller_rules,
-                    )
-                    or []
-                )
-        else:
-
-            def replay() -> None:
-                recorded = record_decisions(session_factory, [*batch, make_new_decision()])
-                assert [created for _, created in recorded] == [False] * size + [True]
-                answers[:] = [answer for answer, _ in recorded[:-1]]
-
         open_before = count_items(session_factory, status="open")
         waiting[size] = sum(d.action == "review" and d.human is None for d in stored)
-        counts[size] = _statements(session_factory, replay)
+        answers, counts[size] = _replayed(session_factory, path, batch)
         assert [(a.id, a.action, a.review_item_id, a.human) for a in answers] == [
             (d.id, d.action, d.review_item_id, d.human) for d in stored
         ]
