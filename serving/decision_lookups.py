@@ -30,7 +30,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 from serving.decision_rows import write_everything
-from serving.tables import ACTIVE_STATUSES, HumanVerdict, Strike, WorkItem
+from serving.tables import (
+    ACTIVE_STATUSES,
+    CLOSED_UNDECIDED_STATUSES,
+    HumanVerdict,
+    Strike,
+    WorkItem,
+)
 from serving.value_lists import OneOf, PerDialect
 
 IN_LIST_CHUNK: Final = 500
@@ -90,10 +96,11 @@ class DecisionItems:
     """What a stored decision's replay needs of the work items pointing at it."""
 
     newest_review: str | None = None
-    """Its newest review item (None: none)."""
+    """Its newest review item (None: none); of two created at the same time, the one not
+    closed undecided (the order :func:`serving.decision_store.get_decision` reads)."""
     decided: str | None = None
     """An item of it a human decided (None: none)."""
-    newest_at: datetime | None = None
+    newest_order: tuple[datetime, bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +187,9 @@ class BatchLookups:
                 statement, values
             ):
                 items = found[decision_id]
-                if kind == "review" and (items.newest_at is None or created_at > items.newest_at):
-                    items.newest_review, items.newest_at = item_id, created_at
+                order = (created_at, status not in CLOSED_UNDECIDED_STATUSES)
+                if kind == "review" and (items.newest_order is None or order > items.newest_order):
+                    items.newest_review, items.newest_order = item_id, order
                 if status == "decided" and items.decided is None:
                     items.decided = item_id
         self.decision_items.update(found)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,7 @@ from serving.seller_health import insert_strike
 from serving.tables import (
     ACTIONS,
     BANDS,
+    CLOSED_UNDECIDED_STATUSES,
     IDEMPOTENCY_KEY_LENGTH,
     LISTING_ID_LENGTH,
     DecisionRecord,
@@ -61,6 +62,17 @@ _KEY_COLUMN: Final = DecisionRecord.__table__.c.idempotency_key
 _STORED_KEYS: Final = PerDialect.build(
     lambda one_of: select(_KEY_COLUMN).where(one_of(_KEY_COLUMN, "keys"))
 )
+_NEWEST_REVIEW_ITEM: Final = (
+    select(WorkItem.id)
+    .where(WorkItem.decision_id == bindparam("decision"), WorkItem.kind == "review")
+    .order_by(
+        WorkItem.created_at.desc(),
+        WorkItem.status.in_(CLOSED_UNDECIDED_STATUSES),  # false first: the item not closed
+    )
+)
+"""A decision's review item: its newest; of two created at the same time (a replay re-queues
+at the decision's time), the one still active or decided
+(:class:`serving.decision_lookups.DecisionItems` reads the same order)."""
 _RECORDS_BY_KEY: Final = PerDialect.build(
     lambda one_of: select(DecisionRecord).where(one_of(DecisionRecord.idempotency_key, "keys"))
 )
@@ -229,13 +241,14 @@ def record_together(
     keys = {new.idempotency_key for new in batch if not new.unseen_key}
     with session_factory.begin() as session:
         _store_threshold_sets(session, batch)
-        lookups = _lookups_for(session, batch)
         known: dict[str, AnyDecision] = {}
         if keys:
             records = _RECORDS_BY_KEY.for_session(session)
             for record in session.scalars(records, {"keys": list(keys)}):
                 known[record.idempotency_key] = record
-            lookups.read_items_of(session, [record.id for record in known.values()])
+        # A stored decision's seller is the one it was recorded with (the seller is no part of
+        # the key): a retry naming another, or none, is replayed under the stored one's strikes.
+        lookups = _lookups_for(session, batch, also=list(known.values()))
         results = []
         for new in batch:
             found = known.get(new.idempotency_key)
@@ -256,24 +269,18 @@ def _store_threshold_sets(session: Session, batch: Sequence[NewDecision]) -> Non
         ensure_stored(session, key, edges)
 
 
-def _lookups_for(session: Session, batch: Sequence[NewDecision]) -> BatchLookups:
-    return BatchLookups.fetch(
-        session,
-        (new.listing_id for new in batch),
-        (new.listing.get("seller_id") for new in batch),
-        utc_now(),
-    )
-
-
-def _lookups_for_records(session: Session, records: Sequence[AnyDecision]) -> BatchLookups:
-    """What replaying stored ``records`` reads, fetched for all of them at once."""
+def _lookups_for(
+    session: Session, batch: Sequence[NewDecision], also: Sequence[AnyDecision] = ()
+) -> BatchLookups:
+    """What recording ``batch`` reads, with what replaying the stored decisions ``also`` reads
+    (their listings, their sellers and their work items)."""
     lookups = BatchLookups.fetch(
         session,
-        (record.listing_id for record in records),
-        (record.seller_id for record in records),
+        [*(new.listing_id for new in batch), *(record.listing_id for record in also)],
+        [*(new.listing.get("seller_id") for new in batch), *(record.seller_id for record in also)],
         utc_now(),
     )
-    lookups.read_items_of(session, [record.id for record in records])
+    lookups.read_items_of(session, [record.id for record in also])
     return lookups
 
 
@@ -285,7 +292,7 @@ def _record_once(
             select(DecisionRecord).where(DecisionRecord.idempotency_key == new.idempotency_key)
         ).first()
         if record is not None:
-            lookups = _lookups_for_records(session, [record])
+            lookups = _lookups_for(session, [], also=[record])
             return _replay(session, record, _urgency_of(new), new.seller_rules, lookups), False
         _store_threshold_sets(session, [new])
         return _add(session, _new_record(new), new, _lookups_for(session, [new])), True
@@ -455,7 +462,7 @@ def _replay_all(
         }
         if any(key not in known for key in keys):
             return None
-        lookups = _lookups_for_records(session, list(known.values()))
+        lookups = _lookups_for(session, [], also=list(known.values()))
         replayed = []
         for key in keys:
             replayed.append(_replay(session, known[key], urgency_of, seller_rules, lookups))
@@ -603,11 +610,7 @@ def _to_stored(
             session, (record.model_version, record.threshold_set_id)
         )
     if review_item_id is None and not item_known:
-        review_item_id = session.scalars(
-            select(WorkItem.id)
-            .where(WorkItem.decision_id == record.id, WorkItem.kind == "review")
-            .order_by(WorkItem.created_at.desc())
-        ).first()
+        review_item_id = session.scalars(_NEWEST_REVIEW_ITEM, {"decision": record.id}).first()
     human = None
     if verdict is not None:
         human = HumanAnswer(

@@ -55,6 +55,9 @@ WORK_ITEM_STATUSES: Final = (
 
 ACTIVE_STATUSES: Final = ("open", "claimed", "held", "escalated")
 """Statuses of an item not yet closed; a listing has at most one such item per kind."""
+CLOSED_UNDECIDED_STATUSES: Final = ("superseded", "withdrawn")
+"""Statuses of an item closed without a human's decision: among a decision's review items of the
+same time, the one still active or decided is its review item."""
 
 KEY_ROLES: Final = ("pipeline", "reviewer", "senior_reviewer", "qa", "admin")
 """Roles an API key can carry (:mod:`serving.roles` says what each may do)."""

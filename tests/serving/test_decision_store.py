@@ -2,6 +2,8 @@
 
 import dataclasses
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 
 import pytest
@@ -289,8 +291,9 @@ def test_new_decision_is_immutable() -> None:
         new.action = "block"  # type: ignore[misc]
 
 
-def _key_reads(session_factory: sessionmaker[Session], batch: list[NewDecision]) -> int:
-    """Statements reading ``decisions`` by idempotency key while ``batch`` is recorded."""
+@contextmanager
+def _statements_sent(session_factory: sessionmaker[Session]) -> Iterator[list[str]]:
+    """The statements sent to the database inside the block."""
     engine = session_factory.kw["bind"]
     statements: list[str] = []
 
@@ -299,9 +302,15 @@ def _key_reads(session_factory: sessionmaker[Session], batch: list[NewDecision])
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        record_decisions(session_factory, batch)
+        yield statements
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+
+
+def _key_reads(session_factory: sessionmaker[Session], batch: list[NewDecision]) -> int:
+    """Statements reading ``decisions`` by idempotency key while ``batch`` is recorded."""
+    with _statements_sent(session_factory) as statements:
+        record_decisions(session_factory, batch)
     return sum("FROM decisions" in s and "idempotency_key" in s for s in statements)
 
 
@@ -335,14 +344,7 @@ def _replayed(
 ) -> tuple[list[StoredDecision], int]:
     """``batch`` sent again (``path``: answered before scoring, or within a batch holding one
     new decision): its answers, and how many statements that sent to the database."""
-    engine = session_factory.kw["bind"]
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with _statements_sent(session_factory) as statements:
         if path == "before scoring":
             urgency_by_listing = {new.listing_id: new.urgency for new in batch}
             answers = replay_stored(
@@ -356,8 +358,6 @@ def _replayed(
             recorded = record_decisions(session_factory, [*batch, make_new_decision()])
             assert [created for _, created in recorded] == [False] * len(batch) + [True]
             answers = [answer for answer, _ in recorded[:-1]]
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     return answers, len(statements)
 
 
@@ -400,3 +400,26 @@ def test_replaying_a_batch_reads_the_same_few_statements_whatever_its_size(
         assert count_items(session_factory, status="open") == open_before, "queue unchanged"
     assert counts[12] - counts[4] == waiting[12] - waiting[4], (counts, waiting)
     assert counts[4] - waiting[4] <= 4, counts
+
+
+def test_a_decision_requeued_at_its_own_time_answers_its_live_item(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A reverted edit (A, then B, then A again) re-queues A's decision with an item created at
+    the decision's time — the same time as the item B superseded. Once a human decides the new
+    item, every answer for A (replayed alone, in a batch, read by id) names that item."""
+    review = make_review_decision(listing_id="tie-1")
+    first, _ = record_decision(session_factory, review)
+    record_decision(session_factory, make_new_decision(listing_id="tie-1"))  # B supersedes
+    requeued, _ = record_decision(session_factory, review)
+    assert requeued.review_item_id not in (None, first.review_item_id)
+    claimed = claim_next(session_factory, "ana")
+    assert claimed is not None and claimed.id == requeued.review_item_id
+    decide_as(session_factory, claimed.id, "ana", "block", "replica")
+    alone, _ = record_decision(session_factory, review)
+    (in_batch, _), _ = record_decisions(session_factory, [review, make_new_decision()])
+    read = get_decision(session_factory, first.id)
+    assert read is not None
+    for answer in (alone, in_batch, read):
+        assert answer.review_item_id == claimed.id
+        assert answer.human is not None and answer.human.item_id == claimed.id

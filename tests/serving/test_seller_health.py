@@ -1,5 +1,6 @@
 """Seller health in the store: which blocks strike, expiry, forced review, an upheld appeal."""
 
+import dataclasses
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +27,17 @@ def _block(session_factory: sessionmaker[Session], listing_id: str, seller: str,
         listing_id=listing_id, listing=_listing(listing_id, seller), action="block", **kw
     )
     return record_decision(session_factory, new)[0]
+
+
+def _restrict(session_factory: sessionmaker[Session], seller: str) -> None:
+    """Three human strikes of 2 points: the seller is under the restriction that forces review."""
+    with session_factory.begin() as session:
+        for n in range(3):
+            add_strike(
+                session, seller_id=seller, listing_id=f"{seller}-{n}", decision_id="d",
+                item_id=None, labels=["fraud"], severity=2, source="human", policy=RULES,
+                now=utc_now(),
+            )  # fmt: skip
 
 
 def test_only_a_certified_automatic_block_strikes(session_factory: sessionmaker[Session]) -> None:
@@ -55,12 +67,7 @@ def test_strikes_expire_and_one_listing_strikes_once(
 def test_a_restricted_seller_never_gets_an_automatic_allow(
     session_factory: sessionmaker[Session],
 ) -> None:
-    with session_factory.begin() as session:
-        for n in range(3):
-            add_strike(
-                session, seller_id="s-bad", listing_id=f"b-{n}", decision_id="d", item_id=None,
-                labels=["fraud"], severity=2, source="human", policy=RULES, now=utc_now(),
-            )  # fmt: skip
+    _restrict(session_factory, "s-bad")
     assert seller_standing(session_factory, "s-bad", RULES).penalty == "feature_restriction"
     new = make_new_decision(listing_id="fresh", listing=_listing("fresh", "s-bad"))
     stored, _ = record_decision(session_factory, new)
@@ -125,3 +132,21 @@ def test_a_batch_strikes_as_one_decision_at_a_time_would(
     # The batch's own strikes restrict the seller: its later model allow goes to review.
     last, _ = recorded[-1]
     assert (last.model_action, last.explanation["clause"]) == ("review", RESTRICTED_SELLER)
+
+
+def test_a_retry_naming_no_seller_is_replayed_under_the_stored_sellers_strikes(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The seller is no part of a decision's key: a retry that leaves it out (or names another)
+    replays the stored decision, and the stored seller's restriction since still forces review —
+    within a batch holding a new listing as before it is scored."""
+    stored_allow = make_new_decision(listing_id="r-1", listing=_listing("r-1", "s-late"))
+    first, _ = record_decision(session_factory, stored_allow)
+    assert first.action == "allow"
+    _restrict(session_factory, "s-late")
+    retry = dataclasses.replace(stored_allow, listing={"listing_id": "r-1", "title": "t"})
+    recorded = record_decisions(session_factory, [retry, make_new_decision()])
+    (replayed, created), _ = recorded
+    assert not created and replayed.id == first.id
+    assert replayed.action == "review" and replayed.model_action == "allow"
+    assert replayed.review_item_id is not None
