@@ -3,6 +3,7 @@
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -93,20 +94,48 @@ def postgres_admin_engine() -> Iterator[object]:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_url(postgres_admin_engine: object) -> Iterator[str]:
-    """A freshly created, uniquely named PostgreSQL database, dropped afterwards."""
+@contextmanager
+def _postgres_database(admin: object, template: str | None = None) -> Iterator[str]:
+    """A freshly created, uniquely named PostgreSQL database (a copy of ``template``, else
+    empty), dropped afterwards."""
     from sqlalchemy import Engine, text
     from sqlalchemy.engine import make_url
 
-    assert isinstance(postgres_admin_engine, Engine)
+    assert isinstance(admin, Engine)
     name = f"lg_test_{uuid.uuid4().hex[:12]}"
-    with postgres_admin_engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     url = make_url(_postgres_admin_url()).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with postgres_admin_engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template(postgres_admin_engine: object) -> Iterator[str]:
+    """A database migrated to head once per session; tests get copies of it (``CREATE DATABASE
+    ... TEMPLATE``: about 0.04 s, where migrating a new one takes about 0.3 s)."""
+    from sqlalchemy.engine import make_url
+
+    from serving.db import upgrade_database
+
+    with _postgres_database(postgres_admin_engine) as url:
+        upgrade_database(url)  # disposes its engine: a template must have no open connection
+        yield str(make_url(url).database)
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, postgres_admin_engine: object) -> Iterator[str]:
+    """A fresh PostgreSQL database, already migrated to head — empty for tests marked
+    ``blank_database`` (the migration tests) — dropped afterwards."""
+    template = None
+    if request.node.get_closest_marker("blank_database") is None:
+        template = str(request.getfixturevalue("migrated_postgres_template"))
+    with _postgres_database(postgres_admin_engine, template) as url:
+        yield url
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from serving.decision_store import get_decision, record_decision
 from serving.tables import ACTIVE_STATUSES, Base, GoldCase, WorkItem, utc_now
 from tests.factories import make_new_decision, make_work_item
 
+pytestmark = pytest.mark.blank_database  # migrations start from an empty database
+
 
 def _tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())

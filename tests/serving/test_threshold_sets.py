@@ -3,6 +3,7 @@
 import dataclasses
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -42,6 +43,7 @@ def test_decisions_name_their_set_and_answers_show_its_edges(client: TestClient)
     assert again["replayed"] and again["labels"] == fresh[0]["labels"]
 
 
+@pytest.mark.blank_database  # migrated to 0008 first
 def test_the_migration_fills_sets_from_stored_decisions(database_url: str) -> None:
     upgrade_database(database_url, "0008")
     engine = create_db_engine(database_url)
