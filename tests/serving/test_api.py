@@ -201,6 +201,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready["schema_current"]
 
 
+@pytest.mark.blank_database
 def test_not_ready_on_an_unmigrated_database(demo_bundle: Path, sqlite_url: str) -> None:
     settings = Settings(bundle=demo_bundle, database_url=sqlite_url, auto_migrate=False)
     with TestClient(create_app(settings)) as unmigrated:

@@ -70,8 +70,8 @@ class RiskEncoder(nn.Module):
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
         try:
             self.encoder = AutoModel.from_pretrained(str(folder), local_files_only=True)
         except Exception as error:  # transformers raises many types for unusable folders
