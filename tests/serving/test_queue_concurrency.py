@@ -16,6 +16,7 @@ from serving.tables import WorkItem, WorkItemHistory
 from tests.factories import make_review_decision
 from tests.serving.review_steps import decide_as
 
+pytestmark = pytest.mark.slow
 ITEMS = 2000
 WORKERS = 8
 

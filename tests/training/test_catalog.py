@@ -76,6 +76,7 @@ def _scored(output: Path) -> dict[str, dict[str, object]]:
     return {str(row["listing_id"]): row for row in rows}
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_catalog_scoring_on_a_ray_cluster_matches_the_scorer_and_resumes(
     tmp_path: Path, demo_bundle: Path, ray_address: str
 ) -> None:

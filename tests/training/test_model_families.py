@@ -28,6 +28,8 @@ REPLICA = Listing(listing_id="t-1", title="replica rolex watch aaa quality", pri
 PHONE = Listing(listing_id="t-2", title="used iphone 12 64gb unlocked", price=310.0)
 PILLS = Listing(listing_id="t-3", title="oxycodone 30mg pills no prescription", price=90.0)
 
+pytestmark = pytest.mark.slow  # fine-tunes (a tiny encoder, a few steps)
+
 
 def test_each_lifecycle_step_refuses_to_run_before_the_one_it_needs(
     demo_rows: list[LabeledListing], tmp_path: Path
