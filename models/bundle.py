@@ -12,6 +12,7 @@ from data.taxonomy import Taxonomy, default_taxonomy
 from models.calibration import PlattMap
 from models.certified_thresholds import GuaranteeSettings
 from models.errors import BundleError
+from models.reference_scores import ReferenceScores
 from models.text_features import FeatureSpec
 from models.thresholds import LabelThresholds, ThresholdTargets
 
@@ -141,6 +142,9 @@ class ModelCard(BaseModel):
     training: dict[str, Any]
     metrics: dict[str, Any]
     parity: ParityCheck | None
+    reference_scores: ReferenceScores | None = None
+    """Scores of fixed listings recorded where the export was checked; every load scores them
+    again (None: exported before they were recorded)."""
     encoder: EncoderSpec | None = None
     """Tokenized families only (transformer, ensemble)."""
     quantization: QuantizationCheck | None = None

@@ -26,6 +26,7 @@ from models.bundle import (
 from models.bundle_binding import check_fingerprint, check_model_file
 from models.calibration import calibrate_logits
 from models.errors import BundleError
+from models.reference_scores import reference_drift
 from models.runner_hashed import HashedLinearRunner, padded_chunks
 from models.runner_tokens import EnsembleRunner, TransformerRunner
 from models.score_types import GraphOutputs, ListingScore, Reason, top_reasons
@@ -70,6 +71,11 @@ class BundleScorer:
                 f"{model_path}: the graph does not run on inputs its card describes: "
                 f"{_first_line(error)}"
             ) from error
+        # The training run reads its bundle before the reference scores exist.
+        if require_checked and self.card.reference_scores is not None:
+            drift = reference_drift(self.card.reference_scores, self.calibrated)
+            if drift is not None:
+                raise BundleError(f"{self.bundle_dir}: {drift}")
 
     @property
     def labels(self) -> list[str]:

@@ -22,6 +22,7 @@ from models.bundle import (
     write_card,
 )
 from models.calibration import calibrate_logits
+from models.reference_scores import record_reference_scores
 from models.scorer import BundleScorer
 from models.thresholds import LabelThresholds, estimate_bands
 from training.certification import certify_thresholds
@@ -99,7 +100,18 @@ def train_bundle(
         f"parity: max |ONNX - in-memory model| = {checked.parity.max_abs_probability_diff:.2e} "
         f"on {checked.parity.rows_checked} {parity_split} rows"
     )
-    card = card.model_copy(update={"parity": checked.parity, "quantization": checked.quantization})
+    reference = record_reference_scores(BundleScorer(bundle_dir, require_checked=False).calibrated)
+    progress(
+        f"reference scores of {len(reference.listings)} fixed listings recorded "
+        "(every load scores them again)"
+    )
+    card = card.model_copy(
+        update={
+            "parity": checked.parity,
+            "quantization": checked.quantization,
+            "reference_scores": reference,
+        }
+    )
     progress("certifying the band edges on the calibration sellers (exported graph's scores)")
     ordering_rows, ordering_logits = family.ordering_logits()
     thresholds = certify_thresholds(
