@@ -27,14 +27,6 @@ def shared_dir() -> Path:
     return Path(configured) if configured else REPO_ROOT.parent / "shared"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files holding a test marked slow run first (each file's tests stay together, in order):
-    with one worker per core the long files start early and the short ones fill in around them,
-    instead of one long file running alone at the end."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
-
-
 def built_once(
     tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
 ) -> Path:
