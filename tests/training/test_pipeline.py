@@ -71,28 +71,20 @@ def test_perturbed_onnx_initializer_fails_the_parity_check(
     graph = build_onnx_model(model)
     save_graph(graph, card, bundle)
     rows = demo_validation_rows[:200]
-    # As in a training run: the bundle is read as not yet checked (no reference scores apply).
-    check_parity(
-        model,
-        card.calibration,
-        BundleScorer(bundle, require_checked=False),
-        rows,
-        split="validation",
-    )
 
+    def check() -> None:
+        # As in a training run: the bundle is read as not yet checked (no reference scores).
+        scorer = BundleScorer(bundle, require_checked=False)
+        check_parity(model, card.calibration, scorer, rows, split="validation")
+
+    check()
     weights = next(init for init in graph.graph.initializer if init.name == "weights")
     array = numpy_helper.to_array(weights).copy()
     array[array != 0] *= 1.01
     weights.CopyFrom(numpy_helper.from_array(array, "weights"))
     save_graph(graph, card, bundle)
     with pytest.raises(ParityError, match="differs from the scikit-learn model"):
-        check_parity(
-            model,
-            card.calibration,
-            BundleScorer(bundle, require_checked=False),
-            rows,
-            split="validation",
-        )
+        check()
 
 
 def test_same_data_and_seed_give_the_same_metrics(
