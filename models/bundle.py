@@ -16,8 +16,10 @@ from models.reference_scores import ReferenceScores
 from models.text_features import FeatureSpec
 from models.thresholds import LabelThresholds, ThresholdTargets
 
-BUNDLE_FORMAT_VERSION = 2
-SUPPORTED_FORMAT_VERSIONS = (2,)
+BUNDLE_FORMAT_VERSION = 3
+SUPPORTED_FORMAT_VERSIONS = (2, 3)
+"""Format 3 cards may carry reference scores (a build that reads only 2 refuses them by their
+version, not by an unknown field); format 2 is still served, without that check."""
 UPGRADABLE_FORMAT_VERSIONS = (1,)
 """Format 1 lacks the card-to-graph binding; ``listingguard models upgrade DIR`` adds it."""
 MODEL_FILE = "model.onnx"

@@ -13,9 +13,10 @@ from typing import Final
 
 import numpy as np
 import onnxruntime as ort
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data.schema import Listing
+from models.errors import BundleError
 
 REFERENCE_TOLERANCE: Final = 1e-3
 """Largest |probability now - probability at export| accepted: far above float reordering
@@ -52,18 +53,38 @@ class ReferenceScores(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    listings: list[Listing]
+    listings: list[Listing] = Field(min_length=1)
     probabilities: list[list[float]]
     """Calibrated risk probabilities, one row per listing, in the card's label order."""
     categories: list[list[float]]
-    tolerance: float
+    tolerance: float = Field(gt=0, allow_inf_nan=False)
     onnxruntime: str
     """The onnxruntime version that computed them."""
 
+    @model_validator(mode="after")
+    def _one_finite_row_per_listing(self) -> "ReferenceScores":
+        for name, rows in (("probabilities", self.probabilities), ("categories", self.categories)):
+            widths = {len(row) for row in rows}
+            if len(rows) != len(self.listings) or len(widths) > 1:
+                raise ValueError(
+                    f"{name} must hold one row per reference listing ({len(self.listings)}), "
+                    "all of one length"
+                )
+            if not np.isfinite(np.asarray(rows, dtype=float)).all():
+                raise ValueError(f"{name} must be finite numbers")
+        return self
+
 
 def record_reference_scores(scores: Scores) -> ReferenceScores:
+    """The reference listings' scores; a :class:`BundleError` when the graph gives any score
+    that is not a finite number (a card must not record what no load could compare)."""
     listings = list(REFERENCE_LISTINGS)
     probabilities, categories = scores(listings)
+    if not (np.isfinite(probabilities).all() and np.isfinite(categories).all()):
+        raise BundleError(
+            "the exported graph scores the reference listings as NaN or infinity: it cannot be "
+            "served"
+        )
     return ReferenceScores(
         listings=listings,
         probabilities=probabilities.astype(float).tolist(),
@@ -84,11 +105,13 @@ def reference_drift(reference: ReferenceScores, scores: Scores) -> str | None:
                 f"its card records {name} scores of shape {want.shape} for the reference "
                 f"listings, the graph gives {got.shape}"
             )
+    if not all(np.isfinite(got).all() for got in actual):
+        return "the graph scores its reference listings as NaN or infinity here"
     gap = max(
         float(np.abs(got - want).max(initial=0.0))
         for want, got in zip(expected, actual, strict=True)
     )
-    if gap <= reference.tolerance:  # a NaN fails too
+    if gap <= reference.tolerance:
         return None
     return (
         f"the graph scores its reference listings up to {gap:.3g} away from the scores recorded "

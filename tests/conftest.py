@@ -1,6 +1,5 @@
 """Fixtures shared by the whole suite: shared data location and real databases."""
 
-import fcntl
 import os
 import shutil
 import uuid
@@ -9,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 # Under pytest-xdist each worker process gets a core: math libraries (torch, BLAS) that start a
 # thread per core in every worker oversubscribe the machine and spin-wait against each other
@@ -42,8 +42,7 @@ def built_once(
     root = tmp_path_factory.getbasetemp().parent / "built-once"
     root.mkdir(exist_ok=True)
     folder, done = root / name, root / f"{name}.done"
-    with (root / f"{name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with FileLock(root / f"{name}.lock"):
         if not done.exists():
             shutil.rmtree(folder, ignore_errors=True)  # a worker that failed half-way
             build(folder)

@@ -18,6 +18,7 @@ from models.bundle import (
     BUNDLE_FORMAT_VERSION,
     CARD_FILE,
     MODEL_FILE,
+    SUPPORTED_FORMAT_VERSIONS,
     UPGRADABLE_FORMAT_VERSIONS,
     ModelCard,
     write_card,
@@ -39,8 +40,10 @@ def upgrade_bundle(bundle_dir: Path) -> ModelCard:
             f"{card_path}: invalid JSON at line {error.lineno} column {error.colno}"
         ) from error
     version = raw.get("format_version") if isinstance(raw, dict) else None
-    if version == BUNDLE_FORMAT_VERSION:
-        raise BundleError(f"{card_path}: already format {version}; nothing to upgrade")
+    if version in SUPPORTED_FORMAT_VERSIONS:
+        raise BundleError(
+            f"{card_path}: already format {version}, which this build serves; nothing to upgrade"
+        )
     if version not in UPGRADABLE_FORMAT_VERSIONS:
         raise BundleError(f"{card_path}: format {version!r} cannot be upgraded")
     try:

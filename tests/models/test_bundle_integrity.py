@@ -12,8 +12,9 @@ import onnx
 import pytest
 
 from data.schema import Listing
-from models.bundle import read_card, write_card
+from models.bundle import BUNDLE_FORMAT_VERSION, read_card, write_card
 from models.bundle_binding import FINGERPRINT_KEY, file_sha256
+from models.errors import BundleError
 from models.scorer import BundleScorer
 from tests.models.bundle_edits import Edit, edit_card, refusal
 from training.bundle_upgrade import upgrade_bundle
@@ -158,8 +159,16 @@ def test_a_format_1_bundle_names_the_upgrade_command_and_upgrades(bundle: Path) 
     make_format_1(bundle)
     assert f"listingguard models upgrade {bundle}" in refusal(bundle)
     card = upgrade_bundle(bundle)
-    assert card.format_version == 2
+    assert card.format_version == BUNDLE_FORMAT_VERSION
     assert BundleScorer(bundle).score([listing])[0] == before
+
+
+def test_upgrading_a_format_this_build_serves_is_nothing_to_do(bundle: Path) -> None:
+    with pytest.raises(BundleError, match=f"already format {BUNDLE_FORMAT_VERSION}, which this"):
+        upgrade_bundle(bundle)
+    edit_card(bundle, lambda card: card.update(format_version=2))  # served, no reference check
+    with pytest.raises(BundleError, match="already format 2, which this build serves"):
+        upgrade_bundle(bundle)
 
 
 def test_serve_reports_a_bad_bundle_in_one_line(bundle: Path, tmp_path: Path) -> None:

@@ -1,16 +1,24 @@
 """Reference scores: recorded at export, scored again at every load, a drift refused in one line."""
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
 
+from data.schema import Listing
 from models.bundle import read_card
 from models.bundle_binding import file_sha256
-from models.reference_scores import REFERENCE_LISTINGS, REFERENCE_TOLERANCE
+from models.errors import BundleError
+from models.reference_scores import (
+    REFERENCE_LISTINGS,
+    REFERENCE_TOLERANCE,
+    record_reference_scores,
+)
 from models.scorer import BundleScorer
 from tests.models.bundle_edits import edit_card, refusal
 
@@ -72,8 +80,47 @@ def test_a_drift_within_the_tolerance_loads_and_beyond_it_does_not(bundle: Path)
 
 
 def test_a_reference_of_another_shape_is_named(bundle: Path) -> None:
-    edit_card(bundle, lambda card: card["reference_scores"]["categories"].pop())
+    def one_score_fewer_per_listing(card: dict[str, Any]) -> None:
+        for row in card["reference_scores"]["categories"]:
+            row.pop()
+
+    edit_card(bundle, one_score_fewer_per_listing)
     assert "records category scores of shape" in refusal(bundle)
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda ref: ref["probabilities"][0].pop(), "one row per reference listing"),
+        (lambda ref: ref["categories"].pop(), "one row per reference listing"),
+        (lambda ref: ref["probabilities"][1].__setitem__(0, None), "valid number"),
+        (lambda ref: ref["probabilities"][1].__setitem__(0, 1e400), "finite"),
+        (lambda ref: ref.update(tolerance=-1.0), "greater than 0"),
+        (lambda ref: ref.update(listings=[]), "at least 1 item"),
+    ],
+    ids=["ragged", "a-row-short", "null", "infinite", "negative-tolerance", "no-listings"],
+)
+def test_a_hand_edited_reference_is_an_invalid_card_in_one_line(
+    bundle: Path, edit: Callable[[dict[str, Any]], object], problem: str
+) -> None:
+    edit_card(bundle, lambda card: edit(card["reference_scores"]))
+    message = refusal(bundle)
+    assert "invalid card: reference_scores" in message and problem in message, message
+
+
+def test_a_graph_that_gives_nan_is_not_recorded() -> None:
+    def nan_scores(listings: list[Listing]) -> tuple[np.ndarray, np.ndarray]:
+        probabilities = np.full((len(listings), 3), 0.5)
+        probabilities[2, 1] = np.nan
+        return probabilities, np.zeros((len(listings), 2))
+
+    with pytest.raises(BundleError, match="NaN or infinity"):
+        record_reference_scores(nan_scores)
+
+
+def test_a_graph_that_gives_nan_here_is_refused_as_such(bundle: Path) -> None:
+    scale_weights(bundle, float("nan"))
+    assert "as NaN or infinity here" in refusal(bundle)
 
 
 def test_a_bundle_exported_before_reference_scores_loads(bundle: Path) -> None:

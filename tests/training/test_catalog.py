@@ -76,7 +76,7 @@ def _scored(output: Path) -> dict[str, dict[str, object]]:
     return {str(row["listing_id"]): row for row in rows}
 
 
-@pytest.mark.slow  # starts a Ray cluster
+@pytest.mark.slow  # a Ray cluster
 def test_catalog_scoring_on_a_ray_cluster_matches_the_scorer_and_resumes(
     tmp_path: Path, demo_bundle: Path, ray_address: str
 ) -> None:
@@ -140,6 +140,7 @@ def rows_of(listings: list[Listing]) -> list[dict[str, object]]:
     return [listing.model_dump(mode="json") for listing in listings]
 
 
+@pytest.mark.slow  # a Ray cluster
 def test_recording_a_catalog_through_the_service(
     tmp_path: Path, demo_bundle: Path, ray_address: str
 ) -> None:

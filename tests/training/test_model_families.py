@@ -1,5 +1,6 @@
 """The model families: one guarded lifecycle, tokenized bundles, int8, resume, the CLI."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,13 @@ REPLICA = Listing(listing_id="t-1", title="replica rolex watch aaa quality", pri
 PHONE = Listing(listing_id="t-2", title="used iphone 12 64gb unlocked", price=310.0)
 PILLS = Listing(listing_id="t-3", title="oxycodone 30mg pills no prescription", price=90.0)
 
-pytestmark = pytest.mark.slow  # fine-tunes (a tiny encoder, a few steps)
+
+def copied_checkpoints(bundle: Path, tmp_path: Path) -> Path:
+    """A copy of the shared transformer bundle's finished fine-tuning checkpoints: a run may write
+    into the folder it is given, and other test workers read the shared one."""
+    copy = tmp_path / "checkpoints"
+    shutil.copytree(bundle.parent / "checkpoints", copy)
+    return copy
 
 
 def test_each_lifecycle_step_refuses_to_run_before_the_one_it_needs(
@@ -165,6 +172,7 @@ def test_the_ensemble_is_one_graph_over_both_members(
     assert np.array_equal(logits[1], single[0])
 
 
+@pytest.mark.slow  # trains a transformer bundle
 def test_int8_outside_its_budget_ships_fp32_under_auto(
     transformer_bundle: Path,
     tiny_encoder: Path,
@@ -178,7 +186,7 @@ def test_int8_outside_its_budget_ships_fp32_under_auto(
         ),
         data_fingerprint="demo-transformer",
         bundle_dir=tmp_path / "bundle",
-        checkpoint_dir=transformer_bundle.parent / "checkpoints",
+        checkpoint_dir=copied_checkpoints(transformer_bundle, tmp_path),
     )
     card = trained.card
     assert card.quantization is not None and card.quantization.weights == "fp32"
@@ -188,6 +196,7 @@ def test_int8_outside_its_budget_ships_fp32_under_auto(
     assert fp32_size > 2 * (transformer_bundle / "model.onnx").stat().st_size
 
 
+@pytest.mark.slow  # trains a transformer bundle
 def test_int8_outside_its_budget_fails_and_leaves_no_loadable_bundle(
     transformer_bundle: Path,
     tiny_encoder: Path,
@@ -201,7 +210,7 @@ def test_int8_outside_its_budget_fails_and_leaves_no_loadable_bundle(
             config=tiny_config("transformer", tiny_encoder, int8_max_probability_diff=1e-9),
             data_fingerprint="demo-transformer",
             bundle_dir=tmp_path / "bundle",
-            checkpoint_dir=transformer_bundle.parent / "checkpoints",
+            checkpoint_dir=copied_checkpoints(transformer_bundle, tmp_path),
             progress=lines.append,
         )
     assert any("reused the finished checkpoint" in line for line in lines)
@@ -212,6 +221,7 @@ class _InterruptedError(Exception):
     pass
 
 
+@pytest.mark.slow  # trains a transformer bundle
 def test_an_interrupted_fine_tuning_resumes_to_the_same_model(
     transformer_bundle: Path,
     tiny_encoder: Path,
@@ -242,6 +252,7 @@ def test_an_interrupted_fine_tuning_resumes_to_the_same_model(
     np.testing.assert_allclose(resumed, straight, atol=1e-5)
 
 
+@pytest.mark.slow  # trains a transformer bundle
 def test_train_cli_registers_a_transformer_and_evaluate_compares_it(
     tiny_encoder: Path, demo_bundle: Path, tmp_path: Path
 ) -> None:
@@ -298,6 +309,7 @@ def _ensemble_inputs(
     return {**hashed, **encoder.encode(listings)}
 
 
+@pytest.mark.slow  # trains a transformer bundle
 def test_design_weights_reach_the_fine_tuning(
     tiny_encoder: Path,
     demo_rows: list[LabeledListing],

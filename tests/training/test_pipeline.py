@@ -73,7 +73,8 @@ def test_perturbed_onnx_initializer_fails_the_parity_check(
     rows = demo_validation_rows[:200]
 
     def check() -> None:
-        # As in a training run: the bundle is read as not yet checked (no reference scores).
+        # Read as the training run reads its bundle before checking it: the card copied from
+        # demo_bundle carries reference scores of another graph, which apply to checked loads.
         scorer = BundleScorer(bundle, require_checked=False)
         check_parity(model, card.calibration, scorer, rows, split="validation")
 
